@@ -1,0 +1,45 @@
+# Two commands do all the set-up: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: run test bench fmt migrate clean lock
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "loopdesk needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# Re-installs only when the project metadata or the pins change.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install -c constraints.txt -e '.[redis]'
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install -c constraints.txt -e '.[dev,redis]'
+	@touch $@
+
+run: $(VENV)/.installed ## start the service on http://127.0.0.1:8000 (embedded PostgreSQL)
+	$(BIN)/loopdesk serve
+
+migrate: $(VENV)/.installed
+	$(BIN)/loopdesk migrate
+
+test: $(VENV)/.installed-dev ## lint, then the whole suite (real PostgreSQL), under 5 minutes on 2 cores
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-dev ## benchmarks (not part of make test)
+	$(BIN)/python benchmarks/bench_api.py
+
+fmt: $(VENV)/.installed-dev
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+lock: $(VENV)/.installed-dev ## refresh constraints.txt from the current environment
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

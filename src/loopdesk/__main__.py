@@ -1,0 +1,3 @@
+from loopdesk.cli import app
+
+app(prog_name="loopdesk")

@@ -1,0 +1,106 @@
+"""create_app(): the composition root. Routers, middleware and an ordered lifespan:
+database (embedded or external) → migrations → first admin → ready."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from loopdesk import __version__
+from loopdesk.auth.endpoints import api_keys_router
+from loopdesk.auth.endpoints import router as auth_router
+from loopdesk.core.db import Database, resolve_database_url
+from loopdesk.core.embedded import leave_embedded_postgres
+from loopdesk.core.errors import install_error_handlers
+from loopdesk.core.logging import configure_logging
+from loopdesk.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from loopdesk.core.migrate import run_migrations
+from loopdesk.core.ratelimit import RateLimiter
+from loopdesk.core.settings import Settings
+from loopdesk.system.endpoints import router as system_router
+from loopdesk.users.bootstrap import CreatedAdmin, bootstrap_admin
+from loopdesk.users.endpoints import router as users_router
+
+log = structlog.get_logger("loopdesk.app")
+
+
+def create_app(settings: Settings | None = None, *, announce: bool = False) -> FastAPI:
+    settings = settings or Settings.load()
+    configure_logging(settings.logging)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = await asyncio.to_thread(resolve_database_url, settings)
+        if settings.database.migrate_on_start:
+            await asyncio.to_thread(run_migrations, url)
+        database = Database.connect(
+            url, pool_size=settings.database.db_pool_size, max_overflow=settings.database.db_max_overflow
+        )
+        app.state.database = database
+        redis_url = settings.redis.redis_url.get_secret_value() if settings.redis.redis_url else None
+        app.state.rate_limiter = RateLimiter.from_redis_url(redis_url)
+        try:
+            created = await bootstrap_admin(database, settings)
+            log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)
+            if announce:
+                _announce(settings, created)
+            yield
+        finally:
+            await database.dispose()
+            if settings.database.database_url is None:
+                await asyncio.to_thread(leave_embedded_postgres, settings.database.data_dir)
+            log.info("app.stopped")
+
+    app = FastAPI(
+        title="loopdesk",
+        version=__version__,
+        summary="Self-hosted AI agent service for support and feedback operations",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Content-Location", "Location"],
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.server.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    for router in (system_router, auth_router, users_router, api_keys_router):
+        app.include_router(router)
+    return app
+
+
+def _announce(settings: Settings, created: CreatedAdmin | None) -> None:
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    where = (
+        f"embedded PostgreSQL in {settings.database.data_dir.resolve()}"
+        if settings.database.database_url is None
+        else "external PostgreSQL (LOOPDESK_DATABASE_URL)"
+    )
+    console.print(f"\n[bold green]loopdesk {__version__}[/] is running at [bold]{base}[/]  (API docs: {base}/docs)")
+    console.print(f"  data: {where}")
+    if created is not None and created.generated_password is not None:
+        console.print(
+            f"  first admin created: [bold]{created.email}[/] / password [bold]{created.generated_password}[/]"
+            "  (shown once; change it with PATCH /api/v1/users/me)"
+        )
+    elif created is not None:
+        console.print(f"  first admin created: [bold]{created.email}[/] (password from LOOPDESK_ADMIN_PASSWORD)")
+    else:
+        console.print(
+            "  log in with your admin account (POST /api/v1/auth/login); `loopdesk users create-admin` adds another"
+        )
+    console.print("  stop with Ctrl-C\n")

@@ -1,0 +1,135 @@
+"""The `loopdesk` command line."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from loopdesk import __version__
+from loopdesk.core.settings import Settings, SettingsError
+
+app = typer.Typer(
+    help="loopdesk: self-hosted AI agent service for support and feedback operations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+console = Console(stderr=True, highlight=False)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.load()
+    except SettingsError as exc:
+        console.print(f"[bold red]configuration error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Configuration comes from LOOPDESK_* environment variables (or a .env file); see the README."""
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind [default: LOOPDESK_HOST or 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: LOOPDESK_PORT or 8000].")] = None,
+) -> None:
+    """Start the service: database (embedded unless LOOPDESK_DATABASE_URL is set), migrations, API."""
+    import uvicorn
+
+    from loopdesk.app import create_app
+    from loopdesk.core.logging import configure_logging
+
+    settings = _settings()
+    if host is not None:
+        settings.server.host = host
+    if port is not None:
+        settings.server.port = port
+    configure_logging(settings.logging)
+    uvicorn.run(
+        create_app(settings, announce=True),
+        host=settings.server.host,
+        port=settings.server.port,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target Alembic revision.")] = "head",
+) -> None:
+    """Apply database migrations (app tables via Alembic, LangGraph tables via their setup())."""
+    from loopdesk.core.db import resolve_database_url
+    from loopdesk.core.logging import configure_logging
+    from loopdesk.core.migrate import current_revision, run_migrations
+
+    settings = _settings()
+    configure_logging(settings.logging)
+    with console.status("starting database…"):
+        url = resolve_database_url(settings)
+    before = current_revision(url)
+    with console.status(f"migrating to {revision}…"):
+        run_migrations(url, revision=revision)
+    after = current_revision(url)
+    console.print(f"database at revision [bold]{after}[/]" + ("" if before == after else f" (was {before})"))
+
+
+@users_app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(prompt=True, help="E-mail address of the admin.")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters.")
+    ],
+    display_name: Annotated[str, typer.Option(help="Name shown in the console.")] = "Administrator",
+) -> None:
+    """Create an admin account, or make an existing account admin and set its password."""
+    from pydantic import ValidationError
+
+    from loopdesk.users.schemas import UserCreate
+
+    try:
+        data = UserCreate(email=email, password=password, display_name=display_name)
+    except ValidationError as exc:
+        for err in exc.errors():
+            console.print(f"[red]{'.'.join(map(str, err['loc']))}: {err['msg']}[/]")
+        raise typer.Exit(2) from None
+    settings = _settings()
+    created = asyncio.run(_create_admin(settings, data))
+    console.print(f"admin [bold]{data.email}[/] {'created' if created else 'updated'}")
+
+
+async def _create_admin(settings: Settings, data) -> bool:  # type: ignore[no-untyped-def]
+    from loopdesk.core.db import Database, resolve_database_url
+    from loopdesk.core.migrate import run_migrations
+    from loopdesk.users.service import UserService
+
+    url = await asyncio.to_thread(resolve_database_url, settings)
+    await asyncio.to_thread(run_migrations, url)
+    database = Database.connect(url, pool_size=1, max_overflow=0)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            return await UserService(session).upsert_admin(data)
+    finally:
+        await database.dispose()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,95 @@
+"""Database access: one async SQLAlchemy engine (psycopg 3) per process, the same code path for the
+embedded server and an external one. The request (or the job) owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from loopdesk.core.embedded import start_embedded_postgres
+from loopdesk.core.settings import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+def libpq_url(url: str) -> str:
+    """`postgres://`, `postgresql://` or `postgresql+driver://` → the plain form psycopg and LangGraph take."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"only PostgreSQL URLs are supported, got {parsed.drivername!r}")
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def sqlalchemy_url(url: str) -> str:
+    return make_url(libpq_url(url)).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The libpq URL to use: the configured one, or the embedded server's (started if needed)."""
+    if settings.database.database_url is not None:
+        return libpq_url(settings.database.database_url.get_secret_value().replace("postgres://", "postgresql://", 1))
+    return start_embedded_postgres(settings.database.data_dir, settings.database.embedded_db_name)
+
+
+@dataclass
+class Database:
+    url: str  # libpq form
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
+        engine = create_async_engine(
+            sqlalchemy_url(url),
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            # Unprepared statements keep us compatible with PgBouncer in transaction mode.
+            connect_args={"prepare_threshold": None},
+        )
+        return cls(url=url, engine=engine, sessionmaker=async_sessionmaker(engine, expire_on_commit=False))
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.database
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    async with get_database(request).sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,119 @@
+"""Domain errors carry their HTTP status and a stable code; one set of handlers renders every error
+as `{"error": {"code", "message", "detail"}}` and never lets a stack trace reach the client."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger("loopdesk.errors")
+
+
+class LoopdeskError(Exception):
+    status_code: int = 500
+    code: str = "internal_error"
+    message: str = "Internal server error"
+
+    def __init__(self, message: str | None = None, *, detail: Any = None, headers: dict[str, str] | None = None):
+        self.message = message or self.message
+        self.detail = detail
+        self.headers = headers
+        Exception.__init__(self, self.message)
+
+
+class BadRequest(LoopdeskError):
+    status_code, code, message = 400, "bad_request", "Bad request"
+
+
+class NotAuthenticated(LoopdeskError):
+    status_code, code, message = 401, "not_authenticated", "Authentication required"
+
+    def __init__(self, message: str | None = None, **kwargs: Any):
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kwargs)
+
+
+class InvalidCredentials(NotAuthenticated):
+    code, message = "invalid_credentials", "Incorrect email or password"
+
+
+class Forbidden(LoopdeskError):
+    status_code, code, message = 403, "forbidden", "You are not allowed to do this"
+
+
+class NotFound(LoopdeskError):
+    status_code, code, message = 404, "not_found", "Not found"
+
+
+class Conflict(LoopdeskError):
+    status_code, code, message = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(LoopdeskError, StarletteHTTPException):
+    """Also an HTTPException: FastAPI's body parser re-raises those instead of turning them into 400."""
+
+    status_code, code, message = 413, "payload_too_large", "Request body is too large"
+
+
+class RateLimited(LoopdeskError):
+    status_code, code, message = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, retry_after: int, message: str | None = None):
+        super().__init__(message, detail={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)})
+
+
+class ServiceUnavailable(LoopdeskError):
+    status_code, code, message = 503, "unavailable", "Service unavailable"
+
+
+def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "detail": detail}}
+
+
+def _status_code_name(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # `input` is left out on purpose: it can echo passwords and tokens back into logs and clients.
+    return [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+
+
+async def _loopdesk_error(request: Request, exc: LoopdeskError) -> JSONResponse:
+    if exc.status_code >= 500:
+        log.error("request.failed", code=exc.code, error=exc.message)
+    return JSONResponse(error_body(exc.code, exc.message, exc.detail), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _status_code_name(exc.status_code)
+    message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    detail = _validation_detail(exc)
+    json_invalid = any(item["type"] == "json_invalid" for item in detail)
+    if json_invalid:
+        return JSONResponse(error_body("invalid_json", "Request body is not valid JSON", detail), status_code=400)
+    return JSONResponse(error_body("validation_error", "Request is not valid: see detail", detail), status_code=422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(LoopdeskError, _loopdesk_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    # Unhandled exceptions are turned into a 500 envelope by RequestContextMiddleware, which also
+    # stamps the request id on them (Starlette's own 500 path sits outside every middleware).

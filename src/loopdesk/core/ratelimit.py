@@ -1,0 +1,49 @@
+"""Rate limits on the maintained `limits` library: in memory per process by default, shared
+across processes through Redis when LOOPDESK_REDIS_URL is set."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from loopdesk.core.errors import RateLimited
+
+
+class RateLimiter:
+    def __init__(self, storage_uri: str = "async+memory://"):
+        self.storage: Storage = storage_from_string(storage_uri)  # type: ignore[assignment]
+        self.strategy = MovingWindowRateLimiter(self.storage)
+
+    @classmethod
+    def from_redis_url(cls, redis_url: str | None) -> RateLimiter:
+        if not redis_url:
+            return cls()
+        return cls("async+" + redis_url)
+
+    async def retry_after(self, limit: RateLimitItem, *keys: str) -> int | None:
+        """Seconds to wait if the limit is exhausted for `keys`, else None (does not count a hit)."""
+        if await self.strategy.test(limit, *keys):
+            return None
+        stats = await self.strategy.get_window_stats(limit, *keys)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def hit(self, limit: RateLimitItem, *keys: str) -> bool:
+        return await self.strategy.hit(limit, *keys)
+
+    async def check(self, limit: RateLimitItem, *keys: str) -> None:
+        """Count a hit, or raise RateLimited with Retry-After when the limit is exhausted."""
+        if not await self.strategy.hit(limit, *keys):
+            stats = await self.strategy.get_window_stats(limit, *keys)
+            raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+
+    async def reset(self) -> None:
+        await self.storage.reset()
+
+
+def rate(value: str) -> RateLimitItem:
+    return parse(value)

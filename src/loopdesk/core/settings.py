@@ -1,0 +1,145 @@
+"""Settings, grouped by concern; every variable is `LOOPDESK_<NAME>` (see the README table)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+# Values that must never protect a production deployment.
+_WEAK_SECRETS = {"", "changeme", "change-me", "changethis", "secret", "password", "admin", "loopdesk"}
+
+
+class _Group(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOOPDESK_", env_file=".env", extra="ignore")
+
+
+class ServerSettings(_Group):
+    env: Environment = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="request bodies above this get 413")
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+class DatabaseSettings(_Group):
+    database_url: SecretStr | None = Field(None, description="external PostgreSQL; unset = embedded")
+    data_dir: Path = Path(".loopdesk")
+    db_pool_size: int = Field(10, ge=1, le=200)
+    db_max_overflow: int = Field(10, ge=0, le=200)
+    embedded_db_name: str = "loopdesk"
+    migrate_on_start: bool = Field(True, description="apply migrations when the server starts")
+
+
+class AuthSettings(_Group):
+    jwt_secret: SecretStr | None = Field(None, description="HS256 key; unset in dev = generated into the data dir")
+    jwt_ttl_minutes: int = Field(60 * 12, ge=1)
+    cookie_name: str = "loopdesk_session"
+    cookie_secure: bool | None = Field(None, description="default: true in production")
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+    login_limit_per_account: str = "5/minute"
+    login_limit_per_ip: str = "20/minute"
+    metrics_token: SecretStr | None = Field(None, description="bearer token Prometheus may scrape /metrics with")
+
+    @field_validator("login_limit_per_account", "login_limit_per_ip")
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit such as '5/minute': {value!r}") from exc
+        return value
+
+
+class LoggingSettings(_Group):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class RedisSettings(_Group):
+    redis_url: SecretStr | None = None
+
+
+class SettingsError(RuntimeError):
+    """Start-up refused: the message says which setting to fix."""
+
+
+class Settings(BaseModel):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+
+    model_config = {"frozen": False}
+
+    @classmethod
+    def load(cls) -> Settings:
+        try:
+            settings = cls()
+        except ValueError as exc:  # pydantic's message names the variable and the problem
+            raise SettingsError(f"invalid configuration:\n{exc}") from exc
+        settings.check_production()
+        return settings
+
+    @property
+    def is_production(self) -> bool:
+        return self.server.env == "production"
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.is_production if self.auth.cookie_secure is None else self.auth.cookie_secure
+
+    def check_production(self) -> None:
+        if not self.is_production:
+            return
+        problems: list[str] = []
+        secret = self.auth.jwt_secret.get_secret_value() if self.auth.jwt_secret else ""
+        if secret.lower() in _WEAK_SECRETS or len(secret) < 32:
+            problems.append("LOOPDESK_JWT_SECRET must be set to a random value of at least 32 characters")
+        if self.auth.admin_password is not None:
+            password = self.auth.admin_password.get_secret_value()
+            if password.lower() in _WEAK_SECRETS or len(password) < 12:
+                problems.append("LOOPDESK_ADMIN_PASSWORD is a default or shorter than 12 characters")
+        if self.auth.cookie_secure is False:
+            problems.append("LOOPDESK_COOKIE_SECURE=false is not allowed in production")
+        if problems:
+            raise SettingsError("refusing to start with LOOPDESK_ENV=production:\n- " + "\n- ".join(problems))
+
+    @cached_property
+    def jwt_key(self) -> str:
+        """The signing key; in development a random key is generated once and kept in the data dir."""
+        if self.auth.jwt_secret is not None and self.auth.jwt_secret.get_secret_value():
+            return self.auth.jwt_secret.get_secret_value()
+        if self.is_production:
+            raise SettingsError("LOOPDESK_JWT_SECRET is required in production")
+        path = self.database.data_dir / "jwt_secret"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        try:  # O_EXCL: two processes starting together agree on one key
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _ in range(50):
+                if stored := path.read_text().strip():
+                    return stored
+                time.sleep(0.01)
+            raise SettingsError(f"{path} is empty: delete it or set LOOPDESK_JWT_SECRET") from None
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key

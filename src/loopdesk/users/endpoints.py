@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from loopdesk.auth.deps import AdminUser, CurrentUser
+from loopdesk.core.db import SessionDep
+from loopdesk.core.schemas import Page
+from loopdesk.users.models import Role
+from loopdesk.users.schemas import UserAdminUpdate, UserRead, UserUpdate
+from loopdesk.users.service import UserService
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+
+@router.get("/me", response_model=UserRead)
+async def read_me(user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(user)
+
+
+@router.patch("/me", response_model=UserRead)
+async def update_me(data: UserUpdate, user: CurrentUser, session: SessionDep) -> UserRead:
+    """Change your display name, e-mail or password (the last two need `current_password`).
+    A new password ends every token issued before it."""
+    return UserRead.model_validate(await UserService(session).update_me(user, data))
+
+
+@router.get("", response_model=Page[UserRead])
+async def list_users(
+    admin: AdminUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    role: Role | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="matches e-mail or display name")] = None,
+) -> Page[UserRead]:
+    users, total = await UserService(session).list(admin, limit=limit, offset=offset, role=role, query=q)
+    return Page[UserRead](items=[UserRead.model_validate(u) for u in users], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{user_id}", response_model=UserRead)
+async def read_user(user_id: uuid.UUID, caller: CurrentUser, session: SessionDep) -> UserRead:
+    """Yourself, or anyone if you are staff or admin; other users' ids answer 404."""
+    return UserRead.model_validate(await UserService(session).get(caller, user_id))
+
+
+@router.patch("/{user_id}", response_model=UserRead)
+async def admin_update_user(
+    user_id: uuid.UUID, data: UserAdminUpdate, admin: AdminUser, session: SessionDep
+) -> UserRead:
+    """Admin: change a user's role, display name or active flag."""
+    return UserRead.model_validate(await UserService(session).admin_update(admin, user_id, data))

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field, model_validator
+
+from loopdesk.core.schemas import DisplayName, Email, Password, Schema
+from loopdesk.users.models import Role
+
+
+class UserCreate(Schema):
+    email: Email
+    password: Password
+    display_name: DisplayName
+
+
+class UserRead(Schema):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None
+
+
+class UserUpdate(Schema):
+    """A user's own profile change; a new e-mail or password needs the current password."""
+
+    display_name: DisplayName | None = None
+    email: Email | None = None
+    password: Password | None = Field(None, description="the new password")
+    current_password: str | None = Field(None, max_length=256)
+
+    @model_validator(mode="after")
+    def _current_password_for_credentials(self) -> UserUpdate:
+        if (self.email is not None or self.password is not None) and not self.current_password:
+            raise ValueError("current_password is required to change email or password")
+        return self
+
+
+class UserAdminUpdate(Schema):
+    display_name: DisplayName | None = None
+    role: Role | None = None
+    is_active: bool | None = None

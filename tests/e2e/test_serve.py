@@ -1,0 +1,111 @@
+"""`loopdesk serve` as a real process on its embedded PostgreSQL, driven over real HTTP."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(data_dir: Path, port: int, **env: str) -> subprocess.Popen:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LOOPDESK_")}
+    environment.update({"LOOPDESK_DATA_DIR": str(data_dir), **env})
+    return subprocess.Popen(
+        [sys.executable, "-m", "loopdesk", "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_healthy(process: subprocess.Popen, base: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"serve exited early:\n{process.stdout.read()}")
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail("serve did not become healthy")
+
+
+def _stop(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    return output
+
+
+@pytest.fixture
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("serve") / "data"
+
+
+def test_serve_starts_embedded_postgres_and_serves_the_user_journey(data_dir):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = _start(data_dir, port)
+    try:
+        _wait_healthy(process, base)
+        with httpx.Client(base_url=base, timeout=10) as http:
+            registered = http.post(
+                "/api/v1/auth/register",
+                json={"email": "e2e@example.com", "password": "e2e-password-1", "display_name": "E2E"},
+            )
+            assert registered.status_code == 201
+            login = http.post("/api/v1/auth/login", json={"email": "e2e@example.com", "password": "e2e-password-1"})
+            assert login.status_code == 200 and http.cookies.get("loopdesk_session")
+            assert http.get("/api/v1/users/me").json()["email"] == "e2e@example.com"  # by cookie
+            assert http.get("/docs").status_code == 200
+            assert "/api/v1/auth/login" in http.get("/openapi.json").json()["paths"]
+    finally:
+        output = _stop(process)
+    assert process.returncode in (0, -signal.SIGTERM), output  # uvicorn re-raises the signal it handled
+    # The banner told the operator where it runs and how to log in (generated admin password).
+    assert f"http://127.0.0.1:{port}" in output and "admin@example.com" in output and "password" in output
+    assert (data_dir / "pgdata" / "PG_VERSION").exists()
+    # The embedded server went down with the last process using it.
+    pid_file = data_dir / "pgdata" / "postmaster.pid"
+    assert not pid_file.exists() or not psutil.pid_exists(int(pid_file.read_text().split()[0]))
+
+
+def test_a_restart_keeps_the_data_and_does_not_recreate_the_admin(data_dir):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    first = _start(data_dir, port, LOOPDESK_ADMIN_EMAIL="owner@example.com", LOOPDESK_ADMIN_PASSWORD="owner-pass-1")
+    try:
+        _wait_healthy(first, base)
+    finally:
+        first_output = _stop(first)
+    assert "first admin created: owner@example.com" in first_output
+    second = _start(data_dir, port)
+    try:
+        _wait_healthy(second, base)
+        login = httpx.post(
+            f"{base}/api/v1/auth/login", json={"email": "owner@example.com", "password": "owner-pass-1"}, timeout=10
+        )
+        assert login.status_code == 200
+        assert (
+            httpx.get(
+                f"{base}/api/v1/users/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+            ).json()["role"]
+            == "admin"
+        )
+    finally:
+        second_output = _stop(second)
+    assert "first admin created" not in second_output
