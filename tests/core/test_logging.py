@@ -1,0 +1,27 @@
+import io
+import json
+
+import structlog
+
+from loopdesk.core.logging import configure_logging
+from loopdesk.core.settings import LoggingSettings
+from tests.conftest import PASSWORD
+
+
+async def test_json_logs_carry_the_request_id_and_never_a_password(client, make_account):
+    account = await make_account("lou")
+    stream = io.StringIO()
+    configure_logging(LoggingSettings(log_format="json", log_level="INFO", _env_file=None), stream=stream)
+    try:
+        response = await client.post("/api/v1/auth/login", json={"email": account.email, "password": PASSWORD})
+        structlog.get_logger("loopdesk.test").info("test.event", password=PASSWORD, api_key="ldk_x", user="lou")
+    finally:
+        configure_logging(LoggingSettings(log_level="WARNING", _env_file=None))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    request_id = response.headers["x-request-id"]
+    access = next(line for line in lines if line["event"] == "http.request")
+    assert access["request_id"] == request_id and access["status"] == 200 and access["path"] == "/api/v1/auth/login"
+    assert any(line["event"] == "auth.login" and line["request_id"] == request_id for line in lines)
+    event = next(line for line in lines if line["event"] == "test.event")
+    assert event["password"] == "***" and event["api_key"] == "***" and event["user"] == "lou"
+    assert PASSWORD not in stream.getvalue() and response.json()["access_token"] not in stream.getvalue()
