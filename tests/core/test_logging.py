@@ -25,3 +25,19 @@ async def test_json_logs_carry_the_request_id_and_never_a_password(client, make_
     event = next(line for line in lines if line["event"] == "test.event")
     assert event["password"] == "***" and event["api_key"] == "***" and event["user"] == "lou"
     assert PASSWORD not in stream.getvalue() and response.json()["access_token"] not in stream.getvalue()
+
+
+def test_console_tracebacks_do_not_print_local_variables():
+    stream = io.StringIO()
+    configure_logging(LoggingSettings(log_format="console", _env_file=None), stream=stream)
+    try:
+        password = "hunter2-" + "local-secret"  # noqa: F841 - a local (built at run time) no log may show
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            structlog.get_logger("loopdesk.test").exception("test.failed")
+    finally:
+        configure_logging(LoggingSettings(log_level="WARNING", _env_file=None))
+    output = stream.getvalue()
+    assert "ValueError" in output and "boom" in output
+    assert "hunter2-local-secret" not in output

@@ -34,6 +34,8 @@ async def test_the_admin_lists_users_with_paging_and_filters(client, admin, make
     wildcard = (await client.get("/api/v1/users", params={"q": "%"}, headers=admin.headers)).json()
     assert wildcard["total"] == 0
     assert_error(await client.get("/api/v1/users", params={"limit": 0}, headers=admin.headers), 422)
+    huge = await client.get("/api/v1/users", params={"offset": 621340465667143892992}, headers=admin.headers)
+    assert_error(huge, 422, "validation_error")
 
 
 async def test_the_admin_grants_roles_but_the_last_admin_stays(client, admin, make_account):

@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger("loopdesk.errors")
@@ -111,7 +112,14 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return JSONResponse(error_body("validation_error", "Request is not valid: see detail", detail), status_code=422)
 
 
+async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+    # The database refused a value the schemas let through (range, encoding): the client's input.
+    log.warning("request.invalid_value", error_type=type(exc.orig).__name__)
+    return JSONResponse(error_body("invalid_value", "A value is out of range or not storable"), status_code=400)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
     app.add_exception_handler(LoopdeskError, _loopdesk_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -37,7 +37,14 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.format_exc_info)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=stream is None and sys.stderr.isatty())
+        colors = stream is None and sys.stderr.isatty()
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=colors,
+            # Locals in tracebacks would print request data, passwords included.
+            exception_formatter=structlog.dev.RichTracebackFormatter(
+                show_locals=False, color_system="truecolor" if colors else None
+            ),
+        )
 
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
 
 
 def normalize_email(value: str) -> str:
@@ -16,16 +16,42 @@ def normalize_email(value: str) -> str:
     return checked.normalized.lower()
 
 
+SearchText = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00]*$")]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320), AfterValidator(normalize_email)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
+def _reject_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+    elif isinstance(value, list | tuple | set):
+        for item in value:
+            _reject_nul(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key)
+            _reject_nul(item)
+    return value
+
+
 class Schema(BaseModel):
+    """Base of every request and response schema. PostgreSQL text cannot hold NUL, so it is refused
+    here, naming the field, instead of failing in the database."""
+
     model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        return _reject_nul(value)
 
 
 T = TypeVar("T")
+
+# Offsets past this are refused with 422 rather than overflowing PostgreSQL's bigint.
+MAX_OFFSET = 1_000_000_000
 
 
 class Page(BaseModel, Generic[T]):

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 
 from loopdesk.auth.deps import AdminUser, CurrentUser
 from loopdesk.core.db import SessionDep
-from loopdesk.core.schemas import Page
+from loopdesk.core.schemas import MAX_OFFSET, Page, SearchText
 from loopdesk.users.models import Role
 from loopdesk.users.schemas import UserAdminUpdate, UserRead, UserUpdate
 from loopdesk.users.service import UserService
@@ -32,9 +32,9 @@ async def list_users(
     admin: AdminUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     role: Role | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="matches e-mail or display name")] = None,
+    q: Annotated[SearchText | None, Query(description="matches e-mail or display name")] = None,
 ) -> Page[UserRead]:
     users, total = await UserService(session).list(admin, limit=limit, offset=offset, role=role, query=q)
     return Page[UserRead](items=[UserRead.model_validate(u) for u in users], total=total, limit=limit, offset=offset)
