@@ -56,3 +56,9 @@ def test_development_generates_one_jwt_key_and_keeps_it(tmp_path):
     first, second = make().jwt_key, make().jwt_key
     assert first == second and len(first) >= 48
     assert (tmp_path / "jwt_secret").stat().st_mode & 0o077 == 0
+
+
+def test_a_redis_url_of_another_scheme_is_refused_at_start(monkeypatch):
+    monkeypatch.setenv("LOOPDESK_REDIS_URL", "http://cache:6379")
+    with pytest.raises(SettingsError, match="redis_url"):
+        Settings.load()

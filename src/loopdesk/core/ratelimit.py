@@ -15,15 +15,21 @@ from loopdesk.core.errors import RateLimited
 
 
 class RateLimiter:
-    def __init__(self, storage_uri: str = "async+memory://"):
-        self.storage: Storage = storage_from_string(storage_uri)  # type: ignore[assignment]
+    def __init__(self, storage: Storage | None = None):
+        self.storage: Storage = storage or storage_from_string("async+memory://")  # type: ignore[assignment]
         self.strategy = MovingWindowRateLimiter(self.storage)
 
     @classmethod
     def from_redis_url(cls, redis_url: str | None) -> RateLimiter:
+        """Counters in Redis (shared by every process) when a URL is given, else in this process."""
         if not redis_url:
             return cls()
-        return cls("async+" + redis_url)
+        scheme, sep, rest = redis_url.partition("://")
+        if not sep or scheme not in ("redis", "rediss", "redis+unix"):
+            raise ValueError("LOOPDESK_REDIS_URL must start with redis://, rediss:// or redis+unix://")
+        # redis-py (already a dependency of the redis extra) rather than limits' default coredis.
+        storage = storage_from_string(f"async+{scheme}://{rest}", implementation="redispy", key_prefix="loopdesk")
+        return cls(storage)  # type: ignore[arg-type]
 
     async def retry_after(self, limit: RateLimitItem, *keys: str) -> int | None:
         """Seconds to wait if the limit is exhausted for `keys`, else None (does not count a hit)."""

@@ -75,6 +75,13 @@ class LoggingSettings(_Group):
 class RedisSettings(_Group):
     redis_url: SecretStr | None = None
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "redis+unix://")):
+            raise ValueError("must start with redis://, rediss:// or redis+unix://")
+        return value
+
 
 class SettingsError(RuntimeError):
     """Start-up refused: the message says which setting to fix."""
