@@ -18,14 +18,14 @@ from loopdesk.core.errors import InvalidCredentials, NotAuthenticated, NotFound,
 from loopdesk.core.ratelimit import RateLimiter, rate
 from loopdesk.core.security import (
     TokenClaims,
+    ahash_password,
     api_secret_matches,
+    averify_password,
     create_access_token,
     decode_access_token,
     generate_api_key,
-    hash_password,
     password_needs_rehash,
     split_api_key,
-    verify_password,
 )
 from loopdesk.core.settings import Settings
 from loopdesk.users.models import User
@@ -59,22 +59,22 @@ class AuthService:
         account_limit = rate(self.settings.auth.login_limit_per_account)
         ip_limit = rate(self.settings.auth.login_limit_per_ip)
         email = data.email.strip().lower()
-        # Every attempt counts against the address; only failures count against the account,
-        # so a guessing attacker cannot lock a user out by merely trying (beyond the window).
+        # Every attempt counts against the address (bounding an attacker's argon2 cost); only failures
+        # count against the account, so a user signing in from many devices is never locked out.
         await limiter.check(ip_limit, "login-ip", client_ip)
         wait = await limiter.retry_after(account_limit, "login-account", email)
         if wait is not None:
             raise RateLimited(wait, "Too many failed logins for this account; try again later")
 
         user = await self.users.get_by_email(email)
-        valid = verify_password(user.password_hash if user else None, data.password)
+        valid = await averify_password(user.password_hash if user else None, data.password)
         if user is None or not valid or not user.is_active:
             await limiter.hit(account_limit, "login-account", email)
             log.info("auth.login_failed", reason="credentials" if user is None or not valid else "inactive")
             raise InvalidCredentials()
 
         if password_needs_rehash(user.password_hash):
-            user.password_hash = hash_password(data.password)
+            user.password_hash = await ahash_password(data.password)
         user.last_login_at = datetime.now(UTC)
         await self.session.flush()
         token, claims = create_access_token(

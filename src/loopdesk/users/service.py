@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.errors import Conflict, InvalidCredentials, NotFound
-from loopdesk.core.security import hash_password, now_ms, verify_password
+from loopdesk.core.security import ahash_password, averify_password, now_ms
 from loopdesk.users.models import Role, User
 from loopdesk.users.repository import UserRepository
 from loopdesk.users.schemas import UserAdminUpdate, UserCreate, UserUpdate
@@ -30,9 +30,8 @@ class UserService:
     async def register(self, data: UserCreate, *, role: Role = Role.customer) -> User:
         if await self.users.email_taken(data.email):
             raise EmailTaken()
-        user = User(
-            email=data.email, display_name=data.display_name, password_hash=hash_password(data.password), role=role
-        )
+        password_hash = await ahash_password(data.password)
+        user = User(email=data.email, display_name=data.display_name, password_hash=password_hash, role=role)
         try:
             async with self.session.begin_nested():
                 await self.users.add(user)
@@ -53,7 +52,7 @@ class UserService:
         return await self.users.list(caller, limit=limit, offset=offset, role=role, query=query)
 
     async def update_me(self, user: User, data: UserUpdate) -> User:
-        if data.current_password is not None and not verify_password(user.password_hash, data.current_password):
+        if data.current_password is not None and not await averify_password(user.password_hash, data.current_password):
             raise InvalidCredentials("Current password is incorrect")
         if data.display_name is not None:
             user.display_name = data.display_name
@@ -62,7 +61,7 @@ class UserService:
                 raise EmailTaken()
             user.email = data.email
         if data.password is not None:
-            user.password_hash = hash_password(data.password)
+            user.password_hash = await ahash_password(data.password)
             # Every token issued so far dies with the old password.
             user.tokens_valid_after = now_ms()
         try:
@@ -92,7 +91,7 @@ class UserService:
             return True
         existing.role = Role.admin
         existing.is_active = True
-        existing.password_hash = hash_password(data.password)
+        existing.password_hash = await ahash_password(data.password)
         existing.tokens_valid_after = now_ms()
         await self.users.save(existing)
         log.info("users.admin_reset", user_id=str(existing.id))
