@@ -21,11 +21,19 @@ from sqlalchemy.engine import make_url
 
 from loopdesk.app import create_app
 from loopdesk.core.migrate import run_migrations
-from loopdesk.core.settings import AuthSettings, DatabaseSettings, LoggingSettings, ServerSettings, Settings
+from loopdesk.core.settings import (
+    AuthSettings,
+    DatabaseSettings,
+    LoggingSettings,
+    RuntimeSettings,
+    ServerSettings,
+    Settings,
+)
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-123"
 PASSWORD = "correct horse battery"
+TEST_GRAPHS = Path(__file__).parent / "runtime" / "graphs" / "langgraph.json"
 
 
 def _with_database(url: str, name: str) -> str:
@@ -93,6 +101,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
             _env_file=None,
         ),
         logging=LoggingSettings(log_level="WARNING", _env_file=None),
+        runtime=RuntimeSettings(graphs_config=TEST_GRAPHS, _env_file=None),
     )
 
 
@@ -109,6 +118,23 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture
+async def server_url(app) -> AsyncIterator[str]:
+    """The test's app behind a real uvicorn HTTP server on a free loopback port (same event loop)."""
+    import asyncio
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
 
 
 @dataclass

@@ -22,6 +22,10 @@ from loopdesk.core.middleware import BodySizeLimitMiddleware, RequestContextMidd
 from loopdesk.core.migrate import run_migrations
 from loopdesk.core.ratelimit import RateLimiter
 from loopdesk.core.settings import Settings
+from loopdesk.runtime.assistants.endpoints import router as assistants_router
+from loopdesk.runtime.assistants.service import AssistantService
+from loopdesk.runtime.config import load_config
+from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.system.endpoints import router as system_router
 from loopdesk.users.bootstrap import CreatedAdmin, bootstrap_admin
 from loopdesk.users.endpoints import router as users_router
@@ -32,6 +36,7 @@ log = structlog.get_logger("loopdesk.app")
 def create_app(settings: Settings | None = None, *, announce: bool = False) -> FastAPI:
     settings = settings or Settings.load()
     configure_logging(settings.logging)
+    graphs = build_registry(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,6 +51,8 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         app.state.rate_limiter = RateLimiter.from_redis_url(redis_url)
         try:
             created = await bootstrap_admin(database, settings)
+            async with database.sessionmaker() as session, session.begin():
+                await AssistantService(session, graphs).sync_defaults()
             log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)
             if announce:
                 _announce(settings, created)
@@ -63,6 +70,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.graphs = graphs
     install_error_handlers(app)
     if settings.server.cors_origins:
         app.add_middleware(
@@ -75,9 +83,17 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
-    for router in (system_router, auth_router, users_router, api_keys_router):
+    for router in (system_router, auth_router, users_router, api_keys_router, assistants_router):
         app.include_router(router)
     return app
+
+
+def build_registry(settings: Settings) -> GraphRegistry:
+    """Graphs to serve: those of the configured langgraph.json (built-in graphs join them as they land)."""
+    registry = GraphRegistry()
+    if settings.runtime.graphs_config is not None:
+        registry.load_config(load_config(settings.runtime.graphs_config))
+    return registry
 
 
 def _announce(settings: Settings, created: CreatedAdmin | None) -> None:

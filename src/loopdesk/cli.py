@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from rich.console import Console
 
 from loopdesk import __version__
 from loopdesk.core.settings import Settings, SettingsError
+from loopdesk.runtime.config import ConfigFileError
 
 app = typer.Typer(
     help="loopdesk: self-hosted AI agent service for support and feedback operations.",
@@ -49,6 +51,10 @@ def main(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind [default: LOOPDESK_HOST or 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: LOOPDESK_PORT or 8000].")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="A langgraph.json whose graphs to serve [default: LOOPDESK_GRAPHS_CONFIG]."),
+    ] = None,
 ) -> None:
     """Start the service: database (embedded unless LOOPDESK_DATABASE_URL is set), migrations, API."""
     import uvicorn
@@ -61,9 +67,16 @@ def serve(
         settings.server.host = host
     if port is not None:
         settings.server.port = port
+    if config is not None:
+        settings.runtime.graphs_config = config
     configure_logging(settings.logging)
+    try:
+        application = create_app(settings, announce=True)
+    except ConfigFileError as exc:
+        console.print(f"[bold red]graph configuration error:[/] {exc}")
+        raise typer.Exit(2) from None
     uvicorn.run(
-        create_app(settings, announce=True),
+        application,
         host=settings.server.host,
         port=settings.server.port,
         log_config=None,

@@ -6,7 +6,7 @@ from importlib.resources import files
 import psycopg
 from psycopg import sql
 
-from loopdesk.core.migrate import current_revision, run_migrations
+from loopdesk.core.migrate import current_revision, include_object, run_migrations
 from tests.conftest import _with_database
 
 
@@ -62,3 +62,24 @@ def test_revision_files_are_dated_and_form_one_chain():
     roots = [r for r, parent in down.items() if parent is None]
     assert len(roots) == 1
     assert len(set(down.values())) == len(down)  # no two revisions share a parent: linear
+
+
+def test_the_models_and_the_migrations_agree(pg_admin_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from loopdesk.core.db import sqlalchemy_url
+    from loopdesk.core.models import Base
+
+    url = _fresh_database(pg_admin_url)
+    run_migrations(url)
+    engine = create_engine(sqlalchemy_url(url), poolclass=NullPool)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_object, "target_metadata": Base.metadata}
+        )
+        diff = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert diff == [], "a model changed without a migration: run `alembic revision --autogenerate`"

@@ -20,6 +20,17 @@ log = structlog.get_logger("loopdesk.migrate")
 MIGRATION_LOCK_KEY = int.from_bytes(b"loopdesk", "big", signed=True)
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+    """Autogenerate filter: tables we do not model (LangGraph's checkpoints and store, the task queue's)
+    are not ours to drop, nor are their indexes."""
+    from loopdesk.core.models import Base
+
+    if type_ == "table":
+        return not (reflected and compare_to is None)
+    table = getattr(obj, "table", None)
+    return table is None or table.name in Base.metadata.tables
+
+
 def alembic_config(url: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(files("loopdesk") / "migrations"))

@@ -2,6 +2,7 @@
 
 from loopdesk.auth.models import ApiKey, RevokedToken
 from loopdesk.core.db import Base
+from loopdesk.runtime.assistants.models import Assistant, AssistantVersion
 from loopdesk.users.models import User
 
-__all__ = ["ApiKey", "Base", "RevokedToken", "User"]
+__all__ = ["ApiKey", "Assistant", "AssistantVersion", "Base", "RevokedToken", "User"]

@@ -83,6 +83,10 @@ class RedisSettings(_Group):
         return value
 
 
+class RuntimeSettings(_Group):
+    graphs_config: Path | None = Field(None, description="a langgraph.json whose graphs to serve")
+
+
 class SettingsError(RuntimeError):
     """Start-up refused: the message says which setting to fix."""
 
@@ -93,6 +97,7 @@ class Settings(BaseModel):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
 
     model_config = {"frozen": False}
 

@@ -1,0 +1,172 @@
+"""Assistants: create, version, search, and the graph behind them. Services flush; the request commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopdesk.core.errors import Conflict, Forbidden, NotFound
+from loopdesk.runtime.assistants.models import Assistant, AssistantVersion
+from loopdesk.runtime.assistants.repository import AssistantRepository
+from loopdesk.runtime.assistants.schemas import (
+    AssistantCount,
+    AssistantCreate,
+    AssistantPatch,
+    AssistantSearch,
+    AssistantVersionsSearch,
+)
+from loopdesk.runtime.graphs import GraphRegistry, RegisteredGraph, default_assistant_id
+from loopdesk.users.models import Role, User
+
+log = structlog.get_logger("loopdesk.assistants")
+
+
+class AssistantNotFound(NotFound):
+    code, message = "assistant_not_found", "Assistant not found"
+
+
+class GraphNotFound(NotFound):
+    code, message = "graph_not_found", "Graph not found"
+
+
+class AssistantService:
+    def __init__(self, session: AsyncSession, graphs: GraphRegistry):
+        self.session = session
+        self.graphs = graphs
+        self.assistants = AssistantRepository(session)
+
+    def resolve_id(self, assistant_id: str) -> uuid.UUID:
+        """An assistant id, or a graph id standing for that graph's default assistant."""
+        if assistant_id in self.graphs:
+            return default_assistant_id(assistant_id)
+        try:
+            return uuid.UUID(assistant_id)
+        except ValueError:
+            raise AssistantNotFound(detail={"assistant_id": assistant_id}) from None
+
+    def graph(self, graph_id: str) -> RegisteredGraph:
+        registered = self.graphs.get(graph_id)
+        if registered is None:
+            raise GraphNotFound(f"Graph '{graph_id}' not found", detail={"graph_id": graph_id})
+        return registered
+
+    async def get(self, caller: User, assistant_id: str, *, for_update: bool = False) -> Assistant:
+        resolved = self.resolve_id(assistant_id)
+        assistant = await self.assistants.get_readable(caller, resolved, for_update=for_update)
+        if assistant is None:
+            raise AssistantNotFound(detail={"assistant_id": assistant_id})
+        return assistant
+
+    async def _get_writable(self, caller: User, assistant_id: str) -> Assistant:
+        assistant = await self.get(caller, assistant_id, for_update=True)
+        if assistant.owner_id is None and caller.role != Role.admin:
+            raise Forbidden("Default assistants can only be changed by an admin")
+        return assistant
+
+    async def create(self, caller: User, data: AssistantCreate) -> Assistant:
+        self.graph(data.graph_id)
+        assistant_id = data.assistant_id or uuid.uuid4()
+        existing = await self.assistants.get_readable(caller, assistant_id)
+        if existing is not None and data.if_exists == "do_nothing":
+            return existing
+        if existing is not None or await self.assistants.exists(assistant_id):
+            raise Conflict("Assistant already exists", detail={"assistant_id": str(assistant_id)})
+        assistant = Assistant(
+            assistant_id=assistant_id,
+            graph_id=data.graph_id,
+            name=data.name or "Untitled",
+            description=data.description,
+            config=data.config,
+            context=data.context,
+            metadata_=data.metadata,
+            version=1,
+            owner_id=caller.id,
+        )
+        try:
+            async with self.session.begin_nested():
+                assistant = await self.assistants.add(assistant)
+        except IntegrityError:  # created concurrently with the same id
+            raise Conflict("Assistant already exists", detail={"assistant_id": str(assistant_id)}) from None
+        log.info("assistants.created", assistant_id=str(assistant_id), graph_id=data.graph_id)
+        return assistant
+
+    async def patch(self, caller: User, assistant_id: str, data: AssistantPatch) -> Assistant:
+        """A patch makes a new version, which becomes the current one."""
+        assistant = await self._get_writable(caller, assistant_id)
+        if data.graph_id is not None:
+            self.graph(data.graph_id)
+            assistant.graph_id = data.graph_id
+        if data.config is not None:
+            assistant.config = data.config
+        if data.context is not None:
+            assistant.context = data.context
+        if data.metadata is not None:
+            assistant.metadata_ = {**assistant.metadata_, **data.metadata}
+        if data.name is not None:
+            assistant.name = data.name
+        if data.description is not None:
+            assistant.description = data.description
+        assistant.version = await self.assistants.max_version(assistant.assistant_id) + 1
+        assistant.updated_at = datetime.now(UTC)
+        await self.session.flush()
+        await self.assistants.add_version(assistant)
+        return assistant
+
+    async def set_latest(self, caller: User, assistant_id: str, version: int) -> Assistant:
+        assistant = await self._get_writable(caller, assistant_id)
+        stored = await self.assistants.get_version(assistant.assistant_id, version)
+        if stored is None:
+            raise NotFound("Assistant version not found", detail={"version": version})
+        for attribute in ("graph_id", "name", "description", "config", "context", "metadata_", "version"):
+            setattr(assistant, attribute, getattr(stored, attribute))
+        assistant.updated_at = datetime.now(UTC)
+        await self.session.flush()
+        return assistant
+
+    async def delete(self, caller: User, assistant_id: str) -> None:
+        assistant = await self._get_writable(caller, assistant_id)
+        await self.assistants.delete(assistant)
+        log.info("assistants.deleted", assistant_id=str(assistant.assistant_id))
+
+    async def search(self, caller: User, query: AssistantSearch) -> tuple[Sequence[Assistant], bool]:
+        """The page, and whether more rows follow it."""
+        rows = await self.assistants.search(
+            caller,
+            metadata=query.metadata,
+            graph_id=query.graph_id,
+            name=query.name,
+            limit=query.limit + 1,
+            offset=query.offset,
+            sort_by=query.sort_by or "created_at",
+            descending=(query.sort_order or "desc") == "desc",
+        )
+        return rows[: query.limit], len(rows) > query.limit
+
+    async def count(self, caller: User, query: AssistantCount) -> int:
+        return await self.assistants.count(caller, metadata=query.metadata, graph_id=query.graph_id, name=query.name)
+
+    async def versions(
+        self, caller: User, assistant_id: str, query: AssistantVersionsSearch
+    ) -> Sequence[AssistantVersion]:
+        assistant = await self.get(caller, assistant_id)
+        return await self.assistants.versions(
+            assistant.assistant_id, metadata=query.metadata, limit=query.limit, offset=query.offset
+        )
+
+    async def sync_defaults(self) -> list[str]:
+        """Create the default assistant of every registered graph that lacks one."""
+        created = []
+        for graph_id in self.graphs.graphs:
+            if await self.assistants.ensure_system_assistant(default_assistant_id(graph_id), graph_id):
+                created.append(graph_id)
+        return created
+
+    def build_graph(self, assistant: Assistant, config: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+        registered = self.graph(assistant.graph_id)
+        return registered.build({**assistant.config, **(config or {})})

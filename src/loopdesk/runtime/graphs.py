@@ -1,0 +1,156 @@
+"""The graph registry: built-in graphs and those a `langgraph.json` names, each with a default
+assistant whose id is derived from the graph id (as the LangGraph server does), so the graph id
+can stand for that assistant anywhere an assistant id is accepted."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from langgraph.graph import StateGraph
+from langgraph.pregel import Pregel
+from pydantic import create_model
+
+from loopdesk.runtime.config import ConfigFileError, LanggraphConfig
+
+log = structlog.get_logger("loopdesk.graphs")
+
+# The namespace the LangGraph server derives default assistant ids from: ids match across servers.
+ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
+
+GraphValue = Pregel | StateGraph | Callable[..., Any]
+
+
+def default_assistant_id(graph_id: str) -> uuid.UUID:
+    return uuid.uuid5(ASSISTANT_NAMESPACE, graph_id)
+
+
+class GraphLoadError(ConfigFileError):
+    pass
+
+
+@dataclass
+class RegisteredGraph:
+    graph_id: str
+    value: GraphValue
+    source: str
+    takes_config: bool = False
+
+    @property
+    def is_factory(self) -> bool:
+        return not isinstance(value := self.value, Pregel | StateGraph) and callable(value)
+
+    def build(self, config: dict[str, Any] | None = None, **update: Any) -> Pregel:
+        """The runnable graph; a factory is called per build (with the config if it takes one)."""
+        value = self.value
+        if self.is_factory:
+            value = value(config or {}) if self.takes_config else value()
+        if isinstance(value, StateGraph):
+            value = value.compile()
+        if not isinstance(value, Pregel):
+            raise GraphLoadError(f"graph {self.graph_id!r} ({self.source}) did not produce a LangGraph graph")
+        if value.name == "LangGraph":
+            update.setdefault("name", self.graph_id)
+        return value.copy(update=update) if update else value
+
+
+@dataclass
+class GraphRegistry:
+    graphs: dict[str, RegisteredGraph] = field(default_factory=dict)
+
+    def register(self, graph_id: str, value: GraphValue, *, source: str = "built-in") -> None:
+        takes_config = False
+        if not isinstance(value, Pregel | StateGraph):
+            if not callable(value):
+                raise GraphLoadError(f"graph {graph_id!r} ({source}) is neither a graph nor a graph factory")
+            parameters = inspect.signature(value).parameters
+            if len(parameters) > 1:
+                raise GraphLoadError(f"graph factory {graph_id!r} ({source}) must take no argument or one config")
+            takes_config = len(parameters) == 1
+        self.graphs[graph_id] = RegisteredGraph(graph_id, value, source, takes_config)
+
+    def get(self, graph_id: str) -> RegisteredGraph | None:
+        return self.graphs.get(graph_id)
+
+    def __contains__(self, graph_id: object) -> bool:
+        return graph_id in self.graphs
+
+    def load_config(self, config: LanggraphConfig) -> None:
+        config.apply_environment()
+        for graph_id, spec in config.graphs.items():
+            self.register(graph_id, _import_spec(spec, config.base_dir), source=spec)
+            log.info("graphs.registered", graph_id=graph_id, source=spec)
+
+
+def _import_spec(spec: str, base_dir: Path) -> GraphValue:
+    target, _, attribute = spec.rpartition(":")
+    try:
+        if target.endswith(".py") or "/" in target:
+            path = (base_dir / target).resolve()
+            if not path.exists():
+                raise GraphLoadError(f"graph file {path} not found (from {spec!r})")
+            module_name = f"loopdesk_user_graph_{uuid.uuid5(ASSISTANT_NAMESPACE, str(path)).hex}"
+            module_spec = importlib.util.spec_from_file_location(module_name, path)
+            if module_spec is None or module_spec.loader is None:
+                raise GraphLoadError(f"cannot import {path}")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_name] = module
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+    except GraphLoadError:
+        raise
+    except Exception as exc:  # the user's module failed to import: say which and why
+        raise GraphLoadError(f"importing {spec!r} failed: {type(exc).__name__}: {exc}") from exc
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise GraphLoadError(f"{spec!r}: module has no attribute {attribute!r}") from None
+
+
+def state_jsonschema(graph: Pregel) -> dict[str, Any] | None:
+    """JSON schema of the state a thread of this graph holds (its stream channels)."""
+    channels = graph.stream_channels_asis
+    names = [channels] if isinstance(channels, str) else list(channels)
+    fields: dict[str, Any] = {}
+    for name in names:
+        channel = graph.channels.get(name)
+        if channel is None:
+            continue
+        try:
+            fields[name] = (channel.ValueType | None, None)
+        except Exception:  # noqa: BLE001 - a channel without a usable type is described as "any"
+            fields[name] = (Any, None)
+    try:
+        model = create_model(graph.get_name("State"), __config__={"arbitrary_types_allowed": True}, **fields)
+        return model.model_json_schema()
+    except Exception:  # noqa: BLE001 - types pydantic cannot describe: no schema rather than an error
+        return None
+
+
+def graph_schemas(graph_id: str, graph: Pregel) -> dict[str, Any]:
+    def safe(call: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+        try:
+            with warnings.catch_warnings():  # config schemas are deprecated upstream, still served
+                warnings.simplefilter("ignore")
+                return call()
+        except Exception:  # noqa: BLE001 - same as above
+            return None
+
+    return {
+        "graph_id": graph_id,
+        "input_schema": safe(graph.get_input_jsonschema),
+        "output_schema": safe(graph.get_output_jsonschema),
+        "state_schema": state_jsonschema(graph),
+        "config_schema": safe(graph.get_config_jsonschema),
+        "context_schema": safe(graph.get_context_jsonschema),
+    }
