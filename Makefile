@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	@touch $@
 
 run: $(VENV)/.installed ## start the service on http://127.0.0.1:8000 (embedded PostgreSQL)
-	$(BIN)/loopdesk serve
+	$(BIN)/loopdesk serve --config langgraph.json
 
 migrate: $(VENV)/.installed
 	$(BIN)/loopdesk migrate

@@ -22,7 +22,7 @@ from hypothesis.errors import Unsatisfiable
 from psycopg import sql
 from schemathesis import GenerationMode
 
-from tests.conftest import _with_database
+from tests.conftest import TEST_GRAPHS, _with_database
 
 # Derandomized: CI sees the same cases every run (a fresh seed is for local exploration).
 FUZZ_SETTINGS = settings(
@@ -55,6 +55,7 @@ def live_server(pg_admin_url: str, template_db: str, tmp_path_factory) -> Iterat
         "LOOPDESK_ADMIN_PASSWORD": ADMIN["password"],
         "LOOPDESK_LOG_LEVEL": "WARNING",
         "LOOPDESK_LOG_FORMAT": "json",
+        "LOOPDESK_GRAPHS_CONFIG": str(TEST_GRAPHS),
     }
     log_path = tmp_path_factory.mktemp("fuzz-log") / "serve.log"
     log_file = log_path.open("w")  # a file, not a pipe: an unread pipe fills up and stalls the server

@@ -19,11 +19,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start(data_dir: Path, port: int, **env: str) -> subprocess.Popen:
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _start(data_dir: Path, port: int, *args: str, **env: str) -> subprocess.Popen:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LOOPDESK_")}
     environment.update({"LOOPDESK_DATA_DIR": str(data_dir), **env})
     return subprocess.Popen(
-        [sys.executable, "-m", "loopdesk", "serve", "--port", str(port)],
+        [sys.executable, "-m", "loopdesk", "serve", "--port", str(port), *args],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -59,7 +62,7 @@ def data_dir(tmp_path_factory) -> Path:
 def test_serve_starts_embedded_postgres_and_serves_the_user_journey(data_dir):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    process = _start(data_dir, port)
+    process = _start(data_dir, port, "--config", str(REPO / "langgraph.json"))
     try:
         _wait_healthy(process, base)
         with httpx.Client(base_url=base, timeout=10) as http:
@@ -73,6 +76,8 @@ def test_serve_starts_embedded_postgres_and_serves_the_user_journey(data_dir):
             assert http.get("/api/v1/users/me").json()["email"] == "e2e@example.com"  # by cookie
             assert http.get("/docs").status_code == 200
             assert "/api/v1/auth/login" in http.get("/openapi.json").json()["paths"]
+            # The demo langgraph.json's graph is served, with its default assistant.
+            assert http.get("/assistants/echo").json()["graph_id"] == "echo"
     finally:
         output = _stop(process)
     assert process.returncode in (0, -signal.SIGTERM), output  # uvicorn re-raises the signal it handled
