@@ -26,6 +26,8 @@ from loopdesk.runtime.assistants.endpoints import router as assistants_router
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.config import load_config
 from loopdesk.runtime.graphs import GraphRegistry
+from loopdesk.runtime.persistence import Persistence
+from loopdesk.runtime.threads.endpoints import router as threads_router
 from loopdesk.system.endpoints import router as system_router
 from loopdesk.users.bootstrap import CreatedAdmin, bootstrap_admin
 from loopdesk.users.endpoints import router as users_router
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
             url, pool_size=settings.database.db_pool_size, max_overflow=settings.database.db_max_overflow
         )
         app.state.database = database
+        app.state.persistence = await Persistence.open(url, max_size=settings.database.db_pool_size)
         redis_url = settings.redis.redis_url.get_secret_value() if settings.redis.redis_url else None
         app.state.rate_limiter = RateLimiter.from_redis_url(redis_url)
         try:
@@ -58,6 +61,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
                 _announce(settings, created)
             yield
         finally:
+            await app.state.persistence.close()
             await database.dispose()
             if settings.database.database_url is None:
                 await asyncio.to_thread(leave_embedded_postgres, settings.database.data_dir)
@@ -83,7 +87,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
-    for router in (system_router, auth_router, users_router, api_keys_router, assistants_router):
+    for router in (system_router, auth_router, users_router, api_keys_router, assistants_router, threads_router):
         app.include_router(router)
     return app
 

@@ -1,0 +1,34 @@
+"""LangGraph's own persistence on one shared psycopg pool: the checkpoint saver (short-term memory per
+thread) and the store (long-term memory). Their tables come from their `setup()` (see core.migrate)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+
+@dataclass
+class Persistence:
+    pool: AsyncConnectionPool
+    checkpointer: AsyncPostgresSaver
+    store: AsyncPostgresStore
+
+    @classmethod
+    async def open(cls, url: str, *, max_size: int = 10) -> Persistence:
+        pool = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            # What the saver expects: autocommit, dict rows, no server-side prepared statements.
+            kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
+        )
+        await pool.open(wait=True)
+        return cls(pool=pool, checkpointer=AsyncPostgresSaver(pool), store=AsyncPostgresStore(pool))
+
+    async def close(self) -> None:
+        await self.pool.close()
