@@ -20,6 +20,7 @@ from loopdesk.runtime.assistants.schemas import (
 )
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.graphs import GraphRegistry, graph_schemas
+from loopdesk.runtime.paging import render_page
 
 router = APIRouter(prefix="/assistants", tags=["assistants"])
 
@@ -50,12 +51,8 @@ async def search_assistants(
 ) -> list[dict[str, Any]]:
     """Assistants you can use (the graphs' defaults and your own); `X-Pagination-Next` holds the next offset."""
     rows, more = await service.search(user, query)
-    if more:
-        response.headers["X-Pagination-Next"] = str(query.offset + query.limit)
-    items = [AssistantRead.model_validate(row).model_dump(mode="json") for row in rows]
-    if query.select:
-        items = [{key: item[key] for key in query.select} for item in items]
-    return items
+    items = [AssistantRead.model_validate(row) for row in rows]
+    return render_page(response, items, offset=query.offset, limit=query.limit, more=more, select=query.select)
 
 
 @router.post("/count", response_model=int)

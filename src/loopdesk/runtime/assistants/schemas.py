@@ -41,19 +41,6 @@ class AssistantPatch(ProtocolSchema):
     description: str | None = Field(None, max_length=10_000)
 
 
-class AssistantRead(ProtocolSchema):
-    assistant_id: uuid.UUID
-    graph_id: str
-    config: dict[str, Any]
-    context: dict[str, Any]
-    metadata: dict[str, Any] = Field(validation_alias="metadata_")
-    version: int
-    name: str
-    description: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
 class AssistantVersionRead(ProtocolSchema):
     assistant_id: uuid.UUID
     graph_id: str
@@ -64,6 +51,10 @@ class AssistantVersionRead(ProtocolSchema):
     name: str
     description: str | None
     created_at: datetime
+
+
+class AssistantRead(AssistantVersionRead):
+    updated_at: datetime
 
 
 class AssistantSearch(ProtocolSchema):

@@ -22,6 +22,7 @@ from loopdesk.runtime.assistants.schemas import (
     AssistantVersionsSearch,
 )
 from loopdesk.runtime.graphs import GraphRegistry, RegisteredGraph, default_assistant_id
+from loopdesk.runtime.paging import split_page
 from loopdesk.users.models import Role, User
 
 log = structlog.get_logger("loopdesk.assistants")
@@ -146,7 +147,7 @@ class AssistantService:
             sort_by=query.sort_by or "created_at",
             descending=(query.sort_order or "desc") == "desc",
         )
-        return rows[: query.limit], len(rows) > query.limit
+        return split_page(rows, query.limit)
 
     async def count(self, caller: User, query: AssistantCount) -> int:
         return await self.assistants.count(caller, metadata=query.metadata, graph_id=query.graph_id, name=query.name)

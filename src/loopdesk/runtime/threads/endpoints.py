@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.db import SessionDep
 from loopdesk.runtime.assistants.endpoints import GraphsDep
+from loopdesk.runtime.paging import render_page
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.threads.schemas import (
     HistoryQuery,
@@ -54,12 +55,8 @@ async def search_threads(
 ) -> list[dict[str, Any]]:
     """Your threads, filtered by metadata / values (containment), ids and status; `X-Pagination-Next` pages."""
     rows, more = await service.search(user, query)
-    if more:
-        response.headers["X-Pagination-Next"] = str(query.offset + query.limit)
-    items = [_read(row).model_dump(mode="json") for row in rows]
-    if query.select:
-        items = [{key: item[key] for key in query.select} for item in items]
-    return items
+    items = [_read(row) for row in rows]
+    return render_page(response, items, offset=query.offset, limit=query.limit, more=more, select=query.select)
 
 
 @router.post("/count", response_model=int)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopdesk.core.errors import BadRequest, Conflict, NotFound
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.graphs import GraphRegistry
+from loopdesk.runtime.paging import split_page
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.serde import to_jsonable
 from loopdesk.runtime.threads.checkpoints import copy_checkpoints
@@ -110,7 +111,7 @@ class ThreadService:
             sort_by=query.sort_by or "created_at",
             descending=(query.sort_order or "desc") == "desc",
         )
-        return rows[: query.limit], len(rows) > query.limit
+        return split_page(rows, query.limit)
 
     async def count(self, caller: User, query: ThreadCount) -> int:
         return await self.threads.count(caller, metadata=query.metadata, values=query.values, status=query.status)
