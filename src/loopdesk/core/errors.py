@@ -69,10 +69,6 @@ class RateLimited(LoopdeskError):
         super().__init__(message, detail={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)})
 
 
-class ServiceUnavailable(LoopdeskError):
-    status_code, code, message = 503, "unavailable", "Service unavailable"
-
-
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "detail": detail}}
 

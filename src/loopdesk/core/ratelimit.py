@@ -47,9 +47,6 @@ class RateLimiter:
             stats = await self.strategy.get_window_stats(limit, *keys)
             raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
 
-    async def reset(self) -> None:
-        await self.storage.reset()
-
 
 def rate(value: str) -> RateLimitItem:
     return parse(value)
