@@ -27,6 +27,7 @@ from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.config import load_config
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
+from loopdesk.runtime.store.endpoints import router as store_router
 from loopdesk.runtime.threads.endpoints import router as threads_router
 from loopdesk.system.endpoints import router as system_router
 from loopdesk.users.bootstrap import CreatedAdmin, bootstrap_admin
@@ -87,7 +88,15 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
-    for router in (system_router, auth_router, users_router, api_keys_router, assistants_router, threads_router):
+    for router in (
+        system_router,
+        auth_router,
+        users_router,
+        api_keys_router,
+        assistants_router,
+        threads_router,
+        store_router,
+    ):
         app.include_router(router)
     return app
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -108,14 +109,16 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return JSONResponse(error_body("validation_error", "Request is not valid: see detail", detail), status_code=422)
 
 
-async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+async def _data_error(request: Request, exc: DataError | psycopg.DataError) -> JSONResponse:
     # The database refused a value the schemas let through (range, encoding): the client's input.
-    log.warning("request.invalid_value", error_type=type(exc.orig).__name__)
+    # SQLAlchemy wraps psycopg's error; LangGraph's saver and store raise psycopg's own.
+    log.warning("request.invalid_value", error_type=type(getattr(exc, "orig", exc)).__name__)
     return JSONResponse(error_body("invalid_value", "A value is out of range or not storable"), status_code=400)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
+    app.add_exception_handler(psycopg.DataError, _data_error)  # type: ignore[arg-type]
     app.add_exception_handler(LoopdeskError, _loopdesk_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

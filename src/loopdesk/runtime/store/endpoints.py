@@ -1,0 +1,89 @@
+"""Agent Protocol: /store, long-term memory. Each user sees only their own namespaces."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from loopdesk.auth.deps import CurrentUser
+from loopdesk.core.errors import NotFound
+from loopdesk.runtime.serde import to_jsonable
+from loopdesk.runtime.store.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+from loopdesk.runtime.store.scoped import ScopedStore
+
+router = APIRouter(prefix="/store", tags=["store"])
+
+
+def user_store(request: Request, user: CurrentUser) -> ScopedStore:
+    return ScopedStore(request.app.state.persistence.store, f"user:{user.id}")
+
+
+StoreDep = Annotated[ScopedStore, Depends(user_store)]
+
+
+def _item(item: Any) -> dict[str, Any]:
+    data = {
+        "namespace": list(item.namespace),
+        "key": item.key,
+        "value": to_jsonable(item.value),
+        "created_at": item.created_at.isoformat(),
+        "updated_at": item.updated_at.isoformat(),
+    }
+    if getattr(item, "score", None) is not None:
+        data["score"] = item.score
+    return data
+
+
+@router.put("/items", status_code=status.HTTP_204_NO_CONTENT)
+async def put_item(data: StorePut, store: StoreDep) -> Response:
+    """Create or replace an item; `ttl` in minutes."""
+    index = False if data.index is False else (data.index if isinstance(data.index, list) else None)
+    await store.aput(tuple(data.namespace), data.key, data.value, index=index, ttl=data.ttl)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/items")
+async def get_item(
+    store: StoreDep,
+    key: Annotated[str, Query(min_length=1, max_length=500)],
+    namespace: Annotated[str, Query(max_length=4000, description="labels joined by dots")] = "",
+    refresh_ttl: bool | None = None,
+) -> dict[str, Any]:
+    labels = tuple(label for label in namespace.split(".") if label)
+    item = await store.aget(labels, key, refresh_ttl=refresh_ttl)
+    if item is None:
+        raise NotFound("Item not found", detail={"namespace": list(labels), "key": key})
+    return _item(item)
+
+
+@router.delete("/items", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_item(data: StoreDelete, store: StoreDep) -> Response:
+    await store.adelete(tuple(data.namespace), data.key)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/items/search")
+async def search_items(data: StoreSearch, store: StoreDep) -> dict[str, list[dict[str, Any]]]:
+    """Items under a namespace prefix, filtered by value fields."""
+    items = await store.asearch(
+        tuple(data.namespace_prefix),
+        filter=data.filter,
+        limit=data.limit,
+        offset=data.offset,
+        query=data.query,
+        refresh_ttl=data.refresh_ttl,
+    )
+    return {"items": [_item(item) for item in items]}
+
+
+@router.post("/namespaces")
+async def list_namespaces(data: StoreNamespaces, store: StoreDep) -> dict[str, list[list[str]]]:
+    namespaces = await store.alist_namespaces(
+        prefix=tuple(data.prefix) if data.prefix else None,
+        suffix=tuple(data.suffix) if data.suffix else None,
+        max_depth=data.max_depth,
+        limit=data.limit,
+        offset=data.offset,
+    )
+    return {"namespaces": [list(ns) for ns in namespaces]}
