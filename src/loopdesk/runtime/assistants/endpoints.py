@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.db import SessionDep
@@ -19,17 +19,11 @@ from loopdesk.runtime.assistants.schemas import (
     AssistantVersionsSearch,
 )
 from loopdesk.runtime.assistants.service import AssistantService
-from loopdesk.runtime.graphs import GraphRegistry, graph_schemas
+from loopdesk.runtime.deps import GraphsDep
+from loopdesk.runtime.graphs import graph_schemas
 from loopdesk.runtime.paging import render_page
 
 router = APIRouter(prefix="/assistants", tags=["assistants"])
-
-
-def get_graphs(request: Request) -> GraphRegistry:
-    return request.app.state.graphs
-
-
-GraphsDep = Annotated[GraphRegistry, Depends(get_graphs)]
 
 
 def _service(session: SessionDep, graphs: GraphsDep) -> AssistantService:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.errors import NotFound
+from loopdesk.runtime.deps import PersistenceDep
 from loopdesk.runtime.serde import to_jsonable
 from loopdesk.runtime.store.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch
 from loopdesk.runtime.store.scoped import ScopedStore
@@ -15,8 +16,8 @@ from loopdesk.runtime.store.scoped import ScopedStore
 router = APIRouter(prefix="/store", tags=["store"])
 
 
-def user_store(request: Request, user: CurrentUser) -> ScopedStore:
-    return ScopedStore(request.app.state.persistence.store, f"user:{user.id}")
+def user_store(persistence: PersistenceDep, user: CurrentUser) -> ScopedStore:
+    return ScopedStore(persistence.store, f"user:{user.id}")
 
 
 StoreDep = Annotated[ScopedStore, Depends(user_store)]

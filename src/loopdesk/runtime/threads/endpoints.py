@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.db import SessionDep
-from loopdesk.runtime.assistants.endpoints import GraphsDep
+from loopdesk.runtime.deps import GraphsDep, PersistenceDep
 from loopdesk.runtime.paging import render_page
-from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.threads.schemas import (
     HistoryQuery,
     StateAtCheckpoint,
@@ -28,25 +27,17 @@ from loopdesk.runtime.threads.service import ThreadService
 router = APIRouter(prefix="/threads", tags=["threads"])
 
 
-def get_persistence(request: Request) -> Persistence:
-    return request.app.state.persistence
-
-
-def _service(session: SessionDep, graphs: GraphsDep, persistence: Annotated[Persistence, Depends(get_persistence)]):
+def _service(session: SessionDep, graphs: GraphsDep, persistence: PersistenceDep) -> ThreadService:
     return ThreadService(session, graphs, persistence)
 
 
 ServiceDep = Annotated[ThreadService, Depends(_service)]
 
 
-def _read(thread) -> ThreadRead:  # type: ignore[no-untyped-def]
-    return ThreadRead.model_validate(thread)
-
-
 @router.post("", response_model=ThreadRead)
 async def create_thread(data: ThreadCreate, user: CurrentUser, service: ServiceDep) -> ThreadRead:
     """Create a thread (`if_exists: do_nothing` returns an existing one); `ttl` is minutes of inactivity."""
-    return _read(await service.create(user, data))
+    return ThreadRead.model_validate(await service.create(user, data))
 
 
 @router.post("/search", response_model=list[dict[str, Any]])
@@ -55,7 +46,7 @@ async def search_threads(
 ) -> list[dict[str, Any]]:
     """Your threads, filtered by metadata / values (containment), ids and status; `X-Pagination-Next` pages."""
     rows, more = await service.search(user, query)
-    items = [_read(row) for row in rows]
+    items = [ThreadRead.model_validate(row) for row in rows]
     return render_page(response, items, offset=query.offset, limit=query.limit, more=more, select=query.select)
 
 
@@ -72,13 +63,13 @@ async def prune_threads(data: ThreadPrune, user: CurrentUser, service: ServiceDe
 
 @router.get("/{thread_id}", response_model=ThreadRead)
 async def get_thread(thread_id: uuid.UUID, user: CurrentUser, service: ServiceDep) -> ThreadRead:
-    return _read(await service.get(user, thread_id))
+    return ThreadRead.model_validate(await service.get(user, thread_id))
 
 
 @router.patch("/{thread_id}", response_model=ThreadRead)
 async def patch_thread(thread_id: uuid.UUID, data: ThreadPatch, user: CurrentUser, service: ServiceDep) -> ThreadRead:
     """Merge metadata, or set a new TTL."""
-    return _read(await service.patch(user, thread_id, data))
+    return ThreadRead.model_validate(await service.patch(user, thread_id, data))
 
 
 @router.delete("/{thread_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -91,7 +82,7 @@ async def delete_thread(thread_id: uuid.UUID, user: CurrentUser, service: Servic
 @router.post("/{thread_id}/copy", response_model=ThreadRead)
 async def copy_thread(thread_id: uuid.UUID, user: CurrentUser, service: ServiceDep) -> ThreadRead:
     """A new thread with this one's metadata and full checkpoint history."""
-    return _read(await service.copy(user, thread_id))
+    return ThreadRead.model_validate(await service.copy(user, thread_id))
 
 
 @router.get("/{thread_id}/state")
