@@ -27,8 +27,11 @@ from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.config import load_config
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
+from loopdesk.runtime.runs.endpoints import router as runs_router
+from loopdesk.runtime.runs.events import EventBus
 from loopdesk.runtime.store.endpoints import router as store_router
 from loopdesk.runtime.threads.endpoints import router as threads_router
+from loopdesk.runtime.worker import QueueWorker
 from loopdesk.system.endpoints import router as system_router
 from loopdesk.users.bootstrap import CreatedAdmin, bootstrap_admin
 from loopdesk.users.endpoints import router as users_router
@@ -51,17 +54,29 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         )
         app.state.database = database
         app.state.persistence = await Persistence.open(url, max_size=settings.database.db_pool_size)
+        app.state.event_bus = EventBus(url)
+        await app.state.event_bus.start()
+        worker = (
+            QueueWorker.build(url, settings, database, app.state.persistence, graphs)
+            if settings.runtime.worker
+            else None
+        )
         redis_url = settings.redis.redis_url.get_secret_value() if settings.redis.redis_url else None
         app.state.rate_limiter = RateLimiter.from_redis_url(redis_url)
         try:
             created = await bootstrap_admin(database, settings)
             async with database.sessionmaker() as session, session.begin():
                 await AssistantService(session, graphs).sync_defaults()
+            if worker is not None:
+                await worker.start()
             log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)
             if announce:
                 _announce(settings, created)
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
+            await app.state.event_bus.stop()
             await app.state.persistence.close()
             await database.dispose()
             if settings.database.database_url is None:
@@ -95,6 +110,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         api_keys_router,
         assistants_router,
         threads_router,
+        runs_router,
         store_router,
     ):
         app.include_router(router)

@@ -1,5 +1,5 @@
-"""Schema set-up: Alembic for the app tables, LangGraph's own `setup()` for its saver and store,
-all under one PostgreSQL advisory lock so that processes starting together never race."""
+"""Schema set-up: Alembic for the app tables, LangGraph's own `setup()` for its saver and store, the task
+queue's schema; all under one PostgreSQL advisory lock so that processes starting together never race."""
 
 from __future__ import annotations
 
@@ -49,6 +49,18 @@ def _setup_langgraph(url: str) -> None:
         store.setup()
 
 
+def _setup_queue(url: str) -> None:
+    """The task queue's schema (procrastinate's own SQL), installed once. The version is pinned in
+    pyproject; a procrastinate upgrade ships its migration files, applied by a new Alembic revision."""
+    import psycopg
+    from procrastinate.schema import SchemaManager
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0] is None:
+            conn.execute(SchemaManager.get_schema())  # type: ignore[arg-type]
+            log.info("migrate.queue_schema_installed")
+
+
 def run_migrations(url: str, *, revision: str = "head") -> None:
     """Bring the database at `url` (libpq form) to `revision`. Blocking; safe to call concurrently."""
     engine = create_engine(sqlalchemy_url(url), poolclass=NullPool)
@@ -62,6 +74,7 @@ def run_migrations(url: str, *, revision: str = "head") -> None:
                     command.upgrade(cfg, revision)
                     conn.commit()
                 _setup_langgraph(url)
+                _setup_queue(url)
             finally:
                 lock_conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
     finally:

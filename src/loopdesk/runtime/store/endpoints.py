@@ -17,7 +17,7 @@ router = APIRouter(prefix="/store", tags=["store"])
 
 
 def user_store(persistence: PersistenceDep, user: CurrentUser) -> ScopedStore:
-    return ScopedStore(persistence.store, f"user:{user.id}")
+    return ScopedStore.for_owner(persistence.store, user.id)
 
 
 StoreDep = Annotated[ScopedStore, Depends(user_store)]

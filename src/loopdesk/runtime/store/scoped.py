@@ -27,6 +27,10 @@ class ScopedStore(BaseStore):
         self.scope = scope
         self.supports_ttl = inner.supports_ttl
 
+    @classmethod
+    def for_owner(cls, inner: BaseStore, owner_id: object) -> ScopedStore:
+        return cls(inner, f"user:{owner_id}")
+
     def _in(self, namespace: tuple[str, ...]) -> tuple[str, ...]:
         return (self.scope, *namespace)
 

@@ -24,5 +24,6 @@ class Thread(Base):
     values: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
     interrupts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     expires_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    ttl_minutes: Mapped[float | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)

@@ -74,6 +74,7 @@ class ThreadService:
             metadata_=data.metadata,
             status="idle",
             expires_at=_expiry(data.ttl),
+            ttl_minutes=data.ttl.ttl if data.ttl else None,
         )
         try:
             async with self.session.begin_nested():
@@ -89,6 +90,7 @@ class ThreadService:
             thread.metadata_ = {**thread.metadata_, **data.metadata}
         if data.ttl is not None:
             thread.expires_at = _expiry(data.ttl)
+            thread.ttl_minutes = data.ttl.ttl
         thread.updated_at = datetime.now(UTC)
         await self.session.flush()
         return thread

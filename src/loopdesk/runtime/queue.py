@@ -1,0 +1,47 @@
+"""The task queue: procrastinate on the same PostgreSQL. The API enqueues and aborts jobs with the
+queue's own SQL functions inside its transactions (a run row and its job commit together or not at
+all); workers are procrastinate workers, in `serve` or in `loopdesk worker` processes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+QUEUE = "loopdesk"
+RUN_TASK = "loopdesk.execute_run"
+
+
+async def defer(
+    session: AsyncSession,
+    task_name: str,
+    args: dict[str, Any],
+    *,
+    lock: str | None = None,
+    scheduled_at: datetime | None = None,
+    priority: int = 0,
+) -> int:
+    """Enqueue a job in the session's transaction; returns the job id."""
+    result = await session.execute(
+        text(
+            "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, :priority, :lock, NULL,"
+            " CAST(:args AS jsonb), :scheduled_at)::procrastinate_job_to_defer_v1]))"
+        ),
+        {
+            "queue": QUEUE,
+            "task": task_name,
+            "priority": priority,
+            "lock": lock,
+            "args": json.dumps(args),
+            "scheduled_at": scheduled_at,
+        },
+    )
+    return int(result.scalar_one())
+
+
+async def abort(session: AsyncSession, job_id: int) -> None:
+    """Cancel a waiting job, or ask the worker executing it to stop (it is told through NOTIFY)."""
+    await session.execute(text("SELECT procrastinate_cancel_job_v1(:job_id, true, false)"), {"job_id": job_id})

@@ -1,0 +1,262 @@
+"""Agent Protocol: runs, as the LangGraph SDK calls them (thread runs and stateless runs)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from loopdesk.auth.deps import CurrentUser
+from loopdesk.core.db import SessionDep
+from loopdesk.core.errors import BadRequest, Conflict
+from loopdesk.runtime.deps import GraphsDep
+from loopdesk.runtime.paging import render_page
+from loopdesk.runtime.runs.events import EventBus, dumps
+from loopdesk.runtime.runs.models import Run
+from loopdesk.runtime.runs.schemas import RunCancelMany, RunCreate, RunListQuery, RunRead, RunStatus, StreamMode
+from loopdesk.runtime.runs.service import RunNotFound, RunService
+from loopdesk.runtime.runs.streaming import guarded, mode_filter, sse_events, wait_outcome
+from loopdesk.users.models import User
+
+router = APIRouter(tags=["runs"])
+
+SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+CancelAction = Literal["interrupt", "rollback"]
+
+
+def _service(session: SessionDep, graphs: GraphsDep) -> RunService:
+    return RunService(session, graphs)
+
+
+ServiceDep = Annotated[RunService, Depends(_service)]
+
+
+def _run_path(run: Run) -> str:
+    return f"/threads/{run.thread_id}/runs/{run.run_id}"
+
+
+class _Reader:
+    """What streaming and waiting endpoints need from the process: the pool, the bus, the settings."""
+
+    def __init__(self, request: Request):
+        state = request.app.state
+        self.pool = state.persistence.pool
+        self.bus: EventBus = state.event_bus
+        self.heartbeat = state.settings.runtime.heartbeat_seconds
+        self.database = state.database
+        self.graphs = state.graphs
+
+
+ReaderDep = Annotated[_Reader, Depends(_Reader)]
+
+
+def _last_event_id(value: str | None) -> int:
+    if value is None or value == "":
+        return 0
+    try:
+        seq = int(value.rsplit("-", 1)[-1]) if "-" in value else int(value)
+    except ValueError:
+        raise BadRequest("Last-Event-ID is not an event id of this server", detail={"last_event_id": value}) from None
+    if not 0 <= seq < 2**31:
+        raise BadRequest("Last-Event-ID is out of range", detail={"last_event_id": value})
+    return seq
+
+
+def _sse(reader: _Reader, run: Run, caller: User, *, after: int, modes: set[str] | None, cancel: bool):
+    async def on_disconnect() -> None:
+        async with reader.database.sessionmaker() as session, session.begin():
+            try:
+                await RunService(session, reader.graphs).cancel(caller, run.thread_id, run.run_id, "interrupt")
+            except (RunNotFound, Conflict):
+                pass  # finished or gone meanwhile
+
+    stream = sse_events(reader.pool, reader.bus, run.run_id, after=after, modes=modes, heartbeat=reader.heartbeat)
+    return StreamingResponse(
+        guarded(stream, on_disconnect if cancel else None),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, "Location": f"{_run_path(run)}/stream", "Content-Location": _run_path(run)},
+    )
+
+
+def _waiting(reader: _Reader, run: Run) -> StreamingResponse:
+    """A JSON body sent once the run ends; newlines keep the connection alive meanwhile (JSON allows
+    leading whitespace). A client that loses it re-reads the outcome from `Location` (join)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        async for item in wait_outcome(reader.pool, reader.bus, run.run_id, heartbeat=reader.heartbeat):
+            if isinstance(item, bytes):
+                yield item
+            elif item is None:
+                yield dumps(None).encode()
+            else:
+                yield dumps(item[1]).encode()
+
+    return StreamingResponse(
+        body(),
+        media_type="application/json",
+        headers={"Location": f"{_run_path(run)}/join", "Content-Location": _run_path(run)},
+    )
+
+
+# -- thread runs ---------------------------------------------------------------------------------
+
+
+@router.post("/threads/{thread_id}/runs", response_model=RunRead)
+async def create_run(
+    thread_id: uuid.UUID, data: RunCreate, response: Response, user: CurrentUser, service: ServiceDep
+) -> RunRead:
+    """Start a background run; follow it with join, join-stream or GET."""
+    run = await service.create(user, thread_id, data)
+    response.headers["Content-Location"] = _run_path(run)
+    return RunRead.model_validate(run)
+
+
+@router.post("/threads/{thread_id}/runs/stream", response_class=StreamingResponse)
+async def stream_run(
+    thread_id: uuid.UUID, data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
+) -> StreamingResponse:
+    """Start a run and stream its events (SSE: `metadata` first, `end` last, resumable with
+    `Last-Event-ID` at the `Location` given)."""
+    run = await service.create(user, thread_id, data)
+    await service.session.commit()
+    return _sse(reader, run, user, after=0, modes=None, cancel=data.on_disconnect == "cancel")
+
+
+@router.post("/threads/{thread_id}/runs/wait")
+async def wait_run(
+    thread_id: uuid.UUID, data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
+) -> StreamingResponse:
+    """Start a run and answer with its final state values (`__error__` if it failed)."""
+    run = await service.create(user, thread_id, data)
+    await service.session.commit()
+    return _waiting(reader, run)
+
+
+@router.get("/threads/{thread_id}/runs", response_model=list[dict[str, Any]])
+async def list_runs(
+    thread_id: uuid.UUID,
+    response: Response,
+    user: CurrentUser,
+    service: ServiceDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    status: RunStatus | None = None,
+    select: Annotated[list[str] | None, Query(max_length=20)] = None,
+) -> list[dict[str, Any]]:
+    """The thread's runs, newest first."""
+    allowed = set(RunRead.model_fields)
+    if select and not set(select) <= allowed:
+        raise BadRequest("Unknown field in select", detail={"allowed": sorted(allowed)})
+    rows, more = await service.list(user, thread_id, RunListQuery(limit=limit, offset=offset, status=status))
+    items = [RunRead.model_validate(row) for row in rows]
+    return render_page(response, items, offset=offset, limit=limit, more=more, select=select)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}", response_model=RunRead)
+async def get_run(thread_id: uuid.UUID, run_id: uuid.UUID, user: CurrentUser, service: ServiceDep) -> RunRead:
+    return RunRead.model_validate(await service.get(user, thread_id, run_id))
+
+
+@router.delete("/threads/{thread_id}/runs/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_run(thread_id: uuid.UUID, run_id: uuid.UUID, user: CurrentUser, service: ServiceDep) -> Response:
+    """Delete a finished run and its event log."""
+    await service.delete(user, thread_id, run_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel_run(
+    thread_id: uuid.UUID,
+    run_id: uuid.UUID,
+    user: CurrentUser,
+    service: ServiceDep,
+    reader: ReaderDep,
+    wait: Annotated[bool, Query(description="answer once the run has stopped")] = False,
+    action: CancelAction = "interrupt",
+) -> Response:
+    """Stop a run: `interrupt` keeps what it did, `rollback` deletes the run and its checkpoints."""
+    run = await service.cancel(user, thread_id, run_id, action)
+    await service.session.commit()
+    if wait and run is not None:
+        async for _ in wait_outcome(reader.pool, reader.bus, run.run_id, heartbeat=reader.heartbeat):
+            pass
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join_run(
+    thread_id: uuid.UUID, run_id: uuid.UUID, user: CurrentUser, service: ServiceDep, reader: ReaderDep
+) -> StreamingResponse:
+    """Wait for the run to end; answers with the thread's final values."""
+    return _waiting(reader, await service.get(user, thread_id, run_id))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=StreamingResponse)
+async def join_stream(
+    thread_id: uuid.UUID,
+    run_id: uuid.UUID,
+    user: CurrentUser,
+    service: ServiceDep,
+    reader: ReaderDep,
+    stream_mode: Annotated[list[StreamMode] | None, Query()] = None,
+    cancel_on_disconnect: bool = False,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
+) -> StreamingResponse:
+    """The run's events from after `Last-Event-ID` (all of them without it), live until `end`."""
+    run = await service.get(user, thread_id, run_id)
+    after = _last_event_id(last_event_id)
+    return _sse(reader, run, user, after=after, modes=mode_filter(stream_mode), cancel=cancel_on_disconnect)
+
+
+# -- stateless runs ------------------------------------------------------------------------------
+
+
+@router.post("/runs", response_model=RunRead)
+async def create_stateless_run(data: RunCreate, response: Response, user: CurrentUser, service: ServiceDep) -> RunRead:
+    """A background run on a new thread of its own (deleted after the run unless `on_completion: keep`)."""
+    run = await service.create(user, None, data)
+    response.headers["Content-Location"] = _run_path(run)
+    return RunRead.model_validate(run)
+
+
+@router.post("/runs/stream", response_class=StreamingResponse)
+async def stream_stateless_run(
+    data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
+) -> StreamingResponse:
+    run = await service.create(user, None, data)
+    await service.session.commit()
+    return _sse(reader, run, user, after=0, modes=None, cancel=data.on_disconnect == "cancel")
+
+
+@router.post("/runs/wait")
+async def wait_stateless_run(
+    data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
+) -> StreamingResponse:
+    run = await service.create(user, None, data)
+    await service.session.commit()
+    return _waiting(reader, run)
+
+
+@router.post("/runs/batch", response_model=list[RunRead])
+async def create_run_batch(
+    data: Annotated[list[RunCreate], ...], user: CurrentUser, service: ServiceDep
+) -> list[RunRead]:
+    """Several stateless background runs at once (all or none are created)."""
+    if len(data) > 100:
+        raise BadRequest("At most 100 runs per batch", detail={"count": len(data)})
+    return [RunRead.model_validate(await service.create(user, None, item)) for item in data]
+
+
+@router.post("/runs/cancel", status_code=status.HTTP_204_NO_CONTENT)
+async def cancel_runs(
+    data: RunCancelMany, user: CurrentUser, service: ServiceDep, action: CancelAction = "interrupt"
+) -> Response:
+    """Cancel many runs: by thread, by ids, or every pending / running run of yours."""
+    if data.thread_id is None and not data.run_ids and data.status is None:
+        raise BadRequest("Name a thread_id, run_ids or a status")
+    await service.cancel_many(user, data, action)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

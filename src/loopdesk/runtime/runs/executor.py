@@ -1,0 +1,320 @@
+"""Executing a run inside a queue worker: build the assistant's graph, stream it into the run's event
+log, then record the outcome on the run and its thread.
+
+A run whose worker died is taken up again by another worker (the job is retried by the stall
+sweeper): it continues from the last checkpoint the run wrote. A cancel reaches the job through
+the queue's abort (asyncio cancellation); a shutdown hands the run back to the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from langchain_core.messages import BaseMessageChunk
+from langgraph.pregel import Pregel
+from langgraph.types import Command, Send
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopdesk.core.db import Database
+from loopdesk.runtime.graphs import GraphRegistry
+from loopdesk.runtime.persistence import Persistence
+from loopdesk.runtime.queue import RUN_TASK, defer
+from loopdesk.runtime.runs.events import EventWriter, last_seq
+from loopdesk.runtime.runs.lifecycle import close_log, notify, rollback_checkpoints, settle_thread
+from loopdesk.runtime.runs.models import Run
+from loopdesk.runtime.runs.schemas import TERMINAL
+from loopdesk.runtime.serde import to_jsonable
+from loopdesk.runtime.store.scoped import ScopedStore
+from loopdesk.runtime.threads.models import Thread
+from loopdesk.runtime.threads.state import interrupt_of
+
+log = structlog.get_logger("loopdesk.runs.executor")
+
+
+class Shutdown(Exception):
+    """The worker is stopping: the run goes back to the queue."""
+
+
+@dataclass
+class Prepared:
+    run_id: uuid.UUID
+    thread_id: uuid.UUID
+    attempt: int
+    kwargs: dict[str, Any]
+    metadata: dict[str, Any]
+    owner_id: uuid.UUID
+    assistant_id: uuid.UUID
+    resumed: bool
+    cancel_action: str | None
+
+
+def _command(spec: dict[str, Any]) -> Command:
+    def target(item: Any) -> Any:
+        return Send(item["node"], item.get("input")) if isinstance(item, dict) else item
+
+    goto = spec.get("goto")
+    if isinstance(goto, list):
+        goto = [target(g) for g in goto]
+    elif goto is not None:
+        goto = target(goto)
+    return Command(resume=spec.get("resume"), update=spec.get("update"), goto=goto or ())
+
+
+def _event_name(mode: str, namespace: tuple[str, ...]) -> str:
+    return "|".join((mode, *namespace)) if namespace else mode
+
+
+class RunExecutor:
+    def __init__(self, database: Database, persistence: Persistence, graphs: GraphRegistry):
+        self.database = database
+        self.persistence = persistence
+        self.graphs = graphs
+
+    async def execute(self, run_id: uuid.UUID) -> None:
+        prepared = await self._start(run_id)
+        if prepared is None:
+            return
+        bound = log.bind(run_id=str(run_id), thread_id=str(prepared.thread_id), attempt=prepared.attempt)
+        if prepared.cancel_action:  # cancelled while no worker held it
+            await self._finish_cancelled(prepared, None)
+            return
+        registered = self.graphs.get(prepared.kwargs["graph_id"])
+        config = self._config(prepared)
+        if registered is None:
+            missing = LookupError(f"graph {prepared.kwargs['graph_id']!r} is not served by this worker")
+            await self._finish(prepared, None, config, error=missing)
+            return
+        writer = EventWriter(self.persistence.pool, run_id, await last_seq(self.persistence.pool, run_id) + 1)
+        graph: Pregel | None = None
+        try:
+            store = ScopedStore.for_owner(self.persistence.store, prepared.owner_id)
+            graph = registered.build(config, checkpointer=self.persistence.checkpointer, store=store)
+            if writer.seq == 0:
+                writer.emit("metadata", {"run_id": str(run_id), "attempt": prepared.attempt})
+            await self._stream(prepared, graph, config, writer)
+        except asyncio.CancelledError:
+            await writer.close()
+            if await self._cancel_requested(run_id):
+                bound.info("runs.cancelled")
+                await self._finish_cancelled(prepared, graph)
+                return
+            bound.info("runs.handed_back")  # the worker is shutting down
+            await self._requeue(prepared)
+            raise
+        except Exception as exc:  # noqa: BLE001 - the graph's failure is the run's outcome, not the worker's
+            await writer.close()
+            bound.info("runs.failed", error=type(exc).__name__)
+            await self._finish(prepared, graph, config, error=exc)
+            return
+        await writer.close()
+        await self._finish(prepared, graph, config)
+        bound.info("runs.finished")
+
+    # -- phases ----------------------------------------------------------------------------------
+
+    async def _start(self, run_id: uuid.UUID) -> Prepared | None:
+        async with self.database.sessionmaker() as session, session.begin():
+            run = await session.get(Run, run_id, with_for_update=True)
+            if run is None or run.status in TERMINAL:
+                return None
+            resumed = run.status == "running"
+            run.status = "running"
+            run.attempt += 1
+            run.updated_at = datetime.now(UTC)
+            thread = await session.get(Thread, run.thread_id, with_for_update=True)
+            if thread is not None:
+                thread.status = "busy"
+            return Prepared(
+                run_id=run.run_id,
+                thread_id=run.thread_id,
+                attempt=run.attempt,
+                kwargs=dict(run.kwargs),
+                metadata=dict(run.metadata_),
+                owner_id=run.owner_id,
+                assistant_id=run.assistant_id,
+                resumed=resumed,
+                cancel_action=run.cancel_action,
+            )
+
+    def _config(self, prepared: Prepared) -> dict[str, Any]:
+        config = dict(prepared.kwargs.get("config") or {})
+        ids = {
+            "thread_id": str(prepared.thread_id),
+            "run_id": str(prepared.run_id),
+            "assistant_id": str(prepared.assistant_id),
+            "graph_id": prepared.kwargs["graph_id"],
+            "user_id": str(prepared.owner_id),
+        }
+        configurable = {**config.get("configurable", {}), **ids}
+        if prepared.kwargs.get("checkpoint_id"):
+            configurable["checkpoint_id"] = prepared.kwargs["checkpoint_id"]
+        config["configurable"] = configurable
+        config["metadata"] = {**config.get("metadata", {}), **prepared.metadata, **ids}
+        return config
+
+    async def _input(self, prepared: Prepared) -> Any:
+        if prepared.resumed:  # a retried attempt continues from the run's last checkpoint, if it wrote one
+            async with self.persistence.pool.connection() as conn:
+                cursor = await conn.execute(
+                    "SELECT 1 FROM checkpoints WHERE thread_id = %s AND metadata->>'run_id' = %s LIMIT 1",
+                    (str(prepared.thread_id), str(prepared.run_id)),
+                )
+                if await cursor.fetchone() is not None:
+                    return None
+        if prepared.kwargs.get("command"):
+            return _command(prepared.kwargs["command"])
+        return prepared.kwargs.get("input")
+
+    async def _stream(self, prepared: Prepared, graph: Pregel, config: dict[str, Any], writer: EventWriter) -> None:
+        kwargs = prepared.kwargs
+        requested: list[str] = kwargs.get("stream_mode") or ["values"]
+        native = {"messages" if m in ("messages", "messages-tuple") else m for m in requested} - {"events"}
+        options: dict[str, Any] = {
+            "stream_mode": sorted(native or {"values"}),
+            "subgraphs": True,
+            "interrupt_before": kwargs.get("interrupt_before"),
+            "interrupt_after": kwargs.get("interrupt_after"),
+        }
+        if kwargs.get("durability"):
+            options["durability"] = kwargs["durability"]
+        if kwargs.get("context"):
+            options["context"] = kwargs["context"]
+        router = _ChunkRouter(requested, writer, subgraphs=bool(kwargs.get("stream_subgraphs")))
+        graph_input = await self._input(prepared)
+        if "events" in requested:
+            async for event in graph.astream_events(graph_input, config, version="v2", **options):
+                if event["event"] == "on_chain_stream" and not event.get("parent_ids"):
+                    router.route(event["data"]["chunk"])
+                else:
+                    writer.emit("events", event)
+        else:
+            async for chunk in graph.astream(graph_input, config, **options):
+                router.route(chunk)
+
+    async def _snapshot(self, graph: Pregel | None, prepared: Prepared) -> tuple[Any, dict[str, Any]]:
+        if graph is None:
+            return None, {}
+        snapshot = await graph.aget_state({"configurable": {"thread_id": str(prepared.thread_id)}})
+        interrupts = {task.id: [interrupt_of(i) for i in task.interrupts] for task in snapshot.tasks if task.interrupts}
+        return to_jsonable(snapshot.values), interrupts
+
+    async def _finish(
+        self, prepared: Prepared, graph: Pregel | None, config: dict[str, Any], *, error: BaseException | None = None
+    ) -> None:
+        try:
+            values, interrupts = await self._snapshot(graph, prepared)
+        except Exception as exc:  # noqa: BLE001 - a state we cannot read still ends the run
+            values, interrupts = None, {}
+            error = error or exc
+        async with self.database.sessionmaker() as session, session.begin():
+            run = await session.get(Run, prepared.run_id, with_for_update=True)
+            thread = await session.get(Thread, prepared.thread_id, with_for_update=True)
+            if run is None or thread is None:
+                return
+            if error is not None:
+                run.status = "error"
+                run.error = {"error": type(error).__name__, "message": str(error)}
+                run.output = {"__error__": run.error}
+                events: list[tuple[str, Any]] = [("error", run.error), ("end", None)]
+            else:
+                run.status = "interrupted" if interrupts else "success"
+                output = dict(values) if isinstance(values, dict) else values
+                if interrupts and isinstance(output, dict):
+                    output["__interrupt__"] = [i for group in interrupts.values() for i in group]
+                run.output = output
+                events = [("end", None)]
+            run.updated_at = datetime.now(UTC)
+            await close_log(session, run.run_id, events)
+            await settle_thread(
+                session, thread, finished=run, values=values, interrupts=interrupts, failed=error is not None
+            )
+            await self._after(session, run)
+
+    async def _after(self, session: AsyncSession, run: Run) -> None:
+        """Follow-up jobs of a finished run, enqueued with its final status (webhooks)."""
+        if run.kwargs.get("webhook"):
+            await defer(session, "loopdesk.deliver_webhook", {"run_id": str(run.run_id)})
+
+    async def _cancel_requested(self, run_id: uuid.UUID) -> bool:
+        async with self.database.sessionmaker() as session:
+            action = await session.scalar(select(Run.cancel_action).where(Run.run_id == run_id))
+        return action is not None
+
+    async def _finish_cancelled(self, prepared: Prepared, graph: Pregel | None) -> None:
+        values, interrupts = None, None
+        async with self.database.sessionmaker() as session, session.begin():
+            run = await session.get(Run, prepared.run_id, with_for_update=True)
+            thread = await session.get(Thread, prepared.thread_id, with_for_update=True)
+            if run is None or thread is None:
+                return
+            if run.cancel_action == "rollback":
+                await rollback_checkpoints(session, run.thread_id, run.run_id)
+                await session.delete(run)
+                await session.flush()
+                await notify(session, prepared.run_id)
+                finished = None
+            else:
+                run.status = "interrupted"
+                run.updated_at = datetime.now(UTC)
+                await close_log(session, run.run_id, [("end", None)])
+                finished = run
+            await session.flush()
+        if graph is not None:
+            try:
+                values, interrupts = await self._snapshot(graph, prepared)
+            except Exception:  # noqa: BLE001 - keep the thread's previous copy
+                values, interrupts = None, None
+        async with self.database.sessionmaker() as session, session.begin():
+            thread = await session.get(Thread, prepared.thread_id, with_for_update=True)
+            if thread is not None:
+                run = await session.get(Run, prepared.run_id) if finished is not None else None
+                await settle_thread(session, thread, finished=run, values=values, interrupts=interrupts)
+
+    async def _requeue(self, prepared: Prepared) -> None:
+        async with self.database.sessionmaker() as session, session.begin():
+            job_id = await defer(session, RUN_TASK, {"run_id": str(prepared.run_id)}, lock=str(prepared.thread_id))
+            await session.execute(
+                text("UPDATE runs SET job_id = :job_id WHERE run_id = :run_id"),
+                {"job_id": job_id, "run_id": prepared.run_id},
+            )
+
+
+class _ChunkRouter:
+    """LangGraph stream chunks → Agent Protocol events, in the modes the client asked for."""
+
+    def __init__(self, requested: list[str], writer: EventWriter, *, subgraphs: bool):
+        self.requested = set(requested)
+        self.writer = writer
+        self.subgraphs = subgraphs
+        self.messages: dict[str, Any] = {}
+
+    def route(self, chunk: Any) -> None:
+        namespace, mode, data = chunk
+        if namespace and not self.subgraphs:
+            return
+        if mode != "messages":
+            if mode in self.requested:
+                self.writer.emit(_event_name(mode, namespace), data)
+            return
+        message, metadata = data
+        if "messages-tuple" in self.requested:
+            self.writer.emit(_event_name("messages", namespace), [message, metadata])
+        if "messages" in self.requested:
+            self._legacy_message(message, metadata, namespace)
+
+    def _legacy_message(self, message: Any, metadata: dict[str, Any], namespace: tuple[str, ...]) -> None:
+        message_id = getattr(message, "id", None) or str(uuid.uuid4())
+        if message_id not in self.messages:
+            self.messages[message_id] = message
+            self.writer.emit(_event_name("messages/metadata", namespace), {message_id: {"metadata": metadata}})
+        elif isinstance(message, BaseMessageChunk) and isinstance(self.messages[message_id], BaseMessageChunk):
+            self.messages[message_id] = self.messages[message_id] + message
+        else:
+            self.messages[message_id] = message
+        kind = "messages/partial" if isinstance(message, BaseMessageChunk) else "messages/complete"
+        self.writer.emit(_event_name(kind, namespace), [self.messages[message_id]])

@@ -1,0 +1,238 @@
+"""Runs as the API sees them: create (with the thread's multitask strategy), read, cancel, delete.
+Execution is a queue job (see executor.py); this side only writes rows and enqueues, in one
+transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopdesk.core.errors import Conflict, NotFound
+from loopdesk.runtime.assistants.service import AssistantService
+from loopdesk.runtime.graphs import GraphRegistry
+from loopdesk.runtime.paging import split_page
+from loopdesk.runtime.queue import RUN_TASK, abort, defer
+from loopdesk.runtime.runs.lifecycle import close_log, notify, settle_thread
+from loopdesk.runtime.runs.models import Run
+from loopdesk.runtime.runs.schemas import INFLIGHT, RunCancelMany, RunCreate, RunListQuery
+from loopdesk.runtime.threads.models import Thread
+from loopdesk.runtime.threads.repository import ThreadRepository
+from loopdesk.runtime.threads.service import ThreadNotFound
+from loopdesk.users.models import Role, User
+
+log = structlog.get_logger("loopdesk.runs")
+
+
+class RunNotFound(NotFound):
+    code, message = "run_not_found", "Run not found"
+
+
+class ThreadBusy(Conflict):
+    code, message = "thread_busy", "Thread already has a run in progress (multitask_strategy is reject)"
+
+
+class NotInterrupted(Conflict):
+    code, message = "thread_not_interrupted", "Cannot resume: the thread is not interrupted"
+
+
+def merge_config(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
+    """An assistant's config overlaid with a run's: configurable and metadata merged, tags joined."""
+    override = override or {}
+    merged = {**base, **override}
+    for key in ("configurable", "metadata"):
+        merged[key] = {**base.get(key, {}), **override.get(key, {})}
+    merged["tags"] = list(dict.fromkeys([*base.get("tags", []), *override.get("tags", [])]))
+    return merged
+
+
+class RunService:
+    def __init__(self, session: AsyncSession, graphs: GraphRegistry):
+        self.session = session
+        self.graphs = graphs
+        self.threads = ThreadRepository(session)
+
+    # -- create ----------------------------------------------------------------------------------
+
+    async def create(self, caller: User, thread_id: uuid.UUID | None, data: RunCreate) -> Run:
+        assistants = AssistantService(self.session, self.graphs)
+        assistant = await assistants.get(caller, data.assistant_id)
+        assistants.graph(assistant.graph_id)  # 404 when the graph is not served here
+        temporary = thread_id is None
+        thread = await self._thread_for_run(caller, thread_id, data)
+        if data.command is not None and data.command.resume is not None and thread.status != "interrupted":
+            raise NotInterrupted(detail={"thread_id": str(thread.thread_id), "status": thread.status})
+
+        inflight = (
+            await self.session.scalars(
+                select(Run)
+                .where(Run.thread_id == thread.thread_id, Run.status.in_(INFLIGHT))
+                .order_by(Run.created_at)
+                .with_for_update()
+            )
+        ).all()
+        if inflight and data.multitask_strategy == "reject":
+            raise ThreadBusy(detail={"thread_id": str(thread.thread_id), "run_ids": [str(r.run_id) for r in inflight]})
+        if inflight and data.multitask_strategy in ("interrupt", "rollback"):
+            for other in inflight:
+                await self._cancel(other, thread, data.multitask_strategy)
+
+        thread.metadata_ = {
+            **thread.metadata_,
+            "graph_id": assistant.graph_id,
+            "assistant_id": str(assistant.assistant_id),
+        }
+        run_id = uuid.uuid4()
+        config = merge_config(assistant.config, data.config)
+        kwargs: dict[str, Any] = {
+            "graph_id": assistant.graph_id,
+            "input": data.input,
+            "command": data.command.model_dump(exclude_none=True) if data.command else None,
+            "config": config,
+            "context": {**assistant.context, **(data.context or {})},
+            "stream_mode": data.stream_mode,
+            "stream_subgraphs": data.stream_subgraphs,
+            "interrupt_before": data.interrupt_before,
+            "interrupt_after": data.interrupt_after,
+            "webhook": data.webhook,
+            "checkpoint_id": data.checkpoint_id or (data.checkpoint.checkpoint_id if data.checkpoint else None),
+            "durability": data.durability,
+            "on_disconnect": data.on_disconnect,
+            "on_completion": data.on_completion,
+            "temporary": temporary,
+        }
+        run = Run(
+            run_id=run_id,
+            thread_id=thread.thread_id,
+            owner_id=caller.id,
+            assistant_id=assistant.assistant_id,
+            status="pending",
+            metadata_=data.metadata or {},
+            kwargs=kwargs,
+            multitask_strategy=data.multitask_strategy,
+            attempt=0,
+        )
+        self.session.add(run)
+        await self.session.flush()
+        scheduled_at = datetime.now(UTC) + timedelta(seconds=data.after_seconds) if data.after_seconds else None
+        run.job_id = await defer(
+            self.session, RUN_TASK, {"run_id": str(run_id)}, lock=str(thread.thread_id), scheduled_at=scheduled_at
+        )
+        thread.status = "busy"
+        thread.updated_at = datetime.now(UTC)
+        await self.session.flush()
+        await self.session.refresh(run)
+        log.info("runs.created", run_id=str(run_id), thread_id=str(thread.thread_id), graph_id=assistant.graph_id)
+        return run
+
+    async def _thread_for_run(self, caller: User, thread_id: uuid.UUID | None, data: RunCreate) -> Thread:
+        if thread_id is not None:
+            thread = await self.threads.get_readable(caller, thread_id, for_update=True)
+            if thread is not None:
+                return thread
+            if data.if_not_exists != "create" or await self.threads.exists(thread_id):
+                raise ThreadNotFound(detail={"thread_id": str(thread_id)})
+        thread = Thread(thread_id=thread_id or uuid.uuid4(), owner_id=caller.id, metadata_={}, status="idle")
+        try:
+            async with self.session.begin_nested():
+                return await self.threads.add(thread)
+        except IntegrityError:  # created concurrently by another request
+            raise Conflict("Thread already exists", detail={"thread_id": str(thread.thread_id)}) from None
+
+    # -- read ------------------------------------------------------------------------------------
+
+    async def get(self, caller: User, thread_id: uuid.UUID, run_id: uuid.UUID, *, for_update: bool = False) -> Run:
+        statement = select(Run).where(Run.run_id == run_id, Run.thread_id == thread_id)
+        if caller.role != Role.admin:
+            statement = statement.where(Run.owner_id == caller.id)
+        if for_update:
+            statement = statement.with_for_update()
+        run = await self.session.scalar(statement)
+        if run is None:
+            raise RunNotFound(detail={"run_id": str(run_id), "thread_id": str(thread_id)})
+        return run
+
+    async def get_any(self, caller: User, run_id: uuid.UUID) -> Run:
+        """A run by id alone (stateless runs are addressed so)."""
+        statement = select(Run).where(Run.run_id == run_id)
+        if caller.role != Role.admin:
+            statement = statement.where(Run.owner_id == caller.id)
+        run = await self.session.scalar(statement)
+        if run is None:
+            raise RunNotFound(detail={"run_id": str(run_id)})
+        return run
+
+    async def list(self, caller: User, thread_id: uuid.UUID, query: RunListQuery) -> tuple[Sequence[Run], bool]:
+        thread = await self.threads.get_readable(caller, thread_id)
+        if thread is None:
+            raise ThreadNotFound(detail={"thread_id": str(thread_id)})
+        statement = select(Run).where(Run.thread_id == thread_id)
+        if query.status:
+            statement = statement.where(Run.status == query.status)
+        statement = statement.order_by(Run.created_at.desc()).offset(query.offset).limit(query.limit + 1)
+        return split_page((await self.session.scalars(statement)).all(), query.limit)
+
+    # -- cancel / delete -------------------------------------------------------------------------
+
+    async def cancel(self, caller: User, thread_id: uuid.UUID, run_id: uuid.UUID, action: str) -> Run | None:
+        run = await self.get(caller, thread_id, run_id, for_update=True)
+        if run.status not in INFLIGHT:
+            raise Conflict("Run is not pending or running", detail={"run_id": str(run_id), "status": run.status})
+        thread = await self.session.get(Thread, run.thread_id, with_for_update=True)
+        assert thread is not None  # runs cascade with their thread
+        return await self._cancel(run, thread, action)
+
+    async def cancel_many(self, caller: User, data: RunCancelMany, action: str) -> int:
+        statement = select(Run).where(Run.status.in_(INFLIGHT))
+        if caller.role != Role.admin:
+            statement = statement.where(Run.owner_id == caller.id)
+        if data.thread_id is not None:
+            statement = statement.where(Run.thread_id == data.thread_id)
+        if data.run_ids:
+            statement = statement.where(Run.run_id.in_(data.run_ids))
+        if data.status in ("pending", "running"):
+            statement = statement.where(Run.status == data.status)
+        runs = (await self.session.scalars(statement.order_by(Run.thread_id).with_for_update())).all()
+        for run in runs:
+            thread = await self.session.get(Thread, run.thread_id, with_for_update=True)
+            assert thread is not None
+            await self._cancel(run, thread, action)
+        return len(runs)
+
+    async def _cancel(self, run: Run, thread: Thread, action: str) -> Run | None:
+        """A pending run ends here and now; a running one is told to stop, wherever it executes (the
+        request is durable: a worker that takes the run up later honours it before starting)."""
+        if run.job_id is not None:
+            await abort(self.session, run.job_id)
+        if run.status == "running":
+            run.cancel_action = action
+            run.updated_at = datetime.now(UTC)
+            await self.session.flush()
+            log.info("runs.cancel_requested", run_id=str(run.run_id), action=action)
+            return run
+        if action == "rollback":
+            await self.session.delete(run)
+            await self.session.flush()
+            await notify(self.session, run.run_id)
+            await settle_thread(self.session, thread, finished=None)
+            log.info("runs.rolled_back", run_id=str(run.run_id))
+            return None
+        run.status = "interrupted"
+        run.cancel_action = action
+        run.updated_at = datetime.now(UTC)
+        await close_log(self.session, run.run_id, [("end", None)])
+        await settle_thread(self.session, thread, finished=run)
+        log.info("runs.cancelled", run_id=str(run.run_id))
+        return run
+
+    async def delete(self, caller: User, thread_id: uuid.UUID, run_id: uuid.UUID) -> None:
+        run = await self.get(caller, thread_id, run_id, for_update=True)
+        if run.status in INFLIGHT:
+            raise Conflict("Cancel the run before deleting it", detail={"run_id": str(run_id), "status": run.status})
+        await self.session.execute(delete(Run).where(Run.run_id == run.run_id))

@@ -1,0 +1,102 @@
+"""Reading runs back: SSE streams from the durable event log (replay from `Last-Event-ID`, then live,
+with `: heartbeat` comments while idle) and waits for a run's outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from loopdesk.runtime.runs.events import EventBus, read_events, wait_for
+from loopdesk.runtime.runs.schemas import TERMINAL
+
+ALWAYS_SENT = {"metadata", "error", "end"}
+
+
+def _base_mode(event: str) -> str:
+    return event.split("|", 1)[0].split("/", 1)[0]
+
+
+def mode_filter(modes: list[str] | None) -> set[str] | None:
+    """Event base names a join-stream asked for (None: everything the run records)."""
+    if not modes:
+        return None
+    return {"messages" if m == "messages-tuple" else m for m in modes} | ALWAYS_SENT
+
+
+async def run_outcome(pool: AsyncConnectionPool, run_id: uuid.UUID) -> tuple[str, Any] | None:
+    """(status, output) of a run, None when it no longer exists."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT status, output FROM runs WHERE run_id = %s", (run_id,))
+        row = await cursor.fetchone()
+    return (row["status"], row["output"]) if row else None
+
+
+async def sse_events(
+    pool: AsyncConnectionPool,
+    bus: EventBus,
+    run_id: uuid.UUID,
+    *,
+    after: int = 0,
+    modes: set[str] | None = None,
+    heartbeat: float = 10.0,
+) -> AsyncIterator[bytes]:
+    """Every event of the run after `after`, in order, ending with `end`."""
+    async with bus.subscribe(run_id) as waiter:
+        woken = True
+        while True:
+            waiter.clear()
+            events = await read_events(pool, run_id, after)
+            for event in events:
+                after = event.seq
+                if modes is not None and _base_mode(event.event) not in modes:
+                    continue
+                yield f"event: {event.event}\ndata: {event.data}\nid: {event.seq}\n\n".encode()
+                if event.event == "end":
+                    return
+            if events:
+                woken = True
+                continue
+            if woken and await run_outcome(pool, run_id) is None:  # deleted (rolled back) meanwhile
+                yield b"event: end\ndata: null\n\n"
+                return
+            woken = await wait_for(waiter, heartbeat)
+            if not woken:
+                yield b": heartbeat\n\n"
+
+
+async def wait_outcome(
+    pool: AsyncConnectionPool, bus: EventBus, run_id: uuid.UUID, *, heartbeat: float = 10.0
+) -> AsyncIterator[bytes | tuple[str, Any] | None]:
+    """Yields b"\\n" keep-alives while the run goes on, then its (status, output) (None if it is gone)."""
+    async with bus.subscribe(run_id) as waiter:
+        while True:
+            waiter.clear()
+            outcome = await run_outcome(pool, run_id)
+            if outcome is None or outcome[0] in TERMINAL:
+                yield outcome
+                return
+            if not await wait_for(waiter, heartbeat):
+                yield b"\n"
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def guarded(stream: AsyncIterator[bytes], on_disconnect: Callable[[], Awaitable[None]] | None):
+    """Pass a stream through; when the client goes before `end`, start `on_disconnect` (as a task of
+    its own: the stream's task is being cancelled)."""
+    finished = False
+    try:
+        async for chunk in stream:
+            if chunk.startswith(b"event: end\n"):
+                finished = True
+            yield chunk
+    finally:
+        if not finished and on_disconnect is not None:
+            task = asyncio.create_task(on_disconnect())
+            _background.add(task)
+            task.add_done_callback(_background.discard)

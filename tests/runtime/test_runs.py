@@ -1,0 +1,207 @@
+"""Runs over real HTTP with the official langgraph-sdk client, executed by the in-process queue worker."""
+
+import asyncio
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from tests.conftest import assert_error
+
+
+def sdk(server_url: str, account):
+    return get_client(url=server_url, api_key=None, headers=account.headers)
+
+
+async def collect(stream) -> list:
+    return [part async for part in stream]
+
+
+async def test_wait_answers_with_the_final_values_and_the_thread_remembers(server_url, make_account):
+    client = sdk(server_url, await make_account("ada"))
+    thread = await client.threads.create()
+    first = await client.runs.wait(thread["thread_id"], "echo", input={"messages": ["hi"]})
+    assert first == {"messages": ["hi", "echo: hi"], "count": 1}
+    second = await client.runs.wait(thread["thread_id"], "echo", input={"messages": ["again"]})
+    assert second["messages"][-1] == "echo: again" and second["count"] == 2
+    state = await client.threads.get_state(thread["thread_id"])
+    assert state["values"] == second
+    got = await client.threads.get(thread["thread_id"])
+    assert got["status"] == "idle" and got["values"] == second and got["metadata"]["graph_id"] == "echo"
+    runs = await client.runs.list(thread["thread_id"])
+    assert [r["status"] for r in runs] == ["success", "success"]
+
+
+async def test_stream_sends_metadata_first_end_last_and_every_requested_mode(server_url, make_account):
+    client = sdk(server_url, await make_account("bo"))
+    thread = await client.threads.create()
+    modes = ["values", "updates", "custom", "debug", "tasks", "checkpoints"]
+    parts = await collect(
+        client.runs.stream(thread["thread_id"], "slow", input={"steps": [], "delay": 0}, stream_mode=modes)
+    )
+    events = [p.event for p in parts]
+    assert events[0] == "metadata" and events[-1] == "end"
+    assert set(events) == {"metadata", "end", *modes}
+    assert parts[0].data["run_id"]
+    assert [p.data for p in parts if p.event == "custom"] == [{"progress": "first"}]
+    updates = [p.data for p in parts if p.event == "updates"]
+    assert updates == [{"first": {"steps": ["first"]}}, {"second": {"steps": ["second"]}}]
+    assert [p for p in parts if p.event == "values"][-1].data["steps"] == ["first", "second"]
+
+
+async def test_messages_stream_as_tuples_and_as_partial_messages(server_url, make_account):
+    client = sdk(server_url, await make_account("cy"))
+    thread = await client.threads.create()
+    parts = await collect(
+        client.runs.stream(
+            thread["thread_id"],
+            "chat",
+            input={"messages": [("user", "hi")]},
+            stream_mode=["messages-tuple", "messages"],
+        )
+    )
+    tuples = [p.data for p in parts if p.event == "messages"]
+    assert "".join(chunk["content"] for chunk, _meta in tuples) == "hello there friend"
+    assert all(meta["langgraph_node"] == "chat" for _chunk, meta in tuples)
+    partial = [p.data for p in parts if p.event == "messages/partial"]
+    assert partial[-1][0]["content"] == "hello there friend"
+    assert any(p.event == "messages/metadata" for p in parts)
+
+
+async def test_subgraph_events_carry_their_namespace(server_url, make_account):
+    client = sdk(server_url, await make_account("di"))
+    thread = await client.threads.create()
+    parts = await collect(
+        client.runs.stream(
+            thread["thread_id"], "parent", input={"steps": []}, stream_mode="updates", stream_subgraphs=True
+        )
+    )
+    names = [p.event for p in parts]
+    assert "updates" in names
+    assert any(name.startswith("updates|inner:") for name in names), names
+
+
+async def test_a_graph_that_raises_ends_in_error_and_the_worker_goes_on(server_url, make_account):
+    client = sdk(server_url, await make_account("ed"))
+    thread = await client.threads.create()
+    parts = await collect(client.runs.stream(thread["thread_id"], "failing", input={"steps": []}))
+    error = next(p.data for p in parts if p.event == "error")
+    assert error == {"error": "ValueError", "message": "the graph broke on purpose"}
+    assert parts[-1].event == "end"
+    runs = await client.runs.list(thread["thread_id"])
+    assert runs[0]["status"] == "error"
+    assert (await client.threads.get(thread["thread_id"]))["status"] == "error"
+    with pytest.raises(Exception, match="ValueError: the graph broke on purpose"):
+        await client.runs.wait(thread["thread_id"], "failing", input={"steps": []})
+    # The worker still serves the next run.
+    assert (await client.runs.wait(None, "echo", input={"messages": ["ok"]}))["count"] == 1
+
+
+async def test_background_run_then_join_and_get(server_url, make_account):
+    client = sdk(server_url, await make_account("fay"))
+    thread = await client.threads.create()
+    run = await client.runs.create(thread["thread_id"], "slow", input={"steps": [], "delay": 0.2})
+    assert run["status"] in ("pending", "running")
+    assert (await client.threads.get(thread["thread_id"]))["status"] == "busy"
+    result = await client.runs.join(thread["thread_id"], run["run_id"])
+    assert result["steps"] == ["first", "second"]
+    done = await client.runs.get(thread["thread_id"], run["run_id"])
+    assert done["status"] == "success"
+    assert (await client.threads.get(thread["thread_id"]))["status"] == "idle"
+
+
+async def test_interrupt_then_resume_with_a_command(server_url, make_account):
+    client = sdk(server_url, await make_account("gus"))
+    thread = await client.threads.create()
+    paused = await client.runs.wait(thread["thread_id"], "approval", input={"steps": []})
+    assert paused["__interrupt__"][0]["value"] == {"question": "approve?", "steps": ["first"]}
+    got = await client.threads.get(thread["thread_id"])
+    assert got["status"] == "interrupted" and got["interrupts"]
+    state = await client.threads.get_state(thread["thread_id"])
+    assert state["next"] == ["ask"] and state["interrupts"][0]["value"]["question"] == "approve?"
+    runs = await client.runs.list(thread["thread_id"])
+    assert runs[0]["status"] == "interrupted"
+
+    done = await client.runs.wait(thread["thread_id"], "approval", command={"resume": "yes"})
+    assert done["answer"] == "yes" and done["steps"] == ["first", "asked", "second"]
+    assert (await client.threads.get(thread["thread_id"]))["status"] == "idle"
+
+
+async def test_resuming_a_thread_that_is_not_interrupted_is_409(server_url, make_account):
+    account = await make_account("hal")
+    client = sdk(server_url, account)
+    thread = await client.threads.create()
+    async with httpx.AsyncClient(base_url=server_url, headers=account.headers) as http:
+        response = await http.post(
+            f"/threads/{thread['thread_id']}/runs", json={"assistant_id": "echo", "command": {"resume": 1}}
+        )
+    assert_error(response, 409, "thread_not_interrupted")
+
+
+async def test_resume_by_interrupt_id_and_goto(server_url, make_account):
+    client = sdk(server_url, await make_account("ivy"))
+    thread = await client.threads.create()
+    paused = await client.runs.wait(thread["thread_id"], "approval", input={"steps": []})
+    interrupt_id = paused["__interrupt__"][0]["id"]
+    done = await client.runs.wait(thread["thread_id"], "approval", command={"resume": {interrupt_id: "by-id"}})
+    assert done["answer"] == "by-id"
+    jumped = await client.runs.wait(
+        thread["thread_id"], "approval", command={"goto": "second", "update": {"steps": ["jumped"]}}
+    )
+    assert jumped["steps"][-2:] == ["jumped", "second"]
+
+
+async def test_stateless_wait_and_stream(server_url, make_account):
+    client = sdk(server_url, await make_account("jo"))
+    assert (await client.runs.wait(None, "echo", input={"messages": ["x"]}))["messages"] == ["x", "echo: x"]
+    parts = await collect(client.runs.stream(None, "echo", input={"messages": ["y"]}, stream_mode="updates"))
+    assert [p.event for p in parts] == ["metadata", "updates", "end"]
+
+
+async def test_unknown_assistant_thread_and_run_are_404_and_bad_modes_422(server_url, make_account):
+    account = await make_account("kim")
+    client = sdk(server_url, account)
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    async with httpx.AsyncClient(base_url=server_url, headers=account.headers) as http:
+        assert_error(await http.post(f"/threads/{tid}/runs", json={"assistant_id": "nope"}), 404, "assistant_not_found")
+        missing = "00000000-0000-0000-0000-000000000001"
+        assert_error(
+            await http.post(f"/threads/{missing}/runs", json={"assistant_id": "echo"}), 404, "thread_not_found"
+        )
+        assert_error(await http.get(f"/threads/{tid}/runs/{missing}"), 404, "run_not_found")
+        bad = assert_error(
+            await http.post(f"/threads/{tid}/runs/stream", json={"assistant_id": "echo", "stream_mode": ["bogus"]}), 422
+        )
+        assert "stream_mode" in str(bad["detail"])
+        bad = assert_error(
+            await http.post(f"/threads/{tid}/runs", json={"assistant_id": "echo", "config": {"recursion_limit": -1}}),
+            422,
+        )
+        assert "config" in str(bad["detail"])
+
+
+async def test_if_not_exists_create_makes_the_thread(server_url, make_account):
+    client = sdk(server_url, await make_account("lu"))
+    tid = "4b1c9c51-0000-4000-8000-000000000001"
+    result = await client.runs.wait(tid, "echo", input={"messages": ["new"]}, if_not_exists="create")
+    assert result["count"] == 1
+    assert (await client.threads.get(tid))["status"] == "idle"
+
+
+async def test_runs_of_other_users_are_invisible(server_url, make_account):
+    owner = sdk(server_url, await make_account("mo"))
+    other_account = await make_account("ned")
+    thread = await owner.threads.create()
+    run = await owner.runs.create(thread["thread_id"], "echo", input={"messages": ["secret"]})
+    await owner.runs.join(thread["thread_id"], run["run_id"])
+    async with httpx.AsyncClient(base_url=server_url, headers=other_account.headers) as http:
+        tid, rid = thread["thread_id"], run["run_id"]
+        assert_error(await http.get(f"/threads/{tid}/runs/{rid}"), 404)
+        assert_error(await http.get(f"/threads/{tid}/runs"), 404)
+        assert_error(await http.get(f"/threads/{tid}/runs/{rid}/join"), 404)
+        assert_error(await http.get(f"/threads/{tid}/runs/{rid}/stream"), 404)
+        assert_error(await http.post(f"/threads/{tid}/runs", json={"assistant_id": "echo"}), 404)
+        assert_error(await http.post(f"/threads/{tid}/runs/{rid}/cancel"), 404)
+        assert_error(await http.delete(f"/threads/{tid}/runs/{rid}"), 404)
+    await asyncio.sleep(0)
