@@ -83,6 +83,14 @@ class RedisSettings(_Group):
         return value
 
 
+class OutboundSettings(_Group):
+    outbound_allowlist: list[str] = Field(
+        default_factory=list,
+        description="hosts or CIDRs outbound HTTP may reach although private or loopback (JSON list)",
+    )
+    outbound_timeout_seconds: float = Field(10.0, gt=0, le=300)
+
+
 class RuntimeSettings(_Group):
     graphs_config: Path | None = Field(None, description="a langgraph.json whose graphs to serve")
     worker: bool = Field(True, description="run queue workers inside `serve` (false: use `loopdesk worker`)")
@@ -104,6 +112,7 @@ class Settings(BaseModel):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    outbound: OutboundSettings = Field(default_factory=OutboundSettings)
 
     model_config = {"frozen": False}
 

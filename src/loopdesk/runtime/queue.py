@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 QUEUE = "loopdesk"
 RUN_TASK = "loopdesk.execute_run"
+WEBHOOK_TASK = "loopdesk.deliver_webhook"
 
 
 async def defer(

@@ -9,18 +9,27 @@ import contextlib
 import uuid
 from dataclasses import dataclass
 
+import httpx
 import procrastinate
 import structlog
 from sqlalchemy import text
 
 from loopdesk.core.db import Database
+from loopdesk.core.http import OutboundPolicy, UnsafeDestination, safe_client
 from loopdesk.core.settings import Settings
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
-from loopdesk.runtime.queue import QUEUE, RUN_TASK
+from loopdesk.runtime.queue import QUEUE, RUN_TASK, WEBHOOK_TASK
 from loopdesk.runtime.runs.executor import RunExecutor
+from loopdesk.runtime.runs.models import Run
+from loopdesk.runtime.runs.schemas import RunRead
 
 log = structlog.get_logger("loopdesk.worker")
+
+
+class WebhookRetry(Exception):
+    """A delivery that may succeed later (network error, 5xx, 429)."""
+
 
 SWEEP_TASK = "loopdesk.recover_stalled_runs"
 TTL_TASK = "loopdesk.sweep_expired_threads"
@@ -43,6 +52,40 @@ class QueueWorker:
         @app.task(name=RUN_TASK, queue=QUEUE)
         async def execute_run(run_id: str) -> None:
             await executor.execute(uuid.UUID(run_id))
+
+        policy = OutboundPolicy.from_allowlist(settings.outbound.outbound_allowlist)
+
+        @app.task(
+            name=WEBHOOK_TASK,
+            queue=QUEUE,
+            retry=procrastinate.RetryStrategy(max_attempts=6, exponential_wait=2, retry_exceptions={WebhookRetry}),
+        )
+        async def deliver_webhook(run_id: str) -> None:
+            """POST the finished run (with its output) to the run's webhook. Server errors and network
+            failures retry with exponential backoff (2, 4, 8, 16, 32 s); refusals do not."""
+            async with database.sessionmaker() as session:
+                run = await session.get(Run, uuid.UUID(run_id))
+            if run is None or not run.kwargs.get("webhook"):
+                return
+            payload = {
+                **RunRead.model_validate(run).model_dump(mode="json"),
+                "values": run.output,
+                "error": run.error,
+            }
+            bound = log.bind(run_id=run_id)
+            try:
+                async with safe_client(policy, timeout=settings.outbound.outbound_timeout_seconds) as client:
+                    response = await client.post(run.kwargs["webhook"], json=payload)
+            except UnsafeDestination as exc:
+                bound.warning("webhook.refused", reason=str(exc))
+                return
+            except httpx.HTTPError as exc:
+                bound.warning("webhook.failed", error=type(exc).__name__)
+                raise WebhookRetry(type(exc).__name__) from None
+            if response.status_code >= 500 or response.status_code == 429:
+                bound.warning("webhook.failed", status=response.status_code)
+                raise WebhookRetry(f"HTTP {response.status_code}")
+            bound.info("webhook.delivered", status=response.status_code)
 
         @app.periodic(cron=f"* * * * * */{sweep_every}")
         @app.task(name=SWEEP_TASK, queue=QUEUE)
@@ -85,6 +128,7 @@ class QueueWorker:
             "shutdown_graceful_timeout": 5.0,
             "delete_jobs": "successful",
             "abort_job_polling_interval": max(0.5, stall_timeout / 4),
+            "fetch_job_polling_interval": 1.0,  # scheduled jobs (retries, after_seconds) start within a second
         }
 
     async def start(self) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 
 from loopdesk.auth.deps import CurrentUser
@@ -63,6 +64,18 @@ def _last_event_id(value: str | None) -> int:
     if not 0 <= seq < 2**31:
         raise BadRequest("Last-Event-ID is out of range", detail={"last_event_id": value})
     return seq
+
+
+def _stream_modes(values: list[str] | None) -> list[str] | None:
+    """Query `stream_mode` values; the SDK sends an empty one for "all"."""
+    modes = [v for v in values or [] if v]
+    known = set(get_args(StreamMode))
+    unknown = [m for m in modes if m not in known]
+    if unknown:
+        raise RequestValidationError(
+            [{"type": "literal_error", "loc": ("query", "stream_mode"), "msg": f"unknown stream mode {unknown[0]!r}"}]
+        )
+    return modes or None
 
 
 def _sse(reader: _Reader, run: Run, caller: User, *, after: int, modes: set[str] | None, cancel: bool):
@@ -202,14 +215,15 @@ async def join_stream(
     user: CurrentUser,
     service: ServiceDep,
     reader: ReaderDep,
-    stream_mode: Annotated[list[StreamMode] | None, Query()] = None,
+    stream_mode: Annotated[list[str] | None, Query(max_length=20)] = None,
     cancel_on_disconnect: bool = False,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
 ) -> StreamingResponse:
     """The run's events from after `Last-Event-ID` (all of them without it), live until `end`."""
     run = await service.get(user, thread_id, run_id)
     after = _last_event_id(last_event_id)
-    return _sse(reader, run, user, after=after, modes=mode_filter(stream_mode), cancel=cancel_on_disconnect)
+    modes = _stream_modes(stream_mode)
+    return _sse(reader, run, user, after=after, modes=mode_filter(modes), cancel=cancel_on_disconnect)
 
 
 # -- stateless runs ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopdesk.core.db import Database
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
-from loopdesk.runtime.queue import RUN_TASK, defer
+from loopdesk.runtime.queue import RUN_TASK, WEBHOOK_TASK, defer
 from loopdesk.runtime.runs.events import EventWriter, last_seq
 from loopdesk.runtime.runs.lifecycle import close_log, notify, rollback_checkpoints, settle_thread
 from loopdesk.runtime.runs.models import Run
@@ -238,7 +238,7 @@ class RunExecutor:
     async def _after(self, session: AsyncSession, run: Run) -> None:
         """Follow-up jobs of a finished run, enqueued with its final status (webhooks)."""
         if run.kwargs.get("webhook"):
-            await defer(session, "loopdesk.deliver_webhook", {"run_id": str(run.run_id)})
+            await defer(session, WEBHOOK_TASK, {"run_id": str(run.run_id)})
 
     async def _cancel_requested(self, run_id: uuid.UUID) -> bool:
         async with self.database.sessionmaker() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -61,6 +62,16 @@ class RunCreate(ProtocolSchema):
     def _as_list(cls, value: str | list[str]) -> list[str]:
         modes = [value] if isinstance(value, str) else list(dict.fromkeys(value))
         return modes or ["values"]
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("webhook must be an http(s) URL with a host")
+        return value
 
     @field_validator("config")
     @classmethod

@@ -1,0 +1,54 @@
+"""The SSRF-safe outbound client against a real server on 127.0.0.1."""
+
+import ipaddress
+
+import httpx
+import pytest
+
+from loopdesk.core.http import OutboundPolicy, UnsafeDestination, safe_client
+from tests.receiver import receiver
+
+
+async def test_loopback_is_refused_unless_allow_listed_and_nothing_is_sent():
+    async with receiver() as server:
+        async with safe_client(OutboundPolicy()) as client:
+            with pytest.raises(UnsafeDestination, match="LOOPDESK_OUTBOUND_ALLOWLIST"):
+                await client.post(f"{server.url}/hook", json={"x": 1})
+        assert server.received == []
+        async with safe_client(OutboundPolicy.from_allowlist(["127.0.0.0/8"])) as client:
+            response = await client.post(f"{server.url}/hook", json={"x": 1})
+        assert response.status_code == 200 and server.received[0]["body"] == {"x": 1}
+
+
+async def test_localhost_by_name_and_redirects_to_loopback_are_refused():
+    async with receiver() as server:
+        port = server.url.rsplit(":", 1)[1]
+        async with safe_client(OutboundPolicy()) as client:
+            with pytest.raises(UnsafeDestination):
+                await client.get(f"http://localhost:{port}/hook")
+        # The first hop is allowed by name; the redirect it answers with goes to a loopback address.
+        async with receiver(redirect_to=f"http://127.0.0.2:{port}/hook") as hop:
+            policy = OutboundPolicy.from_allowlist(["127.0.0.1"])
+            async with safe_client(policy) as client:
+                with pytest.raises(UnsafeDestination):
+                    await client.get(f"{hop.url}/redirect")
+        assert server.received == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "::1", "fe80::1", "fc00::1", "0.0.0.0", "224.0.0.1",
+     "::ffff:127.0.0.1", "100.64.0.1"],
+)  # fmt: skip
+def test_private_and_special_addresses_are_not_permitted(address):
+    assert not OutboundPolicy().permits("example.test", ipaddress.ip_address(address))
+
+
+def test_public_addresses_are_permitted():
+    assert OutboundPolicy().permits("example.com", ipaddress.ip_address("93.184.215.14"))
+
+
+async def test_non_http_schemes_are_refused():
+    async with safe_client(OutboundPolicy()) as client:
+        with pytest.raises((UnsafeDestination, httpx.UnsupportedProtocol)):
+            await client.get("file:///etc/passwd")
