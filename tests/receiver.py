@@ -23,11 +23,15 @@ class Receiver:
 
 
 @asynccontextmanager
-async def receiver(*, fail_first: int = 0, redirect_to: str | None = None, host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
+async def receiver(
+    *, fail_first: int = 0, redirect_to: str | None = None, host: str = "127.0.0.1"
+) -> AsyncIterator[Receiver]:
     state = Receiver(fail_first=fail_first)
 
     async def hook(request: Request):
-        state.received.append({"body": await request.json() if await request.body() else None, "path": request.url.path})
+        state.received.append(
+            {"body": await request.json() if await request.body() else None, "path": request.url.path}
+        )
         if len(state.received) <= state.fail_first:
             return JSONResponse({"error": "try again"}, status_code=500)
         state.arrived.set()

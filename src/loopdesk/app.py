@@ -26,6 +26,7 @@ from loopdesk.runtime.assistants.endpoints import router as assistants_router
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.config import load_config
 from loopdesk.runtime.graphs import GraphRegistry
+from loopdesk.runtime.info import router as info_router
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.runs.endpoints import router as runs_router
 from loopdesk.runtime.runs.events import EventBus
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
     app.add_middleware(RequestContextMiddleware)
     for router in (
         system_router,
+        info_router,
         auth_router,
         users_router,
         api_keys_router,

@@ -49,14 +49,18 @@ def main(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind [default: LOOPDESK_HOST or 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: LOOPDESK_PORT or 8000].")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default: LOOPDESK_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: LOOPDESK_PORT or 8000).")] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="A langgraph.json whose graphs to serve [default: LOOPDESK_GRAPHS_CONFIG]."),
+        typer.Option("--config", help="A langgraph.json whose graphs to serve (default: LOOPDESK_GRAPHS_CONFIG)."),
     ] = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve the API only; runs execute in `loopdesk worker` processes.")
+    ] = False,
 ) -> None:
-    """Start the service: database (embedded unless LOOPDESK_DATABASE_URL is set), migrations, API."""
+    """Start the service: database (embedded unless LOOPDESK_DATABASE_URL is set), migrations, API and
+    an in-process queue worker."""
     import uvicorn
 
     from loopdesk.app import create_app
@@ -69,6 +73,8 @@ def serve(
         settings.server.port = port
     if config is not None:
         settings.runtime.graphs_config = config
+    if no_worker:
+        settings.runtime.worker = False
     configure_logging(settings.logging)
     try:
         application = create_app(settings, announce=True)
@@ -83,6 +89,57 @@ def serve(
         proxy_headers=True,
         server_header=False,
     )
+
+
+@app.command()
+def worker(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="The langgraph.json the server serves (default: LOOPDESK_GRAPHS_CONFIG)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="Runs executed at once (default: LOOPDESK_WORKER_CONCURRENCY).")
+    ] = None,
+) -> None:
+    """Run a queue worker without the HTTP API: executes runs, delivers webhooks, runs the sweeps.
+    Start as many as you like, on any host that reaches the database (pair with `serve --no-worker`).
+    SIGINT / SIGTERM stop it gracefully; unfinished runs go back to the queue."""
+    from loopdesk.app import build_registry
+    from loopdesk.core.logging import configure_logging
+
+    settings = _settings()
+    if config is not None:
+        settings.runtime.graphs_config = config
+    if concurrency is not None:
+        settings.runtime.worker_concurrency = concurrency
+    configure_logging(settings.logging)
+    try:
+        graphs = build_registry(settings)
+    except ConfigFileError as exc:
+        console.print(f"[bold red]graph configuration error:[/] {exc}")
+        raise typer.Exit(2) from None
+    asyncio.run(_worker(settings, graphs))
+
+
+async def _worker(settings: Settings, graphs) -> None:  # type: ignore[no-untyped-def]
+    from loopdesk.core.db import Database, resolve_database_url
+    from loopdesk.core.embedded import leave_embedded_postgres
+    from loopdesk.core.migrate import run_migrations
+    from loopdesk.runtime.persistence import Persistence
+    from loopdesk.runtime.worker import QueueWorker
+
+    url = await asyncio.to_thread(resolve_database_url, settings)
+    if settings.database.migrate_on_start:
+        await asyncio.to_thread(run_migrations, url)
+    database = Database.connect(url, pool_size=settings.database.db_pool_size, max_overflow=0)
+    persistence = await Persistence.open(url, max_size=settings.database.db_pool_size)
+    try:
+        await QueueWorker.build(url, settings, database, persistence, graphs).run_forever()
+    finally:
+        await persistence.close()
+        await database.dispose()
+        if settings.database.database_url is None:
+            await asyncio.to_thread(leave_embedded_postgres, settings.database.data_dir)
 
 
 @app.command()

@@ -13,8 +13,8 @@ def sdk(server_url: str, account):
     return get_client(url=server_url, api_key=None, headers=account.headers)
 
 
-async def wait_status(client, thread_id: str, run_id: str, status: str, timeout: float = 10) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_status(client, thread_id: str, run_id: str, status: str, seconds: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
     while (await client.runs.get(thread_id, run_id))["status"] != status:
         assert asyncio.get_running_loop().time() < deadline, f"run never became {status}"
         await asyncio.sleep(0.05)

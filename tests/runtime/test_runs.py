@@ -3,8 +3,10 @@
 import asyncio
 
 import httpx
+import psycopg
 import pytest
 from langgraph_sdk import get_client
+from sqlalchemy.engine import make_url
 
 from tests.conftest import assert_error
 
@@ -205,3 +207,16 @@ async def test_runs_of_other_users_are_invisible(server_url, make_account):
         assert_error(await http.post(f"/threads/{tid}/runs/{rid}/cancel"), 404)
         assert_error(await http.delete(f"/threads/{tid}/runs/{rid}"), 404)
     await asyncio.sleep(0)
+
+
+async def test_runs_go_on_after_the_database_drops_every_connection(
+    server_url, make_account, pg_admin_url, database_url
+):
+    """The pools replace dead connections, the bus listens again, the worker outlives the outage."""
+    client = sdk(server_url, await make_account("oz"))
+    assert (await client.runs.wait(None, "echo", input={"messages": ["before"]}))["count"] == 1
+    name = make_url(database_url).database
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+    result = await asyncio.wait_for(client.runs.wait(None, "echo", input={"messages": ["after"]}), timeout=30)
+    assert result["messages"] == ["after", "echo: after"]

@@ -11,3 +11,13 @@ HTTP_LATENCY = Histogram(
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+RUNS_FINISHED = Counter("loopdesk_runs_finished_total", "Runs that ended, by graph and outcome", ["graph_id", "status"])
+RUN_DURATION = Histogram(
+    "loopdesk_run_duration_seconds",
+    "Time a worker spent executing a run (one attempt)",
+    ["graph_id"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+)
+RUNS_RECOVERED = Counter("loopdesk_runs_recovered_total", "Runs taken up again after their worker died")
+WEBHOOKS = Counter("loopdesk_webhook_deliveries_total", "Webhook delivery attempts by outcome", ["outcome"])

@@ -24,6 +24,8 @@ class Persistence:
             min_size=1,
             max_size=max_size,
             open=False,
+            # A connection the server dropped (restart, failover) is replaced, not handed out.
+            check=AsyncConnectionPool.check_connection,
             # What the saver expects: autocommit, dict rows, no server-side prepared statements.
             kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
         )

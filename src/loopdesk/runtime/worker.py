@@ -16,11 +16,12 @@ from sqlalchemy import text
 
 from loopdesk.core.db import Database
 from loopdesk.core.http import OutboundPolicy, UnsafeDestination, safe_client
+from loopdesk.core.metrics import RUNS_RECOVERED, WEBHOOKS
 from loopdesk.core.settings import Settings
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.queue import QUEUE, RUN_TASK, WEBHOOK_TASK
-from loopdesk.runtime.runs.executor import RunExecutor
+from loopdesk.runtime.runs.executor import INFRASTRUCTURE_ERRORS, MAX_ATTEMPTS, RunExecutor
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import RunRead
 
@@ -49,7 +50,13 @@ class QueueWorker:
         stall_timeout = settings.runtime.stall_timeout_seconds
         sweep_every = max(1, int(stall_timeout // 2))
 
-        @app.task(name=RUN_TASK, queue=QUEUE)
+        @app.task(
+            name=RUN_TASK,
+            queue=QUEUE,
+            retry=procrastinate.RetryStrategy(
+                max_attempts=MAX_ATTEMPTS, wait=1, exponential_wait=2, retry_exceptions=set(INFRASTRUCTURE_ERRORS)
+            ),
+        )
         async def execute_run(run_id: str) -> None:
             await executor.execute(uuid.UUID(run_id))
 
@@ -78,13 +85,17 @@ class QueueWorker:
                     response = await client.post(run.kwargs["webhook"], json=payload)
             except UnsafeDestination as exc:
                 bound.warning("webhook.refused", reason=str(exc))
+                WEBHOOKS.labels("refused").inc()
                 return
             except httpx.HTTPError as exc:
                 bound.warning("webhook.failed", error=type(exc).__name__)
+                WEBHOOKS.labels("failed").inc()
                 raise WebhookRetry(type(exc).__name__) from None
             if response.status_code >= 500 or response.status_code == 429:
                 bound.warning("webhook.failed", status=response.status_code)
+                WEBHOOKS.labels("failed").inc()
                 raise WebhookRetry(f"HTTP {response.status_code}")
+            WEBHOOKS.labels("delivered").inc()
             bound.info("webhook.delivered", status=response.status_code)
 
         @app.periodic(cron=f"* * * * * */{sweep_every}")
@@ -97,6 +108,7 @@ class QueueWorker:
             )
             for job in stalled:
                 await app.job_manager.retry_job(job)
+                RUNS_RECOVERED.inc()
                 log.warning("worker.run_recovered", job_id=job.id, run_id=job.task_kwargs.get("run_id"))
             await app.job_manager.prune_stalled_workers(stall_timeout)
 
@@ -131,23 +143,37 @@ class QueueWorker:
             "fetch_job_polling_interval": 1.0,  # scheduled jobs (retries, after_seconds) start within a second
         }
 
+    async def _supervised(self, *, install_signal_handlers: bool) -> None:
+        """Run the worker; if it stops on an error (the database went away), start it again with
+        backoff. A normal return (a stop signal) ends the loop."""
+        delay = 0.5
+        while True:
+            try:
+                await self.app.run_worker_async(**self._options(install_signal_handlers=install_signal_handlers))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - logged, then retried: the worker must outlive outages
+                log.warning("worker.restarting", error=type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
     async def start(self) -> None:
         """Run a worker inside the current event loop (the `serve` form)."""
         await self.app.open_async()
-        self.task = asyncio.create_task(
-            self.app.run_worker_async(**self._options(install_signal_handlers=False)), name="queue-worker"
-        )
+        self.task = asyncio.create_task(self._supervised(install_signal_handlers=False), name="queue-worker")
         log.info("worker.started", concurrency=self.settings.runtime.worker_concurrency)
 
     async def stop(self) -> None:
         if self.task is not None:
             self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
-        await self.app.close_async()
+        with contextlib.suppress(Exception):
+            await self.app.close_async()
 
     async def run_forever(self) -> None:
         """The `loopdesk worker` form: stops on SIGINT / SIGTERM after handing back unfinished runs."""
         async with self.app.open_async():
             log.info("worker.started", concurrency=self.settings.runtime.worker_concurrency)
-            await self.app.run_worker_async(**self._options(install_signal_handlers=True))
+            await self._supervised(install_signal_handlers=True)

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+import psycopg_pool
+import sqlalchemy.exc
 import structlog
 from langchain_core.messages import BaseMessageChunk
 from langgraph.pregel import Pregel
@@ -21,6 +24,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.db import Database
+from loopdesk.core.metrics import RUN_DURATION, RUNS_FINISHED
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.queue import RUN_TASK, WEBHOOK_TASK, defer
@@ -36,8 +40,16 @@ from loopdesk.runtime.threads.state import interrupt_of
 log = structlog.get_logger("loopdesk.runs.executor")
 
 
-class Shutdown(Exception):
-    """The worker is stopping: the run goes back to the queue."""
+# Failures of the service's own database, not of the graph: the job is retried (with backoff) and
+# the run continues from its last checkpoint. After MAX_ATTEMPTS the run ends in error.
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+)
+MAX_ATTEMPTS = 5
 
 
 @dataclass
@@ -91,6 +103,8 @@ class RunExecutor:
             return
         writer = EventWriter(self.persistence.pool, run_id, await last_seq(self.persistence.pool, run_id) + 1)
         graph: Pregel | None = None
+        timer = RUN_DURATION.labels(prepared.kwargs["graph_id"]).time()
+        timer.__enter__()
         try:
             store = ScopedStore.for_owner(self.persistence.store, prepared.owner_id)
             graph = registered.build(config, checkpointer=self.persistence.checkpointer, store=store)
@@ -106,11 +120,17 @@ class RunExecutor:
             bound.info("runs.handed_back")  # the worker is shutting down
             await self._requeue(prepared)
             raise
+        except INFRASTRUCTURE_ERRORS:
+            await writer.discard()
+            bound.warning("runs.retrying_after_database_error")
+            raise  # the queue retries the job; the next attempt resumes from the checkpoint
         except Exception as exc:  # noqa: BLE001 - the graph's failure is the run's outcome, not the worker's
             await writer.close()
             bound.info("runs.failed", error=type(exc).__name__)
             await self._finish(prepared, graph, config, error=exc)
             return
+        finally:
+            timer.__exit__(None, None, None)
         await writer.close()
         await self._finish(prepared, graph, config)
         bound.info("runs.finished")
@@ -121,6 +141,15 @@ class RunExecutor:
         async with self.database.sessionmaker() as session, session.begin():
             run = await session.get(Run, run_id, with_for_update=True)
             if run is None or run.status in TERMINAL:
+                return None
+            if run.attempt >= MAX_ATTEMPTS:
+                run.status = "error"
+                run.error = {"error": "RunAbandoned", "message": f"gave up after {run.attempt} attempts"}
+                run.output = {"__error__": run.error}
+                await close_log(session, run.run_id, [("error", run.error), ("end", None)])
+                thread = await session.get(Thread, run.thread_id, with_for_update=True)
+                if thread is not None:
+                    await settle_thread(session, thread, finished=run, failed=True)
                 return None
             resumed = run.status == "running"
             run.status = "running"
@@ -229,6 +258,7 @@ class RunExecutor:
                 run.output = output
                 events = [("end", None)]
             run.updated_at = datetime.now(UTC)
+            RUNS_FINISHED.labels(prepared.kwargs["graph_id"], run.status).inc()
             await close_log(session, run.run_id, events)
             await settle_thread(
                 session, thread, finished=run, values=values, interrupts=interrupts, failed=error is not None
@@ -261,6 +291,7 @@ class RunExecutor:
             else:
                 run.status = "interrupted"
                 run.updated_at = datetime.now(UTC)
+                RUNS_FINISHED.labels(prepared.kwargs["graph_id"], "interrupted").inc()
                 await close_log(session, run.run_id, [("end", None)])
                 finished = run
             await session.flush()

@@ -1,0 +1,31 @@
+"""Agent Protocol server description: `/ok` (liveness, no auth) and `/info`."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import APIRouter
+
+from loopdesk import __version__
+from loopdesk.auth.deps import CurrentUser
+from loopdesk.runtime.deps import GraphsDep
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/ok")
+async def ok() -> dict[str, bool]:
+    """Liveness for LangGraph clients (no auth; readiness is /api/v1/health)."""
+    return {"ok": True}
+
+
+@router.get("/info")
+async def info(user: CurrentUser, graphs: GraphsDep) -> dict[str, Any]:
+    """What this server is and can do."""
+    return {
+        "version": __version__,
+        "langgraph_py_version": version("langgraph"),
+        "flags": {"assistants": True, "crons": False, "store": True, "langsmith": False},
+        "graphs": sorted(graphs.graphs),
+    }
