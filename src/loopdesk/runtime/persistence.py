@@ -3,6 +3,8 @@ thread) and the store (long-term memory). Their tables come from their `setup()`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -33,4 +35,10 @@ class Persistence:
         return cls(pool=pool, checkpointer=AsyncPostgresSaver(pool), store=AsyncPostgresStore(pool))
 
     async def close(self) -> None:
+        # The store batches operations in a background task of its own: end it with the pool.
+        task = getattr(self.store, "_task", None)
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self.pool.close()
