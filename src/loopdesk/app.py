@@ -25,6 +25,7 @@ from loopdesk.core.settings import Settings
 from loopdesk.runtime.assistants.endpoints import router as assistants_router
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.config import load_config
+from loopdesk.runtime.crons.endpoints import router as crons_router
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.info import router as info_router
 from loopdesk.runtime.persistence import Persistence
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         api_keys_router,
         assistants_router,
         threads_router,
+        crons_router,
         runs_router,
         store_router,
     ):

@@ -3,8 +3,20 @@
 from loopdesk.auth.models import ApiKey, RevokedToken
 from loopdesk.core.db import Base
 from loopdesk.runtime.assistants.models import Assistant, AssistantVersion
+from loopdesk.runtime.crons.models import Cron
 from loopdesk.runtime.runs.models import Run, RunEvent
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.users.models import User
 
-__all__ = ["ApiKey", "Assistant", "AssistantVersion", "Base", "RevokedToken", "Run", "RunEvent", "Thread", "User"]
+__all__ = [
+    "ApiKey",
+    "Assistant",
+    "AssistantVersion",
+    "Base",
+    "Cron",
+    "RevokedToken",
+    "Run",
+    "RunEvent",
+    "Thread",
+    "User",
+]

@@ -26,6 +26,6 @@ async def info(user: CurrentUser, graphs: GraphsDep) -> dict[str, Any]:
     return {
         "version": __version__,
         "langgraph_py_version": version("langgraph"),
-        "flags": {"assistants": True, "crons": False, "store": True, "langsmith": False},
+        "flags": {"assistants": True, "crons": True, "store": True, "langsmith": False},
         "graphs": sorted(graphs.graphs),
     }

@@ -18,6 +18,7 @@ from loopdesk.core.db import Database
 from loopdesk.core.http import OutboundPolicy, UnsafeDestination, safe_client
 from loopdesk.core.metrics import RUNS_RECOVERED, WEBHOOKS
 from loopdesk.core.settings import Settings
+from loopdesk.runtime.crons.service import fire_due_crons
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.queue import QUEUE, RUN_TASK, WEBHOOK_TASK
@@ -34,6 +35,7 @@ class WebhookRetry(Exception):
 
 SWEEP_TASK = "loopdesk.recover_stalled_runs"
 TTL_TASK = "loopdesk.sweep_expired_threads"
+CRON_TASK = "loopdesk.fire_due_crons"
 
 
 @dataclass
@@ -111,6 +113,12 @@ class QueueWorker:
                 RUNS_RECOVERED.inc()
                 log.warning("worker.run_recovered", job_id=job.id, run_id=job.task_kwargs.get("run_id"))
             await app.job_manager.prune_stalled_workers(stall_timeout)
+
+        @app.periodic(cron="* * * * * */5")
+        @app.task(name=CRON_TASK, queue=QUEUE)
+        async def fire_crons(timestamp: int) -> None:
+            """Scheduled runs that are due (checked every 5 s; cron schedules have minute precision)."""
+            await fire_due_crons(database, graphs)
 
         @app.periodic(cron="* * * * *")
         @app.task(name=TTL_TASK, queue=QUEUE)

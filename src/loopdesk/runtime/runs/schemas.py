@@ -38,7 +38,7 @@ class RunCreate(ProtocolSchema):
     config: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
-    stream_mode: StreamMode | list[StreamMode] = "values"
+    stream_mode: StreamMode | list[StreamMode] = Field(default_factory=lambda: ["values"])
     stream_subgraphs: bool = False
     stream_resumable: bool = False
     interrupt_before: Literal["*"] | list[str] | None = None
