@@ -55,7 +55,9 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
             url, pool_size=settings.database.db_pool_size, max_overflow=settings.database.db_max_overflow
         )
         app.state.database = database
-        app.state.persistence = await Persistence.open(url, max_size=settings.database.db_pool_size)
+        app.state.persistence = await Persistence.open(
+            url, max_size=settings.database.db_pool_size, index=graphs.store_index
+        )
         app.state.event_bus = EventBus(url)
         await app.state.event_bus.start()
         worker = (

@@ -132,7 +132,7 @@ async def _worker(settings: Settings, graphs) -> None:  # type: ignore[no-untype
     if settings.database.migrate_on_start:
         await asyncio.to_thread(run_migrations, url)
     database = Database.connect(url, pool_size=settings.database.db_pool_size, max_overflow=0)
-    persistence = await Persistence.open(url, max_size=settings.database.db_pool_size)
+    persistence = await Persistence.open(url, max_size=settings.database.db_pool_size, index=graphs.store_index)
     try:
         await QueueWorker.build(url, settings, database, persistence, graphs).run_forever()
     finally:

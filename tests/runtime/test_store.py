@@ -57,6 +57,17 @@ async def test_each_user_sees_only_their_own_memory(server_url, make_account):
     assert (await alice.store.get_item(["profile"], "email"))["value"]["address"] == "alice@example.com"
 
 
+async def test_admins_see_every_users_space(server_url, make_account, admin):
+    carol_account = await make_account("carol")
+    carol = sdk(server_url, carol_account)
+    await carol.store.put_item(["profile"], "email", {"address": "carol@example.com"})
+    everything = sdk(server_url, admin)
+    space = f"user:{carol_account.id}"
+    assert [space, "profile"] in (await everything.store.list_namespaces())["namespaces"]
+    item = await everything.store.get_item([space, "profile"], "email")
+    assert item["value"]["address"] == "carol@example.com"
+
+
 async def test_bad_store_requests_get_clear_errors(client, make_account):
     h = (await make_account("bad")).headers
     dotted = await client.put("/store/items", json={"namespace": ["a.b"], "key": "k", "value": {}}, headers=h)

@@ -66,6 +66,8 @@ class RegisteredGraph:
 @dataclass
 class GraphRegistry:
     graphs: dict[str, RegisteredGraph] = field(default_factory=dict)
+    # langgraph.json `store.index` with `embed` resolved (a function, or a "provider:model" string).
+    store_index: dict[str, Any] | None = None
 
     def register(self, graph_id: str, value: GraphValue, *, source: str = "built-in") -> None:
         takes_config = False
@@ -89,6 +91,27 @@ class GraphRegistry:
         for graph_id, spec in config.graphs.items():
             self.register(graph_id, _import_spec(spec, config.base_dir), source=spec)
             log.info("graphs.registered", graph_id=graph_id, source=spec)
+        if config.store is not None and config.store.index:
+            self.store_index = _store_index(config.store.index, config.base_dir)
+
+
+def _store_index(index: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """`store.index` of langgraph.json: `dims`, `embed` (a "./file.py:function" / "module:function" path, or
+    a LangChain "provider:model" name), optional `fields`."""
+    dims, embed = index.get("dims"), index.get("embed")
+    if not isinstance(dims, int) or not 1 <= dims <= 16000:
+        raise GraphLoadError("store.index.dims must be an integer from 1 to 16000")
+    if not isinstance(embed, str) or ":" not in embed:
+        raise GraphLoadError("store.index.embed must be './file.py:function', 'module:function' or 'provider:model'")
+    target = embed.rpartition(":")[0]
+    resolved: Any = embed
+    if target.endswith(".py") or "/" in target:
+        resolved = _import_spec(embed, base_dir)
+    elif importlib.util.find_spec(target.split(".")[0]) is not None:
+        resolved = _import_spec(embed, base_dir)
+    if not isinstance(resolved, str) and not callable(resolved) and not hasattr(resolved, "embed_documents"):
+        raise GraphLoadError(f"store.index.embed {embed!r} is not a function or an Embeddings object")
+    return {**index, "embed": resolved}
 
 
 def _import_spec(spec: str, base_dir: Path) -> GraphValue:

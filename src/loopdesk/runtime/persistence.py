@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.postgres.aio import AsyncPostgresStore
@@ -20,7 +21,9 @@ class Persistence:
     store: AsyncPostgresStore
 
     @classmethod
-    async def open(cls, url: str, *, max_size: int = 10) -> Persistence:
+    async def open(cls, url: str, *, max_size: int = 10, index: dict[str, Any] | None = None) -> Persistence:
+        """`index` (langgraph.json store.index) turns on semantic search: its vector table is set up here,
+        for the configured dimensions."""
         pool = AsyncConnectionPool(
             url,
             min_size=1,
@@ -32,7 +35,10 @@ class Persistence:
             kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
         )
         await pool.open(wait=True)
-        return cls(pool=pool, checkpointer=AsyncPostgresSaver(pool), store=AsyncPostgresStore(pool))
+        store = AsyncPostgresStore(pool, index=index) if index else AsyncPostgresStore(pool)
+        if index:
+            await store.setup()
+        return cls(pool=pool, checkpointer=AsyncPostgresSaver(pool), store=store)
 
     async def close(self) -> None:
         # The store batches operations in a background task of its own: end it with the pool.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from langgraph.store.base import BaseStore
 
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.errors import NotFound
@@ -12,15 +13,19 @@ from loopdesk.runtime.deps import PersistenceDep
 from loopdesk.runtime.serde import to_jsonable
 from loopdesk.runtime.store.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch
 from loopdesk.runtime.store.scoped import ScopedStore
+from loopdesk.users.models import Role
 
 router = APIRouter(prefix="/store", tags=["store"])
 
 
-def user_store(persistence: PersistenceDep, user: CurrentUser) -> ScopedStore:
+def user_store(persistence: PersistenceDep, user: CurrentUser) -> BaseStore:
+    """A user's own space; admins get the whole store (each user's space under its `user:<id>` label)."""
+    if user.role == Role.admin:
+        return persistence.store
     return ScopedStore.for_owner(persistence.store, user.id)
 
 
-StoreDep = Annotated[ScopedStore, Depends(user_store)]
+StoreDep = Annotated[BaseStore, Depends(user_store)]
 
 
 def _item(item: Any) -> dict[str, Any]:
