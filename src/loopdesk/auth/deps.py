@@ -49,7 +49,17 @@ async def get_principal(
     _k: Annotated[object, Depends(_api_key)] = None,
     _c: Annotated[object, Depends(_cookie)] = None,
 ) -> Principal:
-    service = AuthService(session, settings)
+    try:
+        return await _loopdesk_principal(request, AuthService(session, settings), settings)
+    except NotAuthenticated:
+        # Not one of ours: a langgraph.json `@auth.authenticate` handler may vouch for the caller.
+        custom = getattr(getattr(request.app.state, "graphs", None), "custom_auth", None)
+        if custom is None or not custom.authenticates:
+            raise
+        return Principal(user=await custom.authenticate(request, session), method="bearer")
+
+
+async def _loopdesk_principal(request: Request, service: AuthService, settings: Settings) -> Principal:
     if api_key := request.headers.get("x-api-key"):
         return await service.authenticate_api_key(api_key)
     if authorization := request.headers.get("authorization"):

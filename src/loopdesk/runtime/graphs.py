@@ -68,6 +68,8 @@ class GraphRegistry:
     graphs: dict[str, RegisteredGraph] = field(default_factory=dict)
     # langgraph.json `store.index` with `embed` resolved (a function, or a "provider:model" string).
     store_index: dict[str, Any] | None = None
+    # langgraph.json `auth.path`: a langgraph_sdk.auth.Auth object (see runtime/custom_auth.py).
+    custom_auth: Any = None
 
     def register(self, graph_id: str, value: GraphValue, *, source: str = "built-in") -> None:
         takes_config = False
@@ -93,6 +95,16 @@ class GraphRegistry:
             log.info("graphs.registered", graph_id=graph_id, source=spec)
         if config.store is not None and config.store.index:
             self.store_index = _store_index(config.store.index, config.base_dir)
+        if config.auth is not None and config.auth.path:
+            from langgraph_sdk.auth import Auth
+
+            from loopdesk.runtime.custom_auth import CustomAuth
+
+            auth = _import_spec(config.auth.path, config.base_dir)
+            if not isinstance(auth, Auth):
+                raise GraphLoadError(f"auth.path {config.auth.path!r} is not a langgraph_sdk.auth.Auth object")
+            self.custom_auth = CustomAuth(auth)
+            log.info("graphs.custom_auth", source=config.auth.path)
 
 
 def _store_index(index: dict[str, Any], base_dir: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.db import SessionDep
 from loopdesk.core.errors import BadRequest, Conflict
+from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.deps import GraphsDep
 from loopdesk.runtime.paging import render_page
 from loopdesk.runtime.runs.events import EventBus, dumps
@@ -28,8 +29,8 @@ SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 CancelAction = Literal["interrupt", "rollback"]
 
 
-def _service(session: SessionDep, graphs: GraphsDep) -> RunService:
-    return RunService(session, graphs)
+def _service(request: Request, session: SessionDep, graphs: GraphsDep) -> RunService:
+    return RunService(session, graphs, Authorizer(request))
 
 
 ServiceDep = Annotated[RunService, Depends(_service)]

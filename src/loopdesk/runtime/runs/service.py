@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.errors import Conflict, NotFound
 from loopdesk.runtime.assistants.service import AssistantService
+from loopdesk.runtime.custom_auth import Authorizer, matches
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
 from loopdesk.runtime.queue import RUN_TASK, abort, defer
@@ -53,10 +54,11 @@ def merge_config(base: dict[str, Any], override: dict[str, Any] | None) -> dict[
 
 
 class RunService:
-    def __init__(self, session: AsyncSession, graphs: GraphRegistry):
+    def __init__(self, session: AsyncSession, graphs: GraphRegistry, authz: Authorizer | None = None):
         self.session = session
         self.graphs = graphs
         self.threads = ThreadRepository(session)
+        self.authz = authz or Authorizer()
 
     # -- create ----------------------------------------------------------------------------------
 
@@ -65,7 +67,12 @@ class RunService:
         assistant = await assistants.get(caller, data.assistant_id)
         assistants.graph(assistant.graph_id)  # 404 when the graph is not served here
         temporary = thread_id is None
+        value = {"thread_id": thread_id, "assistant_id": str(assistant.assistant_id), "metadata": data.metadata or {}}
+        filters = await self.authz(caller, "threads", "create_run", value)
+        data.metadata = value.get("metadata") or None
         thread = await self._thread_for_run(caller, thread_id, data)
+        if filters and not temporary and not matches(thread.metadata_, filters):
+            raise ThreadNotFound(detail={"thread_id": str(thread_id)})
         if data.command is not None and data.command.resume is not None and thread.status != "interrupted":
             raise NotInterrupted(detail={"thread_id": str(thread.thread_id), "status": thread.status})
 
@@ -148,6 +155,7 @@ class RunService:
     # -- read ------------------------------------------------------------------------------------
 
     async def get(self, caller: User, thread_id: uuid.UUID, run_id: uuid.UUID, *, for_update: bool = False) -> Run:
+        await self._thread_visible(caller, thread_id)
         statement = select(Run).where(Run.run_id == run_id, Run.thread_id == thread_id)
         if caller.role != Role.admin:
             statement = statement.where(Run.owner_id == caller.id)
@@ -168,10 +176,20 @@ class RunService:
             raise RunNotFound(detail={"run_id": str(run_id)})
         return run
 
+    async def _thread_visible(self, caller: User, thread_id: uuid.UUID) -> None:
+        """Runs are read through their thread: the thread's `@auth.on` read filter applies."""
+        if self.authz.custom is None:
+            return
+        thread = await self.threads.get_readable(caller, thread_id)
+        filters = await self.authz(caller, "threads", "read", {"thread_id": thread_id})
+        if thread is None or (filters and not matches(thread.metadata_, filters)):
+            raise ThreadNotFound(detail={"thread_id": str(thread_id)})
+
     async def list(self, caller: User, thread_id: uuid.UUID, query: RunListQuery) -> tuple[Sequence[Run], bool]:
         thread = await self.threads.get_readable(caller, thread_id)
         if thread is None:
             raise ThreadNotFound(detail={"thread_id": str(thread_id)})
+        await self._thread_visible(caller, thread_id)
         statement = select(Run).where(Run.thread_id == thread_id)
         if query.status:
             statement = statement.where(Run.status == query.status)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from langgraph.store.base import BaseStore
 
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.errors import NotFound
+from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.deps import PersistenceDep
 from loopdesk.runtime.serde import to_jsonable
 from loopdesk.runtime.store.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch
@@ -28,6 +29,22 @@ def user_store(persistence: PersistenceDep, user: CurrentUser) -> BaseStore:
 StoreDep = Annotated[BaseStore, Depends(user_store)]
 
 
+class StoreGate:
+    """langgraph.json `@auth.on.store` handlers: they may refuse an operation or rewrite its namespace."""
+
+    def __init__(self, request: Request, user: CurrentUser):
+        self.authz = Authorizer(request)
+        self.user = user
+
+    async def __call__(self, action: str, **value: Any) -> dict[str, Any]:
+        await self.authz(self.user, "store", action, value)
+        value["namespace"] = tuple(value.get("namespace") or ())
+        return value
+
+
+GateDep = Annotated[StoreGate, Depends(StoreGate)]
+
+
 def _item(item: Any) -> dict[str, Any]:
     data = {
         "namespace": list(item.namespace),
@@ -42,38 +59,43 @@ def _item(item: Any) -> dict[str, Any]:
 
 
 @router.put("/items", status_code=status.HTTP_204_NO_CONTENT)
-async def put_item(data: StorePut, store: StoreDep) -> Response:
+async def put_item(data: StorePut, store: StoreDep, gate: GateDep) -> Response:
     """Create or replace an item; `ttl` in minutes."""
     index = False if data.index is False else (data.index if isinstance(data.index, list) else None)
-    await store.aput(tuple(data.namespace), data.key, data.value, index=index, ttl=data.ttl)
+    op = await gate("put", namespace=tuple(data.namespace), key=data.key, value=data.value, index=index)
+    await store.aput(op["namespace"], data.key, op["value"], index=index, ttl=data.ttl)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/items")
 async def get_item(
     store: StoreDep,
+    gate: GateDep,
     key: Annotated[str, Query(min_length=1, max_length=500)],
     namespace: Annotated[str, Query(max_length=4000, description="labels joined by dots")] = "",
     refresh_ttl: bool | None = None,
 ) -> dict[str, Any]:
     labels = tuple(label for label in namespace.split(".") if label)
-    item = await store.aget(labels, key, refresh_ttl=refresh_ttl)
+    op = await gate("get", namespace=labels, key=key)
+    item = await store.aget(op["namespace"], key, refresh_ttl=refresh_ttl)
     if item is None:
         raise NotFound("Item not found", detail={"namespace": list(labels), "key": key})
     return _item(item)
 
 
 @router.delete("/items", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_item(data: StoreDelete, store: StoreDep) -> Response:
-    await store.adelete(tuple(data.namespace), data.key)
+async def delete_item(data: StoreDelete, store: StoreDep, gate: GateDep) -> Response:
+    op = await gate("delete", namespace=tuple(data.namespace), key=data.key)
+    await store.adelete(op["namespace"], data.key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/items/search")
-async def search_items(data: StoreSearch, store: StoreDep) -> dict[str, list[dict[str, Any]]]:
-    """Items under a namespace prefix, filtered by value fields."""
+async def search_items(data: StoreSearch, store: StoreDep, gate: GateDep) -> dict[str, list[dict[str, Any]]]:
+    """Items under a namespace prefix, filtered by value fields; `query` ranks by meaning (store.index)."""
+    op = await gate("search", namespace=tuple(data.namespace_prefix), filter=data.filter, query=data.query)
     items = await store.asearch(
-        tuple(data.namespace_prefix),
+        op["namespace"],
         filter=data.filter,
         limit=data.limit,
         offset=data.offset,
@@ -84,9 +106,10 @@ async def search_items(data: StoreSearch, store: StoreDep) -> dict[str, list[dic
 
 
 @router.post("/namespaces")
-async def list_namespaces(data: StoreNamespaces, store: StoreDep) -> dict[str, list[list[str]]]:
+async def list_namespaces(data: StoreNamespaces, store: StoreDep, gate: GateDep) -> dict[str, list[list[str]]]:
+    op = await gate("list_namespaces", namespace=tuple(data.prefix or ()), suffix=data.suffix, max_depth=data.max_depth)
     namespaces = await store.alist_namespaces(
-        prefix=tuple(data.prefix) if data.prefix else None,
+        prefix=op["namespace"] or None,
         suffix=tuple(data.suffix) if data.suffix else None,
         max_depth=data.max_depth,
         limit=data.limit,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.db import SessionDep
+from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.deps import GraphsDep, PersistenceDep
 from loopdesk.runtime.paging import render_page
 from loopdesk.runtime.threads.schemas import (
@@ -27,8 +28,8 @@ from loopdesk.runtime.threads.service import ThreadService
 router = APIRouter(prefix="/threads", tags=["threads"])
 
 
-def _service(session: SessionDep, graphs: GraphsDep, persistence: PersistenceDep) -> ThreadService:
-    return ThreadService(session, graphs, persistence)
+def _service(request: Request, session: SessionDep, graphs: GraphsDep, persistence: PersistenceDep) -> ThreadService:
+    return ThreadService(session, graphs, persistence, Authorizer(request))
 
 
 ServiceDep = Annotated[ThreadService, Depends(_service)]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.errors import BadRequest, Conflict, NotFound
 from loopdesk.runtime.assistants.service import AssistantService
+from loopdesk.runtime.custom_auth import Authorizer, as_containment, matches
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
 from loopdesk.runtime.persistence import Persistence
@@ -49,19 +50,31 @@ def _expiry(ttl: ThreadTTL | None) -> datetime | None:
 
 
 class ThreadService:
-    def __init__(self, session: AsyncSession, graphs: GraphRegistry, persistence: Persistence):
+    def __init__(
+        self, session: AsyncSession, graphs: GraphRegistry, persistence: Persistence, authz: Authorizer | None = None
+    ):
         self.session = session
         self.graphs = graphs
         self.persistence = persistence
         self.threads = ThreadRepository(session)
+        self.authz = authz or Authorizer()
 
-    async def get(self, caller: User, thread_id: uuid.UUID, *, for_update: bool = False) -> Thread:
+    async def get(
+        self, caller: User, thread_id: uuid.UUID, *, for_update: bool = False, action: str = "read"
+    ) -> Thread:
         thread = await self.threads.get_readable(caller, thread_id, for_update=for_update)
+        if thread is not None:
+            filters = await self.authz(caller, "threads", action, {"thread_id": thread_id})
+            if filters and not matches(thread.metadata_, filters):
+                thread = None
         if thread is None:
             raise ThreadNotFound(detail={"thread_id": str(thread_id)})
         return thread
 
     async def create(self, caller: User, data: ThreadCreate) -> Thread:
+        value = {"thread_id": data.thread_id, "metadata": dict(data.metadata), "if_exists": data.if_exists}
+        await self.authz(caller, "threads", "create", value)
+        data.metadata = value.get("metadata") or {}
         thread_id = data.thread_id or uuid.uuid4()
         existing = await self.threads.get_readable(caller, thread_id)
         if existing is not None and data.if_exists == "do_nothing":
@@ -85,7 +98,7 @@ class ThreadService:
         return thread
 
     async def patch(self, caller: User, thread_id: uuid.UUID, data: ThreadPatch) -> Thread:
-        thread = await self.get(caller, thread_id, for_update=True)
+        thread = await self.get(caller, thread_id, for_update=True, action="update")
         if data.metadata is not None:
             thread.metadata_ = {**thread.metadata_, **data.metadata}
         if data.ttl is not None:
@@ -96,15 +109,19 @@ class ThreadService:
         return thread
 
     async def delete(self, caller: User, thread_id: uuid.UUID) -> None:
-        thread = await self.get(caller, thread_id, for_update=True)
+        thread = await self.get(caller, thread_id, for_update=True, action="delete")
         await self.threads.delete_many([thread.thread_id])
         await self.persistence.checkpointer.adelete_thread(str(thread.thread_id))
         log.info("threads.deleted", thread_id=str(thread_id))
 
+    async def _search_metadata(self, caller: User, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+        filters = await self.authz(caller, "threads", "search", {"metadata": metadata})
+        return {**(metadata or {}), **as_containment(filters)} if filters else metadata
+
     async def search(self, caller: User, query: ThreadSearch) -> tuple[Sequence[Thread], bool]:
         rows = await self.threads.search(
             caller,
-            metadata=query.metadata,
+            metadata=await self._search_metadata(caller, query.metadata),
             values=query.values,
             status=query.status,
             ids=query.ids,
@@ -116,7 +133,8 @@ class ThreadService:
         return split_page(rows, query.limit)
 
     async def count(self, caller: User, query: ThreadCount) -> int:
-        return await self.threads.count(caller, metadata=query.metadata, values=query.values, status=query.status)
+        metadata = await self._search_metadata(caller, query.metadata)
+        return await self.threads.count(caller, metadata=metadata, values=query.values, status=query.status)
 
     async def copy(self, caller: User, thread_id: uuid.UUID) -> Thread:
         source = await self.get(caller, thread_id)
@@ -194,7 +212,7 @@ class ThreadService:
         return thread_state(await graph.aget_state(config, subgraphs=subgraphs))
 
     async def update_state(self, caller: User, thread_id: uuid.UUID, data: StateUpdate) -> dict[str, Any]:
-        thread = await self.get(caller, thread_id, for_update=True)
+        thread = await self.get(caller, thread_id, for_update=True, action="update")
         if thread.status == "busy":
             raise Conflict("Thread is busy with a run", detail={"thread_id": str(thread_id)})
         graph = await self._graph(caller, thread)
