@@ -186,3 +186,21 @@ async def test_batch_creates_stateless_runs(server_url, make_account):
     assert len(runs) == 3
     for i, run in enumerate(runs):
         assert (await client.runs.join(run["thread_id"], run["run_id"]))["messages"] == [str(i), f"echo: {i}"]
+
+
+async def test_on_disconnect_cancel_stops_the_run_when_the_client_goes(server_url, make_account):
+    account = await make_account("mo")
+    client = sdk(server_url, account)
+    tid = (await client.threads.create())["thread_id"]
+    body = {"assistant_id": "slow", "input": {"steps": [], "delay": 3}, "on_disconnect": "cancel"}
+    async with (
+        httpx.AsyncClient(base_url=server_url, headers=account.headers) as http,
+        http.stream("POST", f"/threads/{tid}/runs/stream", json=body) as response,
+    ):
+        run_path = response.headers["content-location"]
+        async for line in response.aiter_lines():
+            if line.startswith("event: metadata"):
+                break  # the client goes away mid-run
+    run_id = run_path.rsplit("/", 1)[1]
+    await client.runs.join(tid, run_id)
+    assert (await client.runs.get(tid, run_id))["status"] == "interrupted"

@@ -131,3 +131,27 @@ async def test_bad_thread_requests_get_clear_errors(client, make_account):
     assert_error(await client.post("/threads/search", json={"limit": 0}, headers=h), 422)
     missing = await client.get(f"/threads/{echo['thread_id']}/state/1ef00000-0000-6000-8000-000000000000", headers=h)
     assert_error(missing, 404)
+
+
+async def test_the_ttl_sweep_deletes_expired_threads_with_their_checkpoints(
+    server_url, make_account, app, database_url
+):
+    import psycopg
+
+    from loopdesk.runtime.worker import sweep_expired_threads
+
+    client = sdk(server_url, await make_account("ttl"))
+    expiring = await client.threads.create(ttl=1)
+    kept = await client.threads.create(ttl=60)
+    await client.runs.wait(expiring["thread_id"], "echo", input={"messages": ["bye"]})
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE threads SET expires_at = now() - interval '1 second' WHERE thread_id = %s", (expiring["thread_id"],)
+        )
+    assert await sweep_expired_threads(app.state.database, app.state.persistence) == 1
+    assert [t["thread_id"] for t in await client.threads.search()] == [kept["thread_id"]]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (expiring["thread_id"],)
+        ).fetchone()
+    assert left[0] == 0

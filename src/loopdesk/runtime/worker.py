@@ -38,6 +38,20 @@ TTL_TASK = "loopdesk.sweep_expired_threads"
 CRON_TASK = "loopdesk.fire_due_crons"
 
 
+async def sweep_expired_threads(database: Database, persistence: Persistence) -> int:
+    """Threads past their TTL (and not busy) go, with their checkpoints and runs; returns how many."""
+    async with database.sessionmaker() as session, session.begin():
+        rows = await session.execute(
+            text("DELETE FROM threads WHERE expires_at < now() AND status <> 'busy' RETURNING thread_id")
+        )
+        expired = [str(row[0]) for row in rows]
+    for thread_id in expired:
+        await persistence.checkpointer.adelete_thread(thread_id)
+    if expired:
+        log.info("worker.threads_expired", count=len(expired))
+    return len(expired)
+
+
 @dataclass
 class QueueWorker:
     app: procrastinate.App
@@ -122,17 +136,8 @@ class QueueWorker:
 
         @app.periodic(cron="* * * * *")
         @app.task(name=TTL_TASK, queue=QUEUE)
-        async def sweep_expired_threads(timestamp: int) -> None:
-            """Threads past their TTL (and idle) go, with their checkpoints."""
-            async with database.sessionmaker() as session, session.begin():
-                rows = await session.execute(
-                    text("DELETE FROM threads WHERE expires_at < now() AND status <> 'busy' RETURNING thread_id")
-                )
-                expired = [str(row[0]) for row in rows]
-            for thread_id in expired:
-                await persistence.checkpointer.adelete_thread(thread_id)
-            if expired:
-                log.info("worker.threads_expired", count=len(expired))
+        async def sweep_expired_threads_task(timestamp: int) -> None:
+            await sweep_expired_threads(database, persistence)
 
         return cls(app=app, settings=settings)
 
