@@ -5,13 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.postgres.aio import AsyncPostgresStore
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+
+IDLE_CHECK_SECONDS = 2.0
+_returned_at: weakref.WeakKeyDictionary[AsyncConnection, float] = weakref.WeakKeyDictionary()
+
+
+async def _mark_returned(conn: AsyncConnection) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+async def _check_if_idle(conn: AsyncConnection) -> None:
+    if time.monotonic() - _returned_at.get(conn, 0.0) > IDLE_CHECK_SECONDS:
+        await AsyncConnectionPool.check_connection(conn)
 
 
 @dataclass
@@ -29,8 +44,10 @@ class Persistence:
             min_size=1,
             max_size=max_size,
             open=False,
-            # A connection the server dropped (restart, failover) is replaced, not handed out.
-            check=AsyncConnectionPool.check_connection,
+            # A connection the server dropped (restart, failover) is replaced, not handed out; only those
+            # idle for a while are checked, so busy pools pay no extra round trip per checkout.
+            check=_check_if_idle,
+            reset=_mark_returned,
             # What the saver expects: autocommit, dict rows, no server-side prepared statements.
             kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
         )

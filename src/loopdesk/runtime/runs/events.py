@@ -26,6 +26,8 @@ from loopdesk.runtime.serde import to_jsonable
 log = structlog.get_logger("loopdesk.runs.events")
 
 CHANNEL = "loopdesk_run_events"
+LINGER_SECONDS = 0.01
+FINAL = ":end"  # suffix of the notification sent with a run's last event
 _INSERT = (
     "WITH ins AS (INSERT INTO run_events (run_id, seq, event, data)"
     " SELECT %(run_id)s, s, e, d FROM unnest(%(seqs)s::int[], %(events)s::text[], %(datas)s::text[]) AS t(s, e, d)"
@@ -62,13 +64,27 @@ async def append_events(pool: AsyncConnectionPool, run_id: uuid.UUID, events: li
         )
 
 
+async def fetch(pool: AsyncConnectionPool, query: str, params: tuple, *, attempts: int = 3) -> list[dict[str, Any]]:
+    """A read for long-lived readers (streams, waits): a connection the server dropped is replaced and
+    the read retried, instead of cutting the client's stream."""
+    for attempt in range(attempts):
+        try:
+            async with pool.connection() as conn:
+                cursor = await conn.execute(query, params)  # type: ignore[arg-type]
+                return await cursor.fetchall()
+        except psycopg.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
+    return []
+
+
 async def read_events(pool: AsyncConnectionPool, run_id: uuid.UUID, after: int, limit: int = 500) -> list[Event]:
-    async with pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT seq, event, data FROM run_events WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s",
-            (run_id, after, limit),
-        )
-        rows = await cursor.fetchall()
+    rows = await fetch(
+        pool,
+        "SELECT seq, event, data FROM run_events WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s",
+        (run_id, after, limit),
+    )
     return [Event(row["seq"], row["event"], row["data"]) for row in rows]
 
 
@@ -102,6 +118,8 @@ class EventWriter:
     async def _flush_loop(self) -> None:
         while True:
             await self._ready.wait()
+            if not self._closing:
+                await asyncio.sleep(LINGER_SECONDS)  # let a burst (tokens, a fast step) join this batch
             self._ready.clear()
             batch, self._buffer = self._buffer, []
             await append_events(self.pool, self.run_id, batch)
@@ -158,9 +176,12 @@ class EventBus:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def wake(self, run_key: str) -> None:
+    def wake(self, payload: str) -> None:
+        final = payload.endswith(FINAL)
+        run_key = payload.removesuffix(FINAL)
         for waiter in self._waiters.get(run_key, ()):
-            waiter.set()
+            if final or not getattr(waiter, "final_only", False):
+                waiter.set()
 
     def _wake_all(self) -> None:
         for waiters in self._waiters.values():
@@ -168,9 +189,11 @@ class EventBus:
                 waiter.set()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, run_id: uuid.UUID) -> AsyncIterator[asyncio.Event]:
+    async def subscribe(self, run_id: uuid.UUID, *, final_only: bool = False) -> AsyncIterator[asyncio.Event]:
+        """An event set when the run writes events (`final_only`: when it ends or goes away)."""
         key = str(run_id)
-        waiter = asyncio.Event()
+        waiter = _Waiter()
+        waiter.final_only = final_only
         self._waiters[key].add(waiter)
         try:
             yield waiter
@@ -178,6 +201,10 @@ class EventBus:
             self._waiters[key].discard(waiter)
             if not self._waiters[key]:
                 del self._waiters[key]
+
+
+class _Waiter(asyncio.Event):
+    final_only: bool = False
 
 
 async def wait_for(waiter: asyncio.Event, seconds: float) -> bool:

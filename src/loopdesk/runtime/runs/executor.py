@@ -20,7 +20,7 @@ import structlog
 from langchain_core.messages import BaseMessageChunk
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Send
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.db import Database
@@ -88,6 +88,47 @@ class RunExecutor:
         self.graphs = graphs
 
     async def execute(self, run_id: uuid.UUID) -> None:
+        """Execute the run; a cancellation (the queue's abort, or the worker stopping) that lands in any
+        phase leaves the run either finished as cancelled or back in the queue, never `running`."""
+        try:
+            await self._execute(run_id)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._after_cancellation(run_id))
+            raise
+
+    async def _after_cancellation(self, run_id: uuid.UUID) -> None:
+        async with self.database.sessionmaker() as session:
+            run = await session.get(Run, run_id)
+            if run is None or run.status in TERMINAL:
+                return
+            prepared = Prepared(
+                run_id=run.run_id,
+                thread_id=run.thread_id,
+                attempt=run.attempt,
+                kwargs=dict(run.kwargs),
+                metadata=dict(run.metadata_),
+                owner_id=run.owner_id,
+                assistant_id=run.assistant_id,
+                resumed=True,
+                cancel_action=run.cancel_action,
+            )
+        if prepared.cancel_action:
+            log.info("runs.cancelled", run_id=str(run_id))
+            graph = self._graph_for(prepared)
+            await self._finish_cancelled(prepared, graph)
+        else:
+            log.info("runs.handed_back", run_id=str(run_id))  # the worker is stopping
+            await self._requeue(prepared)
+
+    def _graph_for(self, prepared: Prepared) -> Pregel | None:
+        registered = self.graphs.get(prepared.kwargs["graph_id"])
+        if registered is None:
+            return None
+        return registered.build(
+            self._config(prepared), checkpointer=self.persistence.checkpointer, store=self.persistence.store
+        )
+
+    async def _execute(self, run_id: uuid.UUID) -> None:
         prepared = await self._start(run_id)
         if prepared is None:
             return
@@ -112,14 +153,8 @@ class RunExecutor:
                 writer.emit("metadata", {"run_id": str(run_id), "attempt": prepared.attempt})
             await self._stream(prepared, graph, config, writer)
         except asyncio.CancelledError:
-            await writer.close()
-            if await self._cancel_requested(run_id):
-                bound.info("runs.cancelled")
-                await self._finish_cancelled(prepared, graph)
-                return
-            bound.info("runs.handed_back")  # the worker is shutting down
-            await self._requeue(prepared)
-            raise
+            await asyncio.shield(writer.close())
+            raise  # execute() finishes the run as cancelled, or hands it back to the queue
         except INFRASTRUCTURE_ERRORS:
             await writer.discard()
             bound.warning("runs.retrying_after_database_error")
@@ -269,11 +304,6 @@ class RunExecutor:
         """Follow-up jobs of a finished run, enqueued with its final status (webhooks)."""
         if run.kwargs.get("webhook"):
             await defer(session, WEBHOOK_TASK, {"run_id": str(run.run_id)})
-
-    async def _cancel_requested(self, run_id: uuid.UUID) -> bool:
-        async with self.database.sessionmaker() as session:
-            action = await session.scalar(select(Run.cancel_action).where(Run.run_id == run_id))
-        return action is not None
 
     async def _finish_cancelled(self, prepared: Prepared, graph: Pregel | None) -> None:
         values, interrupts = None, None

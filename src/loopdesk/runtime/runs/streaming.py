@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from loopdesk.runtime.runs.events import EventBus, read_events, wait_for
+from loopdesk.runtime.runs.events import EventBus, fetch, read_events, wait_for
 from loopdesk.runtime.runs.schemas import TERMINAL
 
 ALWAYS_SENT = {"metadata", "error", "end"}
@@ -29,10 +29,8 @@ def mode_filter(modes: list[str] | None) -> set[str] | None:
 
 async def run_outcome(pool: AsyncConnectionPool, run_id: uuid.UUID) -> tuple[str, Any] | None:
     """(status, output) of a run, None when it no longer exists."""
-    async with pool.connection() as conn:
-        cursor = await conn.execute("SELECT status, output FROM runs WHERE run_id = %s", (run_id,))
-        row = await cursor.fetchone()
-    return (row["status"], row["output"]) if row else None
+    rows = await fetch(pool, "SELECT status, output FROM runs WHERE run_id = %s", (run_id,))
+    return (rows[0]["status"], rows[0]["output"]) if rows else None
 
 
 async def sse_events(
@@ -72,7 +70,7 @@ async def wait_outcome(
     pool: AsyncConnectionPool, bus: EventBus, run_id: uuid.UUID, *, heartbeat: float = 10.0
 ) -> AsyncIterator[bytes | tuple[str, Any] | None]:
     """Yields b"\\n" keep-alives while the run goes on, then its (status, output) (None if it is gone)."""
-    async with bus.subscribe(run_id) as waiter:
+    async with bus.subscribe(run_id, final_only=True) as waiter:
         while True:
             waiter.clear()
             outcome = await run_outcome(pool, run_id)
