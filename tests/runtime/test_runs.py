@@ -51,6 +51,20 @@ async def test_stream_sends_metadata_first_end_last_and_every_requested_mode(ser
     assert [p for p in parts if p.event == "values"][-1].data["steps"] == ["first", "second"]
 
 
+async def test_events_mode_streams_langchain_events_alongside_other_modes(server_url, make_account):
+    client = sdk(server_url, await make_account("evy"))
+    thread = await client.threads.create()
+    parts = await collect(
+        client.runs.stream(
+            thread["thread_id"], "chat", input={"messages": [("user", "hi")]}, stream_mode=["events", "values"]
+        )
+    )
+    kinds = {p.data["event"] for p in parts if p.event == "events"}
+    assert {"on_chain_start", "on_chat_model_stream", "on_chain_end"} <= kinds
+    assert [p for p in parts if p.event == "values"][-1].data["messages"][-1]["content"] == "hello there friend"
+    assert parts[0].event == "metadata" and parts[-1].event == "end"
+
+
 async def test_messages_stream_as_tuples_and_as_partial_messages(server_url, make_account):
     client = sdk(server_url, await make_account("cy"))
     thread = await client.threads.create()

@@ -106,6 +106,7 @@ class EventWriter:
         self._buffer: list[Event] = []
         self._ready = asyncio.Event()
         self._closing = False
+        self._closed = asyncio.Event()
         self._task = asyncio.create_task(self._flush_loop(), name=f"run-events-{run_id}")
 
     def emit(self, event: str, data: Any) -> None:
@@ -118,8 +119,9 @@ class EventWriter:
     async def _flush_loop(self) -> None:
         while True:
             await self._ready.wait()
-            if not self._closing:
-                await asyncio.sleep(LINGER_SECONDS)  # let a burst (tokens, a fast step) join this batch
+            if not self._closing:  # let a burst (tokens, a fast step) join this batch; close() cuts it short
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closed.wait(), LINGER_SECONDS)
             self._ready.clear()
             batch, self._buffer = self._buffer, []
             await append_events(self.pool, self.run_id, batch)
@@ -129,6 +131,7 @@ class EventWriter:
     async def close(self) -> None:
         """Write whatever is buffered; returns when all of it is durable."""
         self._closing = True
+        self._closed.set()
         self._ready.set()
         await self._task
 
