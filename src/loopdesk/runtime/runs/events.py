@@ -75,6 +75,7 @@ async def fetch(pool: AsyncConnectionPool, query: str, params: tuple, *, attempt
         except psycopg.OperationalError:
             if attempt == attempts - 1:
                 raise
+            await pool.check()  # drop every idle connection the server closed, not just this one
             await asyncio.sleep(0.1 * (attempt + 1))
     return []
 
