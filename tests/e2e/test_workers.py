@@ -102,3 +102,43 @@ async def test_a_sigkilled_worker_run_completes_on_another_worker(database_url, 
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+async def test_a_stream_resumes_after_the_api_process_restarts(database_url, tmp_path):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    api = _spawn(tmp_path / "api.log", database_url, "serve", "--no-worker", "--port", str(port))
+    worker = _spawn(tmp_path / "worker.log", database_url, "worker")
+    processes = [api, worker]
+    try:
+        await _healthy(base, api, tmp_path / "api.log")
+        headers = await _token(base)
+        client = get_client(url=base, api_key=None, headers=headers)
+        tid = (await client.threads.create())["thread_id"]
+        run = await client.runs.create(
+            tid, "slow", input={"steps": [], "delay": 1.5}, stream_mode=["updates", "custom", "values"]
+        )
+        seen = []
+        async for part in client.runs.join_stream(tid, run["run_id"]):
+            seen.append(part)
+            if part.event == "custom":
+                break
+        api.send_signal(signal.SIGTERM)  # the API process goes away mid-run; the worker goes on
+        api.wait(timeout=30)
+        api = _spawn(tmp_path / "api2.log", database_url, "serve", "--no-worker", "--port", str(port))
+        processes.append(api)
+        await _healthy(base, api, tmp_path / "api2.log")
+        client = get_client(url=base, api_key=None, headers=headers)  # tokens outlive the process
+        rest = [p async for p in client.runs.join_stream(tid, run["run_id"], last_event_id=seen[-1].id)]
+        full = [p async for p in client.runs.join_stream(tid, run["run_id"])]
+        assert [(p.event, p.id) for p in seen + rest] == [(p.event, p.id) for p in full]
+        assert full[-1].event == "end" and rest  # events written while the API was down were delivered
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()

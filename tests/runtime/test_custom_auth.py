@@ -55,3 +55,14 @@ async def test_store_handlers_rewrite_the_namespace(server_url):
     assert (await ann.store.get_item(["notes"], "n1"))["value"] == {"text": "hello"}
     namespaces = (await ann.store.list_namespaces())["namespaces"]
     assert namespaces == [["by-identity", "ann", "notes"]]
+
+
+async def test_assistant_and_cron_handlers_stamp_deny_and_filter(server_url):
+    ann = as_user(server_url, "ann")
+    assistant = await ann.assistants.create("echo", name="mine")
+    assert assistant["metadata"]["owner"] == "ann"
+    async with httpx.AsyncClient(base_url=server_url, headers={"Authorization": "Bearer user-ann"}) as http:
+        assert_error(await http.delete(f"/assistants/{assistant['assistant_id']}"), 403)
+    cron = await ann.crons.create("echo", schedule="0 9 * * *")
+    assert cron["metadata"]["owner"] == "ann"
+    assert [c["cron_id"] for c in await ann.crons.search()] == [cron["cron_id"]]

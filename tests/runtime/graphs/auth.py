@@ -29,3 +29,20 @@ async def only_own_threads(ctx: Auth.types.AuthContext, value: dict) -> dict:
 @auth.on.store
 async def store_under_identity(ctx: Auth.types.AuthContext, value: dict) -> None:
     value["namespace"] = ("by-identity", ctx.user.identity, *value["namespace"])
+
+
+@auth.on.assistants.create
+async def stamp_assistant(ctx: Auth.types.AuthContext, value: dict) -> None:
+    value.setdefault("metadata", {})["owner"] = ctx.user.identity
+
+
+@auth.on.assistants.delete
+async def assistants_are_kept(ctx: Auth.types.AuthContext, value: dict) -> bool:
+    return False
+
+
+@auth.on.crons
+async def own_crons(ctx: Auth.types.AuthContext, value: dict) -> dict:
+    if "metadata" in value and value["metadata"] is not None and "cron_id" not in value:
+        value["metadata"]["owner"] = ctx.user.identity  # create stamps; search / read filter below
+    return {"owner": ctx.user.identity}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.db import SessionDep
@@ -19,6 +19,7 @@ from loopdesk.runtime.assistants.schemas import (
     AssistantVersionsSearch,
 )
 from loopdesk.runtime.assistants.service import AssistantService
+from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.deps import GraphsDep
 from loopdesk.runtime.graphs import graph_schemas
 from loopdesk.runtime.paging import render_page
@@ -26,8 +27,8 @@ from loopdesk.runtime.paging import render_page
 router = APIRouter(prefix="/assistants", tags=["assistants"])
 
 
-def _service(session: SessionDep, graphs: GraphsDep) -> AssistantService:
-    return AssistantService(session, graphs)
+def _service(request: Request, session: SessionDep, graphs: GraphsDep) -> AssistantService:
+    return AssistantService(session, graphs, Authorizer(request))
 
 
 ServiceDep = Annotated[AssistantService, Depends(_service)]

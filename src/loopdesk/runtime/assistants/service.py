@@ -21,6 +21,7 @@ from loopdesk.runtime.assistants.schemas import (
     AssistantSearch,
     AssistantVersionsSearch,
 )
+from loopdesk.runtime.custom_auth import Authorizer, as_containment, matches
 from loopdesk.runtime.graphs import GraphRegistry, RegisteredGraph, default_assistant_id
 from loopdesk.runtime.paging import split_page
 from loopdesk.users.models import Role, User
@@ -37,10 +38,11 @@ class GraphNotFound(NotFound):
 
 
 class AssistantService:
-    def __init__(self, session: AsyncSession, graphs: GraphRegistry):
+    def __init__(self, session: AsyncSession, graphs: GraphRegistry, authz: Authorizer | None = None):
         self.session = session
         self.graphs = graphs
         self.assistants = AssistantRepository(session)
+        self.authz = authz or Authorizer()
 
     def resolve_id(self, assistant_id: str) -> uuid.UUID:
         """An assistant id, or a graph id standing for that graph's default assistant."""
@@ -57,20 +59,29 @@ class AssistantService:
             raise GraphNotFound(f"Graph '{graph_id}' not found", detail={"graph_id": graph_id})
         return registered
 
-    async def get(self, caller: User, assistant_id: str, *, for_update: bool = False) -> Assistant:
+    async def get(
+        self, caller: User, assistant_id: str, *, for_update: bool = False, action: str = "read"
+    ) -> Assistant:
         resolved = self.resolve_id(assistant_id)
         assistant = await self.assistants.get_readable(caller, resolved, for_update=for_update)
+        if assistant is not None:
+            filters = await self.authz(caller, "assistants", action, {"assistant_id": resolved})
+            if filters and not matches(assistant.metadata_, filters):
+                assistant = None
         if assistant is None:
             raise AssistantNotFound(detail={"assistant_id": assistant_id})
         return assistant
 
-    async def _get_writable(self, caller: User, assistant_id: str) -> Assistant:
-        assistant = await self.get(caller, assistant_id, for_update=True)
+    async def _get_writable(self, caller: User, assistant_id: str, action: str = "update") -> Assistant:
+        assistant = await self.get(caller, assistant_id, for_update=True, action=action)
         if assistant.owner_id is None and caller.role != Role.admin:
             raise Forbidden("Default assistants can only be changed by an admin")
         return assistant
 
     async def create(self, caller: User, data: AssistantCreate) -> Assistant:
+        value = {"assistant_id": data.assistant_id, "graph_id": data.graph_id, "metadata": dict(data.metadata)}
+        await self.authz(caller, "assistants", "create", value)
+        data.metadata = value.get("metadata") or {}
         self.graph(data.graph_id)
         assistant_id = data.assistant_id or uuid.uuid4()
         existing = await self.assistants.get_readable(caller, assistant_id)
@@ -131,7 +142,7 @@ class AssistantService:
         return assistant
 
     async def delete(self, caller: User, assistant_id: str) -> None:
-        assistant = await self._get_writable(caller, assistant_id)
+        assistant = await self._get_writable(caller, assistant_id, "delete")
         await self.assistants.delete(assistant)
         log.info("assistants.deleted", assistant_id=str(assistant.assistant_id))
 
@@ -139,7 +150,7 @@ class AssistantService:
         """The page, and whether more rows follow it."""
         rows = await self.assistants.search(
             caller,
-            metadata=query.metadata,
+            metadata=await self._search_metadata(caller, query.metadata),
             graph_id=query.graph_id,
             name=query.name,
             limit=query.limit + 1,
@@ -150,7 +161,12 @@ class AssistantService:
         return split_page(rows, query.limit)
 
     async def count(self, caller: User, query: AssistantCount) -> int:
-        return await self.assistants.count(caller, metadata=query.metadata, graph_id=query.graph_id, name=query.name)
+        metadata = await self._search_metadata(caller, query.metadata)
+        return await self.assistants.count(caller, metadata=metadata, graph_id=query.graph_id, name=query.name)
+
+    async def _search_metadata(self, caller: User, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+        filters = await self.authz(caller, "assistants", "search", {"metadata": metadata})
+        return {**(metadata or {}), **as_containment(filters)} if filters else metadata
 
     async def versions(
         self, caller: User, assistant_id: str, query: AssistantVersionsSearch

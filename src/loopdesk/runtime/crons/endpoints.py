@@ -5,20 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.db import SessionDep
 from loopdesk.runtime.crons.schemas import CronCount, CronCreate, CronPatch, CronRead, CronSearch
 from loopdesk.runtime.crons.service import CronService
+from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.deps import GraphsDep
 from loopdesk.runtime.paging import render_page
 
 router = APIRouter(tags=["crons"])
 
 
-def _service(session: SessionDep, graphs: GraphsDep) -> CronService:
-    return CronService(session, graphs)
+def _service(request: Request, session: SessionDep, graphs: GraphsDep) -> CronService:
+    return CronService(session, graphs, Authorizer(request))
 
 
 ServiceDep = Annotated[CronService, Depends(_service)]

@@ -20,6 +20,7 @@ from loopdesk.core.errors import LoopdeskError, NotFound
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.crons.models import Cron
 from loopdesk.runtime.crons.schemas import CronCount, CronCreate, CronPatch, CronSearch
+from loopdesk.runtime.custom_auth import Authorizer, as_containment, matches
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
 from loopdesk.runtime.runs.schemas import RunCreate
@@ -44,16 +45,20 @@ def next_run(schedule: str, timezone: str | None, after: datetime) -> datetime:
 
 
 class CronService:
-    def __init__(self, session: AsyncSession, graphs: GraphRegistry):
+    def __init__(self, session: AsyncSession, graphs: GraphRegistry, authz: Authorizer | None = None):
         self.session = session
         self.graphs = graphs
+        self.authz = authz or Authorizer()
 
     def _readable(self, caller: User) -> Select[tuple[Cron]]:
         statement = select(Cron)
         return statement if caller.role == Role.admin else statement.where(Cron.owner_id == caller.id)
 
     async def create(self, caller: User, thread_id: uuid.UUID | None, data: CronCreate) -> Cron:
-        assistant = await AssistantService(self.session, self.graphs).get(caller, data.assistant_id)
+        value = {"thread_id": thread_id, "assistant_id": data.assistant_id, "metadata": dict(data.metadata or {})}
+        await self.authz(caller, "crons", "create", value)
+        data.metadata = value.get("metadata") or None
+        assistant = await AssistantService(self.session, self.graphs, self.authz).get(caller, data.assistant_id)
         if thread_id is not None and await ThreadRepository(self.session).get_readable(caller, thread_id) is None:
             raise ThreadNotFound(detail={"thread_id": str(thread_id)})
         payload = data.model_dump(mode="json", include=RUN_FIELDS, exclude_none=True)
@@ -79,15 +84,19 @@ class CronService:
         log.info("crons.created", cron_id=str(cron.cron_id), schedule=cron.schedule, timezone=cron.timezone)
         return cron
 
-    async def get(self, caller: User, cron_id: uuid.UUID, *, for_update: bool = False) -> Cron:
+    async def get(self, caller: User, cron_id: uuid.UUID, *, for_update: bool = False, action: str = "read") -> Cron:
         statement = self._readable(caller).where(Cron.cron_id == cron_id)
         cron = await self.session.scalar(statement.with_for_update() if for_update else statement)
+        if cron is not None:
+            filters = await self.authz(caller, "crons", action, {"cron_id": cron_id})
+            if filters and not matches(cron.metadata_, filters):
+                cron = None
         if cron is None:
             raise CronNotFound(detail={"cron_id": str(cron_id)})
         return cron
 
     async def patch(self, caller: User, cron_id: uuid.UUID, data: CronPatch) -> Cron:
-        cron = await self.get(caller, cron_id, for_update=True)
+        cron = await self.get(caller, cron_id, for_update=True, action="update")
         changes = data.model_dump(exclude_unset=True)
         for key in ("schedule", "timezone", "enabled", "end_time"):
             if key in changes:
@@ -111,7 +120,7 @@ class CronService:
         return cron
 
     async def delete(self, caller: User, cron_id: uuid.UUID) -> None:
-        await self.session.delete(await self.get(caller, cron_id, for_update=True))
+        await self.session.delete(await self.get(caller, cron_id, for_update=True, action="delete"))
 
     def _filters(self, caller: User, assistant_id: str | None, thread_id: uuid.UUID | None,
                  metadata: dict[str, Any] | None) -> list[ColumnElement[bool]]:  # fmt: skip
@@ -126,8 +135,13 @@ class CronService:
             filters.append(Cron.metadata_.contains(metadata))
         return filters
 
+    async def _search_metadata(self, caller: User, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+        filters = await self.authz(caller, "crons", "search", {"metadata": metadata})
+        return {**(metadata or {}), **as_containment(filters)} if filters else metadata
+
     async def search(self, caller: User, query: CronSearch) -> tuple[Sequence[Cron], bool]:
-        filters = self._filters(caller, query.assistant_id, query.thread_id, query.metadata)
+        metadata = await self._search_metadata(caller, query.metadata)
+        filters = self._filters(caller, query.assistant_id, query.thread_id, metadata)
         if query.enabled is not None:
             filters.append(Cron.enabled == query.enabled)
         column = getattr(Cron, query.sort_by or "created_at")
@@ -137,7 +151,8 @@ class CronService:
         return split_page(rows, query.limit)
 
     async def count(self, caller: User, query: CronCount) -> int:
-        filters = self._filters(caller, query.assistant_id, query.thread_id, query.metadata)
+        metadata = await self._search_metadata(caller, query.metadata)
+        filters = self._filters(caller, query.assistant_id, query.thread_id, metadata)
         return int(await self.session.scalar(select(func.count()).select_from(Cron).where(*filters)) or 0)
 
 

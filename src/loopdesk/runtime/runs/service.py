@@ -63,7 +63,7 @@ class RunService:
     # -- create ----------------------------------------------------------------------------------
 
     async def create(self, caller: User, thread_id: uuid.UUID | None, data: RunCreate) -> Run:
-        assistants = AssistantService(self.session, self.graphs)
+        assistants = AssistantService(self.session, self.graphs, self.authz)
         assistant = await assistants.get(caller, data.assistant_id)
         assistants.graph(assistant.graph_id)  # 404 when the graph is not served here
         temporary = thread_id is None
