@@ -166,16 +166,6 @@ class RunService:
             raise RunNotFound(detail={"run_id": str(run_id), "thread_id": str(thread_id)})
         return run
 
-    async def get_any(self, caller: User, run_id: uuid.UUID) -> Run:
-        """A run by id alone (stateless runs are addressed so)."""
-        statement = select(Run).where(Run.run_id == run_id)
-        if caller.role != Role.admin:
-            statement = statement.where(Run.owner_id == caller.id)
-        run = await self.session.scalar(statement)
-        if run is None:
-            raise RunNotFound(detail={"run_id": str(run_id)})
-        return run
-
     async def _thread_visible(self, caller: User, thread_id: uuid.UUID) -> None:
         """Runs are read through their thread: the thread's `@auth.on` read filter applies."""
         if self.authz.custom is None:
