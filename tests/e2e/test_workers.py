@@ -33,6 +33,17 @@ def _spawn(log: Path, database_url: str, *args: str) -> subprocess.Popen:
     )
 
 
+def _stop_all(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 async def _healthy(base: str, process: subprocess.Popen, log: Path) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=1) as http:
         for _ in range(600):
@@ -94,14 +105,7 @@ async def test_a_sigkilled_worker_run_completes_on_another_worker(database_url, 
         events = [p.event async for p in client.runs.join_stream(tid, run["run_id"])]
         assert events == ["metadata", "updates", "updates", "end"]  # each event once, across both workers
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop_all(processes)
 
 
 async def test_a_stream_resumes_after_the_api_process_restarts(database_url, tmp_path):
@@ -134,11 +138,4 @@ async def test_a_stream_resumes_after_the_api_process_restarts(database_url, tmp
         assert [(p.event, p.id) for p in seen + rest] == [(p.event, p.id) for p in full]
         assert full[-1].event == "end" and rest  # events written while the API was down were delivered
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop_all(processes)

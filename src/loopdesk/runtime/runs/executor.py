@@ -64,6 +64,21 @@ class Prepared:
     resumed: bool
     cancel_action: str | None
 
+    @classmethod
+    def of(cls, run: Run, *, resumed: bool) -> Prepared:
+        """What the executor needs of a run row, read once (the session closes before the graph runs)."""
+        return cls(
+            run_id=run.run_id,
+            thread_id=run.thread_id,
+            attempt=run.attempt,
+            kwargs=dict(run.kwargs),
+            metadata=dict(run.metadata_),
+            owner_id=run.owner_id,
+            assistant_id=run.assistant_id,
+            resumed=resumed,
+            cancel_action=run.cancel_action,
+        )
+
 
 def _command(spec: dict[str, Any]) -> Command:
     def target(item: Any) -> Any:
@@ -101,17 +116,7 @@ class RunExecutor:
             run = await session.get(Run, run_id)
             if run is None or run.status in TERMINAL:
                 return
-            prepared = Prepared(
-                run_id=run.run_id,
-                thread_id=run.thread_id,
-                attempt=run.attempt,
-                kwargs=dict(run.kwargs),
-                metadata=dict(run.metadata_),
-                owner_id=run.owner_id,
-                assistant_id=run.assistant_id,
-                resumed=True,
-                cancel_action=run.cancel_action,
-            )
+            prepared = Prepared.of(run, resumed=True)
         if prepared.cancel_action:
             log.info("runs.cancelled", run_id=str(run_id))
             graph = self._graph_for(prepared)
@@ -193,17 +198,7 @@ class RunExecutor:
             thread = await session.get(Thread, run.thread_id, with_for_update=True)
             if thread is not None:
                 thread.status = "busy"
-            return Prepared(
-                run_id=run.run_id,
-                thread_id=run.thread_id,
-                attempt=run.attempt,
-                kwargs=dict(run.kwargs),
-                metadata=dict(run.metadata_),
-                owner_id=run.owner_id,
-                assistant_id=run.assistant_id,
-                resumed=resumed,
-                cancel_action=run.cancel_action,
-            )
+            return Prepared.of(run, resumed=resumed)
 
     def _config(self, prepared: Prepared) -> dict[str, Any]:
         config = dict(prepared.kwargs.get("config") or {})
