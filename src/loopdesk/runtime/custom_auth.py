@@ -223,3 +223,17 @@ class Authorizer:
         if self.custom is None:
             return None
         return await self.custom.authorize(self.request, user, resource, action, value)
+
+    async def allows(
+        self, user: User, resource: str, action: str, value: dict[str, Any], metadata: Mapping[str, Any]
+    ) -> bool:
+        """May `user` do `action` on this resource (whose metadata the handler's filter must match)?"""
+        filters = await self(user, resource, action, value)
+        return not filters or matches(metadata, filters)
+
+    async def search_metadata(
+        self, user: User, resource: str, metadata: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """A search's metadata containment, narrowed by the handler's filter."""
+        filters = await self(user, resource, "search", {"metadata": metadata})
+        return {**(metadata or {}), **as_containment(filters)} if filters else metadata

@@ -21,7 +21,7 @@ from loopdesk.runtime.assistants.schemas import (
     AssistantSearch,
     AssistantVersionsSearch,
 )
-from loopdesk.runtime.custom_auth import Authorizer, as_containment, matches
+from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.graphs import GraphRegistry, RegisteredGraph, default_assistant_id
 from loopdesk.runtime.paging import split_page
 from loopdesk.users.models import Role, User
@@ -65,8 +65,9 @@ class AssistantService:
         resolved = self.resolve_id(assistant_id)
         assistant = await self.assistants.get_readable(caller, resolved, for_update=for_update)
         if assistant is not None:
-            filters = await self.authz(caller, "assistants", action, {"assistant_id": resolved})
-            if filters and not matches(assistant.metadata_, filters):
+            if not await self.authz.allows(
+                caller, "assistants", action, {"assistant_id": resolved}, assistant.metadata_
+            ):
                 assistant = None
         if assistant is None:
             raise AssistantNotFound(detail={"assistant_id": assistant_id})
@@ -150,7 +151,7 @@ class AssistantService:
         """The page, and whether more rows follow it."""
         rows = await self.assistants.search(
             caller,
-            metadata=await self._search_metadata(caller, query.metadata),
+            metadata=await self.authz.search_metadata(caller, "assistants", query.metadata),
             graph_id=query.graph_id,
             name=query.name,
             limit=query.limit + 1,
@@ -161,12 +162,8 @@ class AssistantService:
         return split_page(rows, query.limit)
 
     async def count(self, caller: User, query: AssistantCount) -> int:
-        metadata = await self._search_metadata(caller, query.metadata)
+        metadata = await self.authz.search_metadata(caller, "assistants", query.metadata)
         return await self.assistants.count(caller, metadata=metadata, graph_id=query.graph_id, name=query.name)
-
-    async def _search_metadata(self, caller: User, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
-        filters = await self.authz(caller, "assistants", "search", {"metadata": metadata})
-        return {**(metadata or {}), **as_containment(filters)} if filters else metadata
 
     async def versions(
         self, caller: User, assistant_id: str, query: AssistantVersionsSearch

@@ -20,7 +20,7 @@ from loopdesk.core.errors import LoopdeskError, NotFound
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.crons.models import Cron
 from loopdesk.runtime.crons.schemas import CronCount, CronCreate, CronPatch, CronSearch
-from loopdesk.runtime.custom_auth import Authorizer, as_containment, matches
+from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
 from loopdesk.runtime.runs.schemas import RunCreate
@@ -88,8 +88,7 @@ class CronService:
         statement = self._readable(caller).where(Cron.cron_id == cron_id)
         cron = await self.session.scalar(statement.with_for_update() if for_update else statement)
         if cron is not None:
-            filters = await self.authz(caller, "crons", action, {"cron_id": cron_id})
-            if filters and not matches(cron.metadata_, filters):
+            if not await self.authz.allows(caller, "crons", action, {"cron_id": cron_id}, cron.metadata_):
                 cron = None
         if cron is None:
             raise CronNotFound(detail={"cron_id": str(cron_id)})
@@ -135,12 +134,8 @@ class CronService:
             filters.append(Cron.metadata_.contains(metadata))
         return filters
 
-    async def _search_metadata(self, caller: User, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
-        filters = await self.authz(caller, "crons", "search", {"metadata": metadata})
-        return {**(metadata or {}), **as_containment(filters)} if filters else metadata
-
     async def search(self, caller: User, query: CronSearch) -> tuple[Sequence[Cron], bool]:
-        metadata = await self._search_metadata(caller, query.metadata)
+        metadata = await self.authz.search_metadata(caller, "crons", query.metadata)
         filters = self._filters(caller, query.assistant_id, query.thread_id, metadata)
         if query.enabled is not None:
             filters.append(Cron.enabled == query.enabled)
@@ -151,7 +146,7 @@ class CronService:
         return split_page(rows, query.limit)
 
     async def count(self, caller: User, query: CronCount) -> int:
-        metadata = await self._search_metadata(caller, query.metadata)
+        metadata = await self.authz.search_metadata(caller, "crons", query.metadata)
         filters = self._filters(caller, query.assistant_id, query.thread_id, metadata)
         return int(await self.session.scalar(select(func.count()).select_from(Cron).where(*filters)) or 0)
 

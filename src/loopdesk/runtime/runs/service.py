@@ -171,8 +171,9 @@ class RunService:
         if self.authz.custom is None:
             return
         thread = await self.threads.get_readable(caller, thread_id)
-        filters = await self.authz(caller, "threads", "read", {"thread_id": thread_id})
-        if thread is None or (filters and not matches(thread.metadata_, filters)):
+        if thread is None or not await self.authz.allows(
+            caller, "threads", "read", {"thread_id": thread_id}, thread.metadata_
+        ):
             raise ThreadNotFound(detail={"thread_id": str(thread_id)})
 
     async def list(self, caller: User, thread_id: uuid.UUID, query: RunListQuery) -> tuple[Sequence[Run], bool]:

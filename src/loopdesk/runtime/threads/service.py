@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.errors import BadRequest, Conflict, NotFound
 from loopdesk.runtime.assistants.service import AssistantService
-from loopdesk.runtime.custom_auth import Authorizer, as_containment, matches
+from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
 from loopdesk.runtime.persistence import Persistence
@@ -64,8 +64,7 @@ class ThreadService:
     ) -> Thread:
         thread = await self.threads.get_readable(caller, thread_id, for_update=for_update)
         if thread is not None:
-            filters = await self.authz(caller, "threads", action, {"thread_id": thread_id})
-            if filters and not matches(thread.metadata_, filters):
+            if not await self.authz.allows(caller, "threads", action, {"thread_id": thread_id}, thread.metadata_):
                 thread = None
         if thread is None:
             raise ThreadNotFound(detail={"thread_id": str(thread_id)})
@@ -114,14 +113,10 @@ class ThreadService:
         await self.persistence.checkpointer.adelete_thread(str(thread.thread_id))
         log.info("threads.deleted", thread_id=str(thread_id))
 
-    async def _search_metadata(self, caller: User, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
-        filters = await self.authz(caller, "threads", "search", {"metadata": metadata})
-        return {**(metadata or {}), **as_containment(filters)} if filters else metadata
-
     async def search(self, caller: User, query: ThreadSearch) -> tuple[Sequence[Thread], bool]:
         rows = await self.threads.search(
             caller,
-            metadata=await self._search_metadata(caller, query.metadata),
+            metadata=await self.authz.search_metadata(caller, "threads", query.metadata),
             values=query.values,
             status=query.status,
             ids=query.ids,
@@ -133,7 +128,7 @@ class ThreadService:
         return split_page(rows, query.limit)
 
     async def count(self, caller: User, query: ThreadCount) -> int:
-        metadata = await self._search_metadata(caller, query.metadata)
+        metadata = await self.authz.search_metadata(caller, "threads", query.metadata)
         return await self.threads.count(caller, metadata=metadata, values=query.values, status=query.status)
 
     async def copy(self, caller: User, thread_id: uuid.UUID) -> Thread:
