@@ -22,6 +22,8 @@ from loopdesk.core.middleware import BodySizeLimitMiddleware, RequestContextMidd
 from loopdesk.core.migrate import run_migrations
 from loopdesk.core.ratelimit import RateLimiter
 from loopdesk.core.settings import Settings
+from loopdesk.realtime.gateway import Gateway
+from loopdesk.realtime.gateway import router as realtime_router
 from loopdesk.runtime.assistants.endpoints import router as assistants_router
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.config import load_config
@@ -30,7 +32,8 @@ from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.info import router as info_router
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.runs.endpoints import router as runs_router
-from loopdesk.runtime.runs.events import EventBus
+from loopdesk.runtime.runs.events import EventBus, LocalPublisher
+from loopdesk.runtime.runs.redis_fanout import RedisPublisher
 from loopdesk.runtime.store.endpoints import router as store_router
 from loopdesk.runtime.threads.endpoints import router as threads_router
 from loopdesk.runtime.worker import QueueWorker
@@ -58,15 +61,17 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         app.state.persistence = await Persistence.open(
             url, max_size=settings.database.db_pool_size, index=graphs.store_index
         )
-        app.state.event_bus = EventBus(url)
+        redis_url = settings.redis.redis_url.get_secret_value() if settings.redis.redis_url else None
+        app.state.event_bus = EventBus(url, redis_url=redis_url)
         await app.state.event_bus.start()
+        publisher = RedisPublisher(redis_url) if redis_url else LocalPublisher(app.state.event_bus)
         worker = (
-            QueueWorker.build(url, settings, database, app.state.persistence, graphs)
+            QueueWorker.build(url, settings, database, app.state.persistence, graphs, publisher)
             if settings.runtime.worker
             else None
         )
-        redis_url = settings.redis.redis_url.get_secret_value() if settings.redis.redis_url else None
         app.state.rate_limiter = RateLimiter.from_redis_url(redis_url)
+        app.state.realtime = Gateway(settings.realtime)
         try:
             created = await bootstrap_admin(database, settings)
             async with database.sessionmaker() as session, session.begin():
@@ -78,8 +83,11 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
                 _announce(settings, created)
             yield
         finally:
+            await app.state.realtime.close_all()
             if worker is not None:
                 await worker.stop()
+            if isinstance(publisher, RedisPublisher):
+                await publisher.close()
             await app.state.event_bus.stop()
             await app.state.persistence.close()
             await database.dispose()
@@ -118,6 +126,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         crons_router,
         runs_router,
         store_router,
+        realtime_router,
     ):
         app.include_router(router)
     return app

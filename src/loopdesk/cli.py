@@ -65,6 +65,7 @@ def serve(
 
     from loopdesk.app import create_app
     from loopdesk.core.logging import configure_logging
+    from loopdesk.realtime.gateway import websocket_options
 
     settings = _settings()
     if host is not None:
@@ -88,6 +89,7 @@ def serve(
         log_config=None,
         proxy_headers=True,
         server_header=False,
+        **websocket_options(settings.realtime),
     )
 
 
@@ -126,6 +128,7 @@ async def _worker(settings: Settings, graphs) -> None:  # type: ignore[no-untype
     from loopdesk.core.embedded import leave_embedded_postgres
     from loopdesk.core.migrate import run_migrations
     from loopdesk.runtime.persistence import Persistence
+    from loopdesk.runtime.runs.redis_fanout import RedisPublisher
     from loopdesk.runtime.worker import QueueWorker
 
     url = await asyncio.to_thread(resolve_database_url, settings)
@@ -133,9 +136,13 @@ async def _worker(settings: Settings, graphs) -> None:  # type: ignore[no-untype
         await asyncio.to_thread(run_migrations, url)
     database = Database.connect(url, pool_size=settings.database.db_pool_size, max_overflow=0)
     persistence = await Persistence.open(url, max_size=settings.database.db_pool_size, index=graphs.store_index)
+    # Live events reach API processes through Redis when it is configured, else through the log alone.
+    publisher = RedisPublisher(settings.redis.redis_url.get_secret_value()) if settings.redis.redis_url else None
     try:
-        await QueueWorker.build(url, settings, database, persistence, graphs).run_forever()
+        await QueueWorker.build(url, settings, database, persistence, graphs, publisher).run_forever()
     finally:
+        if publisher is not None:
+            await publisher.close()
         await persistence.close()
         await database.dispose()
         if settings.database.database_url is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter("loopdesk_http_requests_total", "HTTP requests served", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -21,3 +21,10 @@ RUN_DURATION = Histogram(
 )
 RUNS_RECOVERED = Counter("loopdesk_runs_recovered_total", "Runs taken up again after their worker died")
 WEBHOOKS = Counter("loopdesk_webhook_deliveries_total", "Webhook delivery attempts by outcome", ["outcome"])
+
+WS_CONNECTIONS = Gauge("loopdesk_ws_connections", "Open WebSocket connections")
+WS_FRAMES = Counter("loopdesk_ws_frames_received_total", "WebSocket frames received, by type", ["type"])
+WS_ERRORS = Counter("loopdesk_ws_errors_total", "WebSocket error frames sent, by code", ["code"])
+EVENT_CATCHUPS = Counter(
+    "loopdesk_event_catchups_total", "Readers whose live-event buffer overflowed and who caught up from the log"
+)

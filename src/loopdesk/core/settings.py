@@ -18,6 +18,16 @@ Environment = Literal["development", "test", "production"]
 _WEAK_SECRETS = {"", "changeme", "change-me", "changethis", "secret", "password", "admin", "loopdesk"}
 
 
+def _parse_rate(value: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ValueError(f"not a rate limit such as '5/minute': {value!r}") from exc
+    return value
+
+
 class _Group(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOOPDESK_", env_file=".env", extra="ignore")
 
@@ -53,13 +63,7 @@ class AuthSettings(_Group):
     @field_validator("login_limit_per_account", "login_limit_per_ip")
     @classmethod
     def _valid_rate(cls, value: str) -> str:
-        from limits import parse_many
-
-        try:
-            parse_many(value)
-        except ValueError as exc:
-            raise ValueError(f"not a rate limit such as '5/minute': {value!r}") from exc
-        return value
+        return _parse_rate(value)
 
 
 class LoggingSettings(_Group):
@@ -99,6 +103,25 @@ class RuntimeSettings(_Group):
     stall_timeout_seconds: float = Field(
         10.0, ge=3, le=3600, description="a worker silent this long is dead: its runs are taken up elsewhere"
     )
+    default_assistant: str = Field(
+        "agent", min_length=1, max_length=200, description="assistant (or graph) id for chat messages that name none"
+    )
+
+
+class RealtimeSettings(_Group):
+    ws_ping_seconds: float = Field(25.0, gt=0, le=3600, description="WebSocket protocol pings from the server")
+    ws_ping_timeout_seconds: float = Field(20.0, gt=0, le=3600, description="a peer silent this long after a ping goes")
+    ws_message_rate: str = Field("10/10 seconds", description="`message` frames allowed per thread")
+    ws_max_content_chars: int = Field(10_000, ge=1, le=1_000_000, description="longest `message` content")
+    ws_max_frame_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024, description="largest client frame")
+    ws_buffer_events: int = Field(
+        1024, ge=16, le=1_000_000, description="live events held per subscription before it catches up from the log"
+    )
+
+    @field_validator("ws_message_rate")
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        return _parse_rate(value)
 
 
 class SettingsError(RuntimeError):
@@ -113,6 +136,7 @@ class Settings(BaseModel):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
     model_config = {"frozen": False}
 

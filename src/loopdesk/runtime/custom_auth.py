@@ -125,7 +125,7 @@ class CustomAuth:
             "request": request,
             "authorization": request.headers.get("authorization"),
             "headers": {k.encode(): v.encode() for k, v in request.headers.items()},
-            "method": request.method,
+            "method": getattr(request, "method", "GET"),  # a WebSocket handshake is a GET
             "path": request.url.path,
             "path_params": dict(request.path_params),
             "query_params": dict(request.query_params),

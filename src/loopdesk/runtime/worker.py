@@ -22,6 +22,7 @@ from loopdesk.runtime.crons.service import fire_due_crons
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.queue import QUEUE, RUN_TASK, WEBHOOK_TASK
+from loopdesk.runtime.runs.events import Publisher
 from loopdesk.runtime.runs.executor import INFRASTRUCTURE_ERRORS, MAX_ATTEMPTS, RunExecutor
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import RunRead
@@ -59,10 +60,18 @@ class QueueWorker:
     task: asyncio.Task[None] | None = None
 
     @classmethod
-    def build(cls, url: str, settings: Settings, database: Database, persistence: Persistence, graphs: GraphRegistry):
+    def build(
+        cls,
+        url: str,
+        settings: Settings,
+        database: Database,
+        persistence: Persistence,
+        graphs: GraphRegistry,
+        publisher: Publisher | None = None,
+    ):
         connector = procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=4)
         app = procrastinate.App(connector=connector)
-        executor = RunExecutor(database, persistence, graphs)
+        executor = RunExecutor(database, persistence, graphs, publisher)
         stall_timeout = settings.runtime.stall_timeout_seconds
         sweep_every = max(1, int(stall_timeout // 2))
 

@@ -3,24 +3,28 @@
 Every event a run produces is a row (run_id, seq, event, JSON text) written by the worker; readers
 (SSE streams, joins, waits) read rows after the last seq they delivered, so a client that reconnects
 with `Last-Event-ID` gets every later event exactly once, from any API process, also after restarts.
-Writers NOTIFY the run id; each process keeps one LISTEN connection and wakes its local readers. A
-missed notification costs at most one heartbeat interval: readers re-read on every heartbeat."""
+Writers NOTIFY the run id and the batch's last seq; each process keeps one LISTEN connection and wakes
+its local readers. Live events also travel by push (a publisher: in-process, or Redis pub/sub between
+processes): a reader takes pushed events that follow on from its position and reads the log only when
+it finds a gap, its bounded buffer overflowed, or a notification announces events it was not given.
+A missed notification costs at most one heartbeat interval: readers re-read on every heartbeat."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import uuid
-from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
+from loopdesk.core.metrics import EVENT_CATCHUPS
 from loopdesk.runtime.serde import to_jsonable
 
 log = structlog.get_logger("loopdesk.runs.events")
@@ -47,6 +51,12 @@ class Event:
     data: str  # JSON text
 
 
+class Publisher(Protocol):
+    """Carries a run's freshly written events to readers (after they are durable)."""
+
+    async def publish(self, run_id: uuid.UUID, events: list[Event]) -> None: ...
+
+
 async def append_events(pool: AsyncConnectionPool, run_id: uuid.UUID, events: list[Event]) -> None:
     if not events:
         return
@@ -59,7 +69,7 @@ async def append_events(pool: AsyncConnectionPool, run_id: uuid.UUID, events: li
                 "events": [e.event for e in events],
                 "datas": [e.data for e in events],
                 "channel": CHANNEL,
-                "run_key": str(run_id),
+                "run_key": f"{run_id}:{events[-1].seq}",
             },
         )
 
@@ -100,8 +110,9 @@ class EventWriter:
     """Buffers a run's events and writes them in batches from a background task: the graph never waits
     on the database, and a burst of token chunks becomes one INSERT."""
 
-    def __init__(self, pool: AsyncConnectionPool, run_id: uuid.UUID, next_seq: int):
+    def __init__(self, pool: AsyncConnectionPool, run_id: uuid.UUID, next_seq: int, publisher: Publisher | None = None):
         self.pool = pool
+        self.publisher = publisher
         self.run_id = run_id
         self.seq = next_seq - 1
         self._buffer: list[Event] = []
@@ -126,6 +137,11 @@ class EventWriter:
             self._ready.clear()
             batch, self._buffer = self._buffer, []
             await append_events(self.pool, self.run_id, batch)
+            if self.publisher is not None and batch:
+                try:
+                    await self.publisher.publish(self.run_id, batch)
+                except Exception as exc:  # noqa: BLE001 - readers still get the events from the log
+                    log.warning("events.publish_failed", run_id=str(self.run_id), error=type(exc).__name__)
             if self._closing and not self._buffer:
                 return
 
@@ -143,24 +159,32 @@ class EventWriter:
 
 
 class EventBus:
-    """One LISTEN connection per process; readers wait on an asyncio.Event per run."""
+    """One LISTEN connection per process (and, with Redis, one pattern subscription); readers wait on a
+    `Waiter` per run or thread key."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, redis_url: str | None = None):
         self.url = url
-        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
-        self._task: asyncio.Task[None] | None = None
+        self.redis_url = redis_url
+        self._waiters: dict[str, set[Waiter]] = defaultdict(set)
+        self._tasks: list[asyncio.Task[None]] = []
         self._connected = asyncio.Event()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen(), name="run-event-bus")
+        self._tasks.append(asyncio.create_task(self._listen(), name="run-event-bus"))
+        if self.redis_url:
+            from loopdesk.runtime.runs.redis_fanout import listen
+
+            self._tasks.append(asyncio.create_task(listen(self, self.redis_url), name="run-event-bus-redis"))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._connected.wait(), timeout=10)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks.clear()
 
     async def _listen(self) -> None:
         delay = 0.1
@@ -170,7 +194,7 @@ class EventBus:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self._connected.set()
                     delay = 0.1
-                    self._wake_all()  # anything written while we were away
+                    self.wake_all()  # anything written while we were away
                     async for notify in conn.notifies():
                         self.wake(notify.payload)
             except asyncio.CancelledError:
@@ -181,40 +205,147 @@ class EventBus:
                 delay = min(delay * 2, 5.0)
 
     def wake(self, payload: str) -> None:
-        final = payload.endswith(FINAL)
-        run_key = payload.removesuffix(FINAL)
-        for waiter in self._waiters.get(run_key, ()):
-            if final or not getattr(waiter, "final_only", False):
+        """A notification: `<key>` (something changed), `<key>:<seq>` (events up to seq written) or
+        `<key>:end` (the run is over or gone)."""
+        key, _, tail = payload.rpartition(":")
+        if not key:
+            key, tail = tail, ""
+        waiters = self._waiters.get(key)
+        if not waiters:
+            return
+        final = tail == FINAL[1:]
+        seq = int(tail) if tail.isdigit() else 0
+        for waiter in waiters:
+            if final:
+                waiter.final = True
+                waiter.set()
+            elif not waiter.final_only:
+                waiter.notified = max(waiter.notified, seq)
                 waiter.set()
 
-    def _wake_all(self) -> None:
+    def deliver(self, key: str, events: list[Event]) -> None:
+        """Pushed events of run `key` for the readers of this process."""
+        for waiter in self._waiters.get(key, ()):
+            if not waiter.final_only:
+                waiter.push(events)
+
+    def watching(self, key: str) -> bool:
+        return key in self._waiters
+
+    def wake_all(self) -> None:
         for waiters in self._waiters.values():
             for waiter in waiters:
+                waiter.dirty = True
                 waiter.set()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, run_id: uuid.UUID, *, final_only: bool = False) -> AsyncIterator[asyncio.Event]:
-        """An event set when the run writes events (`final_only`: when it ends or goes away)."""
-        key = str(run_id)
-        waiter = _Waiter()
-        waiter.final_only = final_only
-        self._waiters[key].add(waiter)
+    async def subscribe(
+        self, *keys: uuid.UUID | str, final_only: bool = False, capacity: int = 1024
+    ) -> AsyncIterator[Waiter]:
+        """A waiter set when the runs (or threads: `thread_key(id)`) write or change; `final_only`: only
+        when a run ends or goes away. Pushed events are kept up to `capacity` (then: read the log)."""
+        waiter = Waiter(final_only=final_only, capacity=capacity)
+        watched: list[str] = []
         try:
+            for key in keys:
+                self.watch(waiter, key)
+                watched.append(str(key))
             yield waiter
         finally:
-            self._waiters[key].discard(waiter)
-            if not self._waiters[key]:
+            for key in watched:
+                self.unwatch(waiter, key)
+
+    def watch(self, waiter: Waiter, key: uuid.UUID | str) -> None:
+        self._waiters[str(key)].add(waiter)
+
+    def unwatch(self, waiter: Waiter, key: uuid.UUID | str) -> None:
+        key = str(key)
+        waiters = self._waiters.get(key)
+        if waiters is not None:
+            waiters.discard(waiter)
+            if not waiters:
                 del self._waiters[key]
 
 
-class _Waiter(asyncio.Event):
-    final_only: bool = False
+def thread_key(thread_id: uuid.UUID | str) -> str:
+    """The bus key that wakes readers of a thread when a run is created on it or the thread goes."""
+    return f"thread/{thread_id}"
+
+
+class Waiter(asyncio.Event):
+    """A reader's wake-up, with the live events pushed to it (bounded) and what notifications said."""
+
+    def __init__(self, *, final_only: bool = False, capacity: int = 1024):
+        super().__init__()
+        self.final_only = final_only
+        self.capacity = capacity
+        self.pending: deque[Event] = deque()
+        self.notified = 0  # highest seq a notification announced
+        self.final = False  # the run ended or went away: read the log
+        self.dirty = True  # reconnects, heartbeats, first read: read the log
+        self.overflows = 0
+
+    def push(self, events: Iterable[Event]) -> None:
+        events = list(events)
+        if len(self.pending) + len(events) > self.capacity:
+            self.pending.clear()  # too far behind: this reader catches up from the durable log
+            self.dirty = True
+            self.overflows += 1
+            EVENT_CATCHUPS.inc()
+        else:
+            self.pending.extend(events)
+        self.set()
+
+    def take(self, after: int) -> list[Event] | None:
+        """Pushed events that follow `after` without a gap ([] when there is nothing new), or None when
+        the reader must read the log."""
+        pending = self.pending
+        while pending and pending[0].seq <= after:
+            pending.popleft()
+        if (
+            self.dirty
+            or self.final
+            or (pending and pending[0].seq != after + 1)
+            or (not pending and self.notified > after)
+        ):
+            self.dirty = self.final = False
+            return None
+        taken: list[Event] = []
+        while pending and pending[0].seq == after + 1:
+            event = pending.popleft()
+            taken.append(event)
+            after = event.seq
+        return taken
+
+
+async def next_events(
+    pool: AsyncConnectionPool, waiter: Waiter, run_id: uuid.UUID, after: int
+) -> tuple[list[Event], bool]:
+    """The run's next events after `after`: pushed ones when they follow on, else from the log.
+    Returns (events, read_the_log)."""
+    taken = waiter.take(after)
+    if taken is not None:
+        return taken, False
+    events = await read_events(pool, run_id, after)
+    return events, True
 
 
 async def wait_for(waiter: asyncio.Event, seconds: float) -> bool:
-    """Wait for a wake-up (True) or the timeout (False). Readers clear the event before each read."""
+    """Wait for a wake-up (True) or the timeout (False, and the next read goes to the log)."""
     try:
         await asyncio.wait_for(waiter.wait(), seconds)
     except TimeoutError:
+        if isinstance(waiter, Waiter):
+            waiter.dirty = True
         return False
     return True
+
+
+class LocalPublisher:
+    """Pushes events to this process's readers (a worker inside `serve`, no Redis)."""
+
+    def __init__(self, bus: EventBus):
+        self.bus = bus
+
+    async def publish(self, run_id: uuid.UUID, events: list[Event]) -> None:
+        self.bus.deliver(str(run_id), events)

@@ -20,7 +20,7 @@ import structlog
 from langchain_core.messages import BaseMessageChunk
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Send
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.db import Database
@@ -28,7 +28,7 @@ from loopdesk.core.metrics import RUN_DURATION, RUNS_FINISHED
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.queue import RUN_TASK, WEBHOOK_TASK, defer
-from loopdesk.runtime.runs.events import EventWriter, last_seq
+from loopdesk.runtime.runs.events import EventWriter, Publisher, last_seq
 from loopdesk.runtime.runs.lifecycle import close_log, notify, rollback_checkpoints, settle_thread
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import TERMINAL
@@ -97,10 +97,13 @@ def _event_name(mode: str, namespace: tuple[str, ...]) -> str:
 
 
 class RunExecutor:
-    def __init__(self, database: Database, persistence: Persistence, graphs: GraphRegistry):
+    def __init__(
+        self, database: Database, persistence: Persistence, graphs: GraphRegistry, publisher: Publisher | None = None
+    ):
         self.database = database
         self.persistence = persistence
         self.graphs = graphs
+        self.publisher = publisher
 
     async def execute(self, run_id: uuid.UUID) -> None:
         """Execute the run; a cancellation (the queue's abort, or the worker stopping) that lands in any
@@ -147,7 +150,8 @@ class RunExecutor:
             missing = LookupError(f"graph {prepared.kwargs['graph_id']!r} is not served by this worker")
             await self._finish(prepared, None, config, error=missing)
             return
-        writer = EventWriter(self.persistence.pool, run_id, await last_seq(self.persistence.pool, run_id) + 1)
+        pool = self.persistence.pool
+        writer = EventWriter(pool, run_id, await last_seq(pool, run_id) + 1, self.publisher)
         graph: Pregel | None = None
         timer = RUN_DURATION.labels(prepared.kwargs["graph_id"]).time()
         timer.__enter__()
@@ -179,6 +183,11 @@ class RunExecutor:
 
     async def _start(self, run_id: uuid.UUID) -> Prepared | None:
         async with self.database.sessionmaker() as session, session.begin():
+            # Lock order everywhere: the thread's row, then its runs' (as run creation does).
+            thread_id = await session.scalar(select(Run.thread_id).where(Run.run_id == run_id))
+            if thread_id is None:
+                return None
+            thread = await session.get(Thread, thread_id, with_for_update=True)
             run = await session.get(Run, run_id, with_for_update=True)
             if run is None or run.status in TERMINAL:
                 return None
@@ -187,7 +196,6 @@ class RunExecutor:
                 run.error = {"error": "RunAbandoned", "message": f"gave up after {run.attempt} attempts"}
                 run.output = {"__error__": run.error}
                 await close_log(session, run.run_id, [("error", run.error), ("end", None)])
-                thread = await session.get(Thread, run.thread_id, with_for_update=True)
                 if thread is not None:
                     await settle_thread(session, thread, finished=run, failed=True)
                 return None
@@ -195,7 +203,6 @@ class RunExecutor:
             run.status = "running"
             run.attempt += 1
             run.updated_at = datetime.now(UTC)
-            thread = await session.get(Thread, run.thread_id, with_for_update=True)
             if thread is not None:
                 thread.status = "busy"
             return Prepared.of(run, resumed=resumed)
@@ -271,8 +278,8 @@ class RunExecutor:
             values, interrupts = None, {}
             error = error or exc
         async with self.database.sessionmaker() as session, session.begin():
-            run = await session.get(Run, prepared.run_id, with_for_update=True)
             thread = await session.get(Thread, prepared.thread_id, with_for_update=True)
+            run = await session.get(Run, prepared.run_id, with_for_update=True)
             if run is None or thread is None:
                 return
             if error is not None:
@@ -303,8 +310,8 @@ class RunExecutor:
     async def _finish_cancelled(self, prepared: Prepared, graph: Pregel | None) -> None:
         values, interrupts = None, None
         async with self.database.sessionmaker() as session, session.begin():
-            run = await session.get(Run, prepared.run_id, with_for_update=True)
             thread = await session.get(Thread, prepared.thread_id, with_for_update=True)
+            run = await session.get(Run, prepared.run_id, with_for_update=True)
             if run is None or thread is None:
                 return
             if run.cancel_action == "rollback":

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopdesk.runtime.runs.events import CHANNEL, FINAL, dumps
+from loopdesk.runtime.runs.events import CHANNEL, FINAL, dumps, thread_key
 from loopdesk.runtime.runs.models import Run, RunEvent
 from loopdesk.runtime.runs.schemas import INFLIGHT
 from loopdesk.runtime.threads.models import Thread
@@ -23,6 +23,12 @@ STATELESS_GRACE = timedelta(minutes=5)
 async def notify(session: AsyncSession, run_id: uuid.UUID) -> None:
     """Tell readers the run is over (or gone): waits and joins wake on this one only."""
     await session.execute(text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": f"{run_id}{FINAL}"})
+
+
+async def notify_thread(session: AsyncSession, thread_id: uuid.UUID) -> None:
+    """Tell the thread's followers (WebSocket subscriptions) that a run was created or the thread went;
+    delivered when the session commits."""
+    await session.execute(text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": thread_key(thread_id)})
 
 
 async def close_log(session: AsyncSession, run_id: uuid.UUID, events: list[tuple[str, Any]]) -> None:

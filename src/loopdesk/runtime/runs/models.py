@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import BigInteger, ForeignKey, Identity, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,7 +16,10 @@ class Run(Base):
     command, config, stream modes, …) so that any worker can execute, or re-execute, it."""
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_thread_created", "thread_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_runs_thread_created", "thread_id", "created_at"),
+        Index("ix_runs_thread_seq", "thread_id", "seq"),
+    )
 
     run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("threads.thread_id", ondelete="CASCADE"))
@@ -34,6 +37,9 @@ class Run(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Creation order within the thread: runs are created under the thread's row lock, so this follows
+    # commit order there (created_at is the transaction's start and may not).
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=False))
 
 
 class RunEvent(Base):

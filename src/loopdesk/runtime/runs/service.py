@@ -20,7 +20,7 @@ from loopdesk.runtime.custom_auth import Authorizer, matches
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
 from loopdesk.runtime.queue import RUN_TASK, abort, defer
-from loopdesk.runtime.runs.lifecycle import close_log, notify, settle_thread
+from loopdesk.runtime.runs.lifecycle import close_log, notify, notify_thread, settle_thread
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import INFLIGHT, RunCancelMany, RunCreate, RunListQuery
 from loopdesk.runtime.threads.models import Thread
@@ -134,6 +134,7 @@ class RunService:
         thread.status = "busy"
         thread.updated_at = datetime.now(UTC)
         await self.session.flush()
+        await notify_thread(self.session, thread.thread_id)
         await self.session.refresh(run)
         log.info("runs.created", run_id=str(run_id), thread_id=str(thread.thread_id), graph_id=assistant.graph_id)
         return run
@@ -190,10 +191,10 @@ class RunService:
     # -- cancel / delete -------------------------------------------------------------------------
 
     async def cancel(self, caller: User, thread_id: uuid.UUID, run_id: uuid.UUID, action: str) -> Run | None:
+        thread = await self.session.get(Thread, thread_id, with_for_update=True)  # the thread first, then its runs
         run = await self.get(caller, thread_id, run_id, for_update=True)
         if run.status not in INFLIGHT:
             raise Conflict("Run is not pending or running", detail={"run_id": str(run_id), "status": run.status})
-        thread = await self.session.get(Thread, run.thread_id, with_for_update=True)
         assert thread is not None  # runs cascade with their thread
         return await self._cancel(run, thread, action)
 
@@ -207,10 +208,16 @@ class RunService:
             statement = statement.where(Run.run_id.in_(data.run_ids))
         if data.status in ("pending", "running"):
             statement = statement.where(Run.status == data.status)
+        thread_ids = sorted(set((await self.session.scalars(statement.with_only_columns(Run.thread_id))).all()))
+        threads = {}
+        for thread_id in thread_ids:  # threads first, then their runs: the lock order of run creation
+            thread = await self.session.get(Thread, thread_id, with_for_update=True)
+            if thread is not None:
+                threads[thread_id] = thread
         runs = (await self.session.scalars(statement.order_by(Run.thread_id).with_for_update())).all()
         for run in runs:
-            thread = await self.session.get(Thread, run.thread_id, with_for_update=True)
-            assert thread is not None
+            thread = threads.get(run.thread_id) or await self.session.get(Thread, run.thread_id, with_for_update=True)
+            assert thread is not None  # runs cascade with their thread
             await self._cancel(run, thread, action)
         return len(runs)
 

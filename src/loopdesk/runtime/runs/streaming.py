@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from loopdesk.runtime.runs.events import EventBus, fetch, read_events, wait_for
+from loopdesk.runtime.runs.events import EventBus, fetch, next_events, wait_for
 from loopdesk.runtime.runs.schemas import TERMINAL
 
 ALWAYS_SENT = {"metadata", "error", "end"}
@@ -44,10 +44,9 @@ async def sse_events(
 ) -> AsyncIterator[bytes]:
     """Every event of the run after `after`, in order, ending with `end`."""
     async with bus.subscribe(run_id) as waiter:
-        woken = True
         while True:
             waiter.clear()
-            events = await read_events(pool, run_id, after)
+            events, from_log = await next_events(pool, waiter, run_id, after)
             for event in events:
                 after = event.seq
                 if modes is not None and _base_mode(event.event) not in modes:
@@ -56,13 +55,11 @@ async def sse_events(
                 if event.event == "end":
                     return
             if events:
-                woken = True
                 continue
-            if woken and await run_outcome(pool, run_id) is None:  # deleted (rolled back) meanwhile
+            if from_log and await run_outcome(pool, run_id) is None:  # deleted (rolled back) meanwhile
                 yield b"event: end\ndata: null\n\n"
                 return
-            woken = await wait_for(waiter, heartbeat)
-            if not woken:
+            if not await wait_for(waiter, heartbeat):
                 yield b": heartbeat\n\n"
 
 

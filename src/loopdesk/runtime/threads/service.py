@@ -20,6 +20,7 @@ from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
 from loopdesk.runtime.persistence import Persistence
+from loopdesk.runtime.runs.lifecycle import notify_thread
 from loopdesk.runtime.serde import to_jsonable
 from loopdesk.runtime.threads.checkpoints import copy_checkpoints
 from loopdesk.runtime.threads.models import Thread
@@ -110,6 +111,7 @@ class ThreadService:
     async def delete(self, caller: User, thread_id: uuid.UUID) -> None:
         thread = await self.get(caller, thread_id, for_update=True, action="delete")
         await self.threads.delete_many([thread.thread_id])
+        await notify_thread(self.session, thread.thread_id)
         await self.persistence.checkpointer.adelete_thread(str(thread.thread_id))
         log.info("threads.deleted", thread_id=str(thread_id))
 
@@ -154,6 +156,7 @@ class ThreadService:
         if data.strategy == "delete":
             await self.threads.delete_many(ids)
             for thread_id in ids:
+                await notify_thread(self.session, thread_id)
                 await self.persistence.checkpointer.adelete_thread(str(thread_id))
         else:
             await self.persistence.checkpointer.aprune([str(i) for i in ids], strategy="keep_latest")

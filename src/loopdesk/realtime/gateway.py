@@ -1,0 +1,490 @@
+"""The WebSocket gateway, `/ws`: one socket per device for chat messages, approvals and live events.
+
+A connection authenticates once (`?token=` JWT or API key, the headers, or the console cookie), then
+exchanges JSON frames (protocol.py). Each subscribed thread has a follower task (follower.py) that
+reads the durable event log, so what a socket receives does not depend on which API process it
+landed on. Nothing a client sends ends the connection: bad frames get an `error` frame."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import structlog
+from fastapi import APIRouter, WebSocket
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.websockets import WebSocketState
+
+from loopdesk.auth.deps import CurrentUser
+from loopdesk.auth.service import AuthService
+from loopdesk.core.errors import LoopdeskError, NotAuthenticated
+from loopdesk.core.metrics import WS_CONNECTIONS, WS_ERRORS, WS_FRAMES
+from loopdesk.core.ratelimit import rate
+from loopdesk.core.security import API_KEY_PREFIX
+from loopdesk.core.settings import RealtimeSettings
+from loopdesk.realtime.follower import Position, ThreadFollower, position_after, position_now
+from loopdesk.realtime.frames import parse_event_id, resume_value
+from loopdesk.realtime.protocol import (
+    CLIENT_TYPES,
+    InterruptResponseIn,
+    MessageIn,
+    PingIn,
+    ResumeIn,
+    SubscribeIn,
+    SubscribeTaskIn,
+    client_frames,
+)
+from loopdesk.runtime.custom_auth import Authorizer
+from loopdesk.runtime.runs.schemas import Command, RunCreate
+from loopdesk.runtime.runs.service import RunService
+from loopdesk.runtime.threads.models import Thread
+from loopdesk.runtime.threads.schemas import ThreadCreate
+from loopdesk.runtime.threads.service import ThreadService
+from loopdesk.users.models import User
+
+log = structlog.get_logger("loopdesk.realtime")
+
+router = APIRouter(tags=["realtime"])
+
+SCHEMA_PATH = Path(__file__).with_name("protocol.schema.json")
+# What a chat run records: tokens, node updates (tool calls and results, interrupts) and custom events,
+# from subgraphs too (the agents of a multi-agent graph).
+CHAT_STREAM_MODES: list[Any] = ["messages-tuple", "updates", "custom"]
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_GOING_AWAY = 1001
+
+
+def websocket_options(settings: RealtimeSettings) -> dict[str, Any]:
+    """uvicorn's WebSocket settings: protocol pings (dead peers dropped after the timeout), and a
+    transport limit above the protocol's so that an oversized frame gets an `error`, not a close."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": max(4 * settings.ws_max_frame_bytes, 1024 * 1024),
+        "ws_ping_interval": settings.ws_ping_seconds,
+        "ws_ping_timeout": settings.ws_ping_timeout_seconds,
+        "ws_per_message_deflate": False,  # tokens are small; deflate would cost ~100 KiB per connection
+    }
+
+
+class FrameError(LoopdeskError):
+    status_code = 400
+
+    def __init__(self, code: str, message: str, detail: Any = None):
+        self.code = code
+        super().__init__(message, detail=detail)
+
+
+class Gateway:
+    """The process's open connections and the realtime settings."""
+
+    def __init__(self, settings: RealtimeSettings):
+        self.settings = settings
+        self.message_rate = rate(settings.ws_message_rate)
+        self.connections: set[Connection] = set()
+
+    async def close_all(self) -> None:
+        for connection in list(self.connections):
+            await connection.close(CLOSE_GOING_AWAY, "server shutting down")
+
+
+@router.get("/api/v1/realtime/schema", summary="The WebSocket protocol as JSON Schema")
+async def protocol_schema(user: CurrentUser) -> Response:
+    """JSON Schema (2020-12) of every frame of `/ws`: `$defs.ClientFrame` and `$defs.ServerFrame`."""
+    return Response(SCHEMA_PATH.read_bytes(), media_type="application/schema+json")
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """`/ws?token=<jwt or api key>` (or `Authorization` / `X-API-Key` headers, or the console cookie)."""
+    await websocket.accept()
+    try:
+        user = await _authenticate(websocket)
+    except _OriginRefused:
+        await websocket.close(CLOSE_FORBIDDEN_ORIGIN, "cross-site WebSocket refused")
+        return
+    if user is None:
+        await websocket.close(CLOSE_UNAUTHENTICATED, "not authenticated")
+        return
+    await Connection(websocket, user).serve()
+
+
+class _OriginRefused(Exception):
+    pass
+
+
+async def _authenticate(websocket: WebSocket) -> User | None:
+    state = websocket.app.state
+    settings = state.settings
+    token = websocket.query_params.get("token") or websocket.headers.get("x-api-key")
+    method = "bearer"
+    if not token and (authorization := websocket.headers.get("authorization")):
+        scheme, _, value = authorization.partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else None
+    if not token and (cookie := websocket.cookies.get(settings.auth.cookie_name)):
+        # Browsers send cookies with cross-site WebSocket handshakes: the origin must be ours.
+        origin = websocket.headers.get("origin")
+        if origin:
+            parts = urlsplit(origin)
+            allowed = settings.server.cors_origins
+            if parts.netloc != websocket.headers.get("host") and f"{parts.scheme}://{parts.netloc}" not in allowed:
+                raise _OriginRefused
+        token, method = cookie, "cookie"
+    async with state.database.sessionmaker() as session, session.begin():
+        service = AuthService(session, settings)
+        try:
+            if token and token.startswith(API_KEY_PREFIX):
+                return (await service.authenticate_api_key(token)).user
+            if token:
+                return (await service.authenticate_token(token, method)).user  # type: ignore[arg-type]
+        except NotAuthenticated:
+            pass
+        custom = getattr(state.graphs, "custom_auth", None)
+        if custom is not None and custom.authenticates:
+            with contextlib.suppress(LoopdeskError):
+                return await custom.authenticate(websocket, session)
+    return None
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, user: User):
+        self.ws = websocket
+        self.user = user
+        state = websocket.app.state
+        self.state = state
+        self.gateway: Gateway = state.realtime
+        self.settings: RealtimeSettings = self.gateway.settings
+        self.followers: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._send_lock = asyncio.Lock()
+        self._local = 0
+        self.frames_sent = 0
+        self._log = log.bind(user_id=str(user.id))
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        data = orjson.dumps(frame).decode()
+        async with self._send_lock:
+            await self.ws.send_text(data)
+            self.frames_sent += 1
+
+    async def reply(self, frame: dict[str, Any]) -> None:
+        """A frame about the connection itself (ack, pong, error): a connection-local event id."""
+        self._local += 1
+        await self.send({"event_id": f"~{self._local}", **frame})
+
+    async def error(self, code: str, message: str, *, ref: str | None = None, **extra: Any) -> None:
+        WS_ERRORS.labels(code).inc()
+        await self.reply({"type": "error", "code": code, "message": message, "ref": ref, **extra})
+
+    async def close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            if self.ws.client_state == WebSocketState.CONNECTED:
+                await self.ws.close(code, reason)
+
+    # -- receiving ---------------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        self.gateway.connections.add(self)
+        WS_CONNECTIONS.inc()
+        self._log.debug("realtime.connected")
+        try:
+            while True:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                await self._handle(message)
+        except Exception as exc:  # noqa: BLE001 - the socket broke (closed mid-send and the like)
+            self._log.debug("realtime.connection_lost", error=type(exc).__name__)
+        finally:
+            for task in self.followers.values():
+                task.cancel()
+            self.followers.clear()
+            self.gateway.connections.discard(self)
+            WS_CONNECTIONS.dec()
+            self._log.debug("realtime.disconnected")
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        text = message.get("text")
+        if text is None:
+            await self.error("binary_not_supported", "Frames must be JSON text")
+            return
+        if len(text) > self.settings.ws_max_frame_bytes or len(text.encode()) > self.settings.ws_max_frame_bytes:
+            await self.error(
+                "frame_too_large",
+                f"Frames may be at most {self.settings.ws_max_frame_bytes} bytes",
+                detail={"limit": self.settings.ws_max_frame_bytes},
+            )
+            return
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            await self.error("malformed_json", f"The frame is not valid JSON: {exc}")
+            return
+        if not isinstance(data, dict):
+            await self.error("invalid_frame", "A frame must be a JSON object with a `type`")
+            return
+        ref = data.get("id") if isinstance(data.get("id"), str) else None
+        kind = data.get("type")
+        if kind not in CLIENT_TYPES:
+            await self.error(
+                "unknown_type",
+                f"Unknown frame type {kind!r}" if kind is not None else "The frame has no `type`",
+                ref=ref,
+                detail={"known": list(CLIENT_TYPES)},
+            )
+            return
+        WS_FRAMES.labels(kind).inc()
+        try:
+            frame = client_frames.validate_python(data)
+        except ValidationError as exc:
+            problems = [
+                {"field": ".".join(str(p) for p in e["loc"][1:]) or None, "message": e["msg"]} for e in exc.errors()
+            ]
+            summary = "; ".join(f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems)
+            await self.error("invalid_frame", f"Invalid {kind} frame: {summary}", ref=ref, detail=problems)
+            return
+        try:
+            await self._dispatch(frame)
+        except LoopdeskError as exc:
+            thread_id = getattr(frame, "thread_id", None)
+            extra = {"retry_after": exc.retry_after} if isinstance(exc, _RateLimited) else {}
+            await self.error(
+                exc.code,
+                exc.message,
+                ref=ref,
+                detail=exc.detail,
+                thread_id=str(thread_id) if thread_id else None,
+                **extra,
+            )
+        except Exception:  # noqa: BLE001 - one frame's failure must not end the connection
+            self._log.exception("realtime.frame_failed", frame_type=kind)
+            await self.error("internal_error", "The server could not handle this frame", ref=ref)
+
+    async def _dispatch(self, frame: Any) -> None:
+        match frame:
+            case MessageIn():
+                await self._message(frame)
+            case InterruptResponseIn():
+                await self._interrupt_response(frame)
+            case SubscribeIn(type="subscribe", thread_id=uuid.UUID() as thread_id):
+                await self._subscribe(frame.id, thread_id)
+            case SubscribeIn(type="unsubscribe", thread_id=uuid.UUID() as thread_id):
+                task = self.followers.pop(thread_id, None)
+                if task is not None:
+                    task.cancel()
+                await self.reply({"type": "ack", "of": "unsubscribe", "ref": frame.id, "thread_id": str(thread_id)})
+            case SubscribeIn() | SubscribeTaskIn():
+                raise FrameError(
+                    "task_not_found", "No feedback task with this id", detail={"task_id": str(frame.task_id)}
+                )
+            case ResumeIn():
+                await self._resume(frame)
+            case PingIn():
+                await self.reply({"type": "pong", "ref": frame.id})
+
+    # -- handlers ----------------------------------------------------------------------------------
+
+    def _services(self, session: Any) -> tuple[ThreadService, RunService]:
+        authz = Authorizer(self.ws)  # type: ignore[arg-type]
+        graphs = self.state.graphs
+        return ThreadService(session, graphs, self.state.persistence, authz), RunService(session, graphs, authz)
+
+    async def _message(self, frame: MessageIn) -> None:
+        limit = self.settings.ws_max_content_chars
+        if len(frame.content) > limit:
+            raise FrameError(
+                "content_too_long", f"`content` may be at most {limit} characters", detail={"limit": limit}
+            )
+        await self._rate_limit(str(frame.thread_id) if frame.thread_id else f"user:{self.user.id}")
+        position: Position | None = None
+        async with self.state.database.sessionmaker() as session, session.begin():
+            threads, runs = self._services(session)
+            if frame.thread_id is not None:
+                thread = await threads.get(self.user, frame.thread_id)
+            else:
+                thread = await threads.create(self.user, ThreadCreate())
+            if thread.thread_id not in self.followers:  # follow from before the run we are about to create
+                position = await position_now(self.state.persistence.pool, thread.thread_id)
+            assistant_id = (
+                frame.assistant_id
+                or thread.metadata_.get("assistant_id")
+                or self.state.settings.runtime.default_assistant
+            )
+            run = await runs.create(
+                self.user,
+                thread.thread_id,
+                RunCreate(
+                    assistant_id=assistant_id,
+                    input={"messages": [{"role": "user", "content": frame.content}]},
+                    stream_mode=CHAT_STREAM_MODES,
+                    stream_subgraphs=True,
+                    multitask_strategy="enqueue",
+                ),
+            )
+        if position is not None:
+            self._follow(thread.thread_id, position)
+        await self.reply(
+            {
+                "type": "ack",
+                "of": "message",
+                "ref": frame.id,
+                "thread_id": str(thread.thread_id),
+                "run_id": str(run.run_id),
+            }  # fmt: skip
+        )
+
+    async def _rate_limit(self, key: str) -> None:
+        limiter = self.state.rate_limiter
+        if await limiter.hit(self.gateway.message_rate, "ws-message", key):
+            return
+        stats = await limiter.strategy.get_window_stats(self.gateway.message_rate, "ws-message", key)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise _RateLimited(retry_after)
+
+    async def _interrupt_response(self, frame: InterruptResponseIn) -> None:
+        decision, message, args = frame.resolved()
+        async with self.state.database.sessionmaker() as session, session.begin():
+            threads, runs = self._services(session)
+            thread = await threads.get(self.user, frame.thread_id)
+            interrupt_id, pending = _pending_interrupt(thread, frame.interrupt_id)
+            value = resume_value(decision, message, args, pending)
+            resume = {interrupt_id: value} if interrupt_id else value
+            position = None
+            if thread.thread_id not in self.followers:
+                position = await position_now(self.state.persistence.pool, thread.thread_id)
+            run = await runs.create(
+                self.user,
+                thread.thread_id,
+                RunCreate(
+                    assistant_id=thread.metadata_.get("assistant_id") or self.state.settings.runtime.default_assistant,
+                    command=Command(resume=resume),
+                    stream_mode=CHAT_STREAM_MODES,
+                    stream_subgraphs=True,
+                    multitask_strategy="enqueue",
+                ),
+            )
+        if position is not None:
+            self._follow(thread.thread_id, position)
+        await self.reply(
+            {
+                "type": "ack",
+                "of": "interrupt_response",
+                "ref": frame.id,
+                "thread_id": str(thread.thread_id),
+                "run_id": str(run.run_id),
+            }  # fmt: skip
+        )
+
+    async def _subscribe(self, ref: str | None, thread_id: uuid.UUID) -> None:
+        async with self.state.database.sessionmaker() as session, session.begin():
+            threads, _ = self._services(session)
+            await threads.get(self.user, thread_id)
+        if thread_id not in self.followers:
+            self._follow(thread_id, await position_now(self.state.persistence.pool, thread_id))
+        await self.reply({"type": "ack", "of": "subscribe", "ref": ref, "thread_id": str(thread_id)})
+
+    async def _resume(self, frame: ResumeIn) -> None:
+        async with self.state.database.sessionmaker() as session, session.begin():
+            threads, _ = self._services(session)
+            await threads.get(self.user, frame.thread_id)
+        parsed = parse_event_id(frame.last_event_id)
+        run_id = _uuid(parsed[0]) if parsed else None
+        if parsed is None or run_id is None:
+            raise FrameError(
+                "invalid_event_id",
+                "`last_event_id` is not the id of a run event (`<run_id>:<seq>:<n>`)",
+                detail={"last_event_id": frame.last_event_id},
+            )
+        position = await position_after(self.state.persistence.pool, frame.thread_id, run_id, parsed[1], parsed[2])
+        if position is None:
+            raise FrameError(
+                "event_not_found",
+                "That event is no longer on the thread (its run was rolled back): subscribe and reload the thread",
+                detail={"last_event_id": frame.last_event_id},
+            )
+        self._follow(frame.thread_id, position)
+        await self.reply({"type": "ack", "of": "resume", "ref": frame.id, "thread_id": str(frame.thread_id)})
+
+    def _follow(self, thread_id: uuid.UUID, position: Position) -> None:
+        previous = self.followers.pop(thread_id, None)
+        if previous is not None:
+            previous.cancel()
+        follower = ThreadFollower(
+            self.state.persistence.pool,
+            self.state.event_bus,
+            thread_id,
+            position,
+            self.send,
+            self.reply,
+            heartbeat=self.state.settings.runtime.heartbeat_seconds,
+            capacity=self.settings.ws_buffer_events,
+        )
+        task = asyncio.create_task(self._guard(follower), name=f"ws-follow-{thread_id}")
+        self.followers[thread_id] = task
+
+    async def _guard(self, follower: ThreadFollower) -> None:
+        try:
+            await follower.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a closed socket ends its followers
+            if (
+                self.ws.client_state == WebSocketState.CONNECTED
+                and self.ws.application_state == WebSocketState.CONNECTED
+            ):
+                self._log.warning("realtime.follower_failed", thread_id=str(follower.thread_id), error=repr(exc))
+        finally:
+            if self.followers.get(follower.thread_id) is asyncio.current_task():
+                del self.followers[follower.thread_id]
+
+
+class _RateLimited(LoopdeskError):
+    code, message = "rate_limited", "Too many messages on this thread"
+
+    def __init__(self, retry_after: int):
+        super().__init__(
+            f"Too many messages on this thread: retry in {retry_after} s", detail={"retry_after": retry_after}
+        )
+        self.retry_after = retry_after
+
+
+def _pending_interrupt(thread: Thread, interrupt_id: str | None) -> tuple[str | None, Any]:
+    """(id, value) of the interrupt a decision answers: the named one, or the only one pending."""
+    pending = [i for group in (thread.interrupts or {}).values() for i in group if isinstance(i, dict)]
+    if thread.status != "interrupted" or not pending:
+        raise FrameError(
+            "thread_not_interrupted",
+            "The thread is not waiting for a decision",
+            detail={"thread_id": str(thread.thread_id)},
+        )
+    if interrupt_id is not None:
+        for item in pending:
+            if item.get("id") == interrupt_id:
+                return interrupt_id, item.get("value")
+        raise FrameError(
+            "interrupt_not_found", "No pending interrupt with this id", detail={"interrupt_id": interrupt_id}
+        )
+    if len(pending) > 1:
+        raise FrameError(
+            "interrupt_id_required",
+            "Several interrupts are pending: name one with `interrupt_id`",
+            detail={"interrupt_ids": [i.get("id") for i in pending]},
+        )
+    return pending[0].get("id"), pending[0].get("value")
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -1,0 +1,271 @@
+"""The WebSocket protocol: every frame a client may send and every frame the server sends, as
+Pydantic models. `protocol.schema.json` (next to this file, served at /api/v1/realtime/schema) is
+generated from them (`python -m loopdesk.realtime.protocol > .../protocol.schema.json`); a test keeps
+the two in step and validates every frame the tests receive against it.
+
+Event ids: frames that come from a run's durable event log carry `<run_id>:<seq>:<n>` ids, which
+`resume` accepts; frames about the connection itself (`ack`, `pong`, `error`) carry `~<n>` ids that
+only order them within the connection."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+# -- client → server ------------------------------------------------------------------------------
+
+
+class _Client(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = Field(None, max_length=100, description="echoed as `ref` in the ack / error it causes")
+
+
+class MessageIn(_Client):
+    """Send a user message: creates a run of the thread's assistant (queued behind a running one).
+    Without `thread_id` a new thread is created (its id comes back in the `ack`)."""
+
+    type: Literal["message"]
+    thread_id: uuid.UUID | None = None
+    content: str = Field(..., min_length=1)
+    assistant_id: str | None = Field(None, min_length=1, max_length=200)
+
+
+Decision = Literal["approve", "reject", "edit"]
+
+
+class DecisionIn(BaseModel):
+    type: Decision
+    message: str | None = Field(None, max_length=10_000)
+    args: dict[str, Any] | None = None
+
+
+class InterruptResponseIn(_Client):
+    """Answer an interrupt (a tool approval, a question): approve, reject (with a message) or edit the
+    arguments. The seeds' `approved: true|false` is shorthand for approve / reject."""
+
+    type: Literal["interrupt_response"]
+    thread_id: uuid.UUID
+    interrupt_id: str | None = Field(None, max_length=200)
+    decision: Decision | DecisionIn | None = None
+    message: str | None = Field(None, max_length=10_000)
+    args: dict[str, Any] | None = None
+    approved: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_decision(self) -> InterruptResponseIn:
+        if self.decision is None and self.approved is None:
+            raise ValueError("give `decision` (approve, reject or edit) or `approved`")
+        if self.resolved()[0] == "edit" and self.resolved()[2] is None:
+            raise ValueError("an `edit` decision needs `args`")
+        return self
+
+    def resolved(self) -> tuple[Decision, str | None, dict[str, Any] | None]:
+        """(decision, message, args) whichever spelling the client used."""
+        if isinstance(self.decision, DecisionIn):
+            return self.decision.type, self.decision.message or self.message, self.decision.args or self.args
+        if self.decision is not None:
+            return self.decision, self.message, self.args
+        return ("approve" if self.approved else "reject"), self.message, self.args
+
+
+class SubscribeIn(_Client):
+    """Follow a thread's events (from now on) or a feedback task's updates; `unsubscribe` stops."""
+
+    type: Literal["subscribe", "unsubscribe"]
+    thread_id: uuid.UUID | None = None
+    task_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SubscribeIn:
+        if (self.thread_id is None) == (self.task_id is None):
+            raise ValueError("give exactly one of `thread_id` and `task_id`")
+        return self
+
+
+class SubscribeTaskIn(_Client):
+    """The seeds' shorthand for `subscribe` {task_id}."""
+
+    type: Literal["subscribe_task"]
+    task_id: uuid.UUID
+
+
+class ResumeIn(_Client):
+    """After a reconnect: every event of the thread after `last_event_id`, exactly once, then live."""
+
+    type: Literal["resume"]
+    thread_id: uuid.UUID
+    last_event_id: str = Field(..., min_length=1, max_length=200)
+
+
+class PingIn(_Client):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[
+    MessageIn | InterruptResponseIn | SubscribeIn | SubscribeTaskIn | ResumeIn | PingIn, Field(discriminator="type")
+]
+CLIENT_TYPES = ("message", "interrupt_response", "subscribe", "unsubscribe", "subscribe_task", "resume", "ping")
+client_frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
+
+# -- server → client ------------------------------------------------------------------------------
+
+
+class _Server(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(..., description="`<run_id>:<seq>:<n>` for run events (resumable), `~<n>` otherwise")
+
+
+class _ThreadEvent(_Server):
+    thread_id: str
+    run_id: str
+
+
+class UserMessageOut(_ThreadEvent):
+    """A user's message on the thread (from any device), at the start of the run it created."""
+
+    type: Literal["user_message"]
+    content: str
+    user_id: str | None
+
+
+class TokenOut(_ThreadEvent):
+    type: Literal["token"]
+    agent: str | None
+    content: str
+
+
+class ToolCallOut(_ThreadEvent):
+    type: Literal["tool_call"]
+    agent: str | None
+    tool: str
+    args: dict[str, Any]
+    id: str | None
+
+
+class ToolResultOut(_ThreadEvent):
+    type: Literal["tool_result"]
+    agent: str | None
+    tool: str | None
+    result: Any
+    id: str | None
+
+
+class InterruptOut(_ThreadEvent):
+    """The run paused for a decision: answer with `interrupt_response`."""
+
+    type: Literal["interrupt"]
+    interrupt_id: str | None
+    action: str
+    params: Any
+    description: str | None = None
+    expires_at: str | None
+
+
+class ClarificationOut(_ThreadEvent):
+    """The agent needs more information: answer with a `message`."""
+
+    type: Literal["clarification"]
+    interrupt_id: str | None
+    message: str
+
+
+class InterruptExpiredOut(_ThreadEvent):
+    type: Literal["interrupt_expired"]
+    action: str
+    message: str
+
+
+class CustomOut(_ThreadEvent):
+    """What a graph wrote with its stream writer (progress and the like)."""
+
+    type: Literal["custom"]
+    data: Any
+
+
+class MessageCompleteOut(_ThreadEvent):
+    """The run is over; `status` success, interrupted (waiting for a decision), error or timeout."""
+
+    type: Literal["message_complete"]
+    status: str
+
+
+class TaskUpdateOut(_Server):
+    type: Literal["task_update"]
+    task_id: str
+    thread_id: str | None = None
+    model_config = ConfigDict(extra="allow")
+
+
+class AckOut(_Server):
+    """A client frame was accepted (`of`: its type; `ref`: its `id`)."""
+
+    type: Literal["ack"]
+    of: str
+    ref: str | None = None
+    thread_id: str | None = None
+    run_id: str | None = None
+    task_id: str | None = None
+
+
+class ErrorOut(_Server):
+    type: Literal["error"]
+    code: str
+    message: str
+    detail: Any = None
+    ref: str | None = None
+    thread_id: str | None = None
+    run_id: str | None = None
+    retry_after: int | None = None
+
+
+class PongOut(_Server):
+    type: Literal["pong"]
+    ref: str | None = None
+
+
+ServerFrame = Annotated[
+    UserMessageOut
+    | TokenOut
+    | ToolCallOut
+    | ToolResultOut
+    | InterruptOut
+    | ClarificationOut
+    | InterruptExpiredOut
+    | CustomOut
+    | MessageCompleteOut
+    | TaskUpdateOut
+    | AckOut
+    | ErrorOut
+    | PongOut,
+    Field(discriminator="type"),
+]
+
+
+def schema_document() -> dict[str, Any]:
+    """One JSON Schema (2020-12) with `ClientFrame` and `ServerFrame` definitions."""
+    client = TypeAdapter(ClientFrame).json_schema(ref_template="#/$defs/{model}")
+    server = TypeAdapter(ServerFrame).json_schema(ref_template="#/$defs/{model}")
+    defs = {**client.pop("$defs", {}), **server.pop("$defs", {})}
+    defs["ClientFrame"] = client
+    defs["ServerFrame"] = server
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://loopdesk.dev/schemas/realtime-protocol.json",
+        "title": "loopdesk WebSocket protocol",
+        "description": (__doc__ or "").strip(),
+        "$defs": dict(sorted(defs.items())),
+        "oneOf": [{"$ref": "#/$defs/ClientFrame"}, {"$ref": "#/$defs/ServerFrame"}],
+    }
+
+
+def schema_text() -> str:
+    return json.dumps(schema_document(), indent=2, sort_keys=False) + "\n"
+
+
+if __name__ == "__main__":
+    print(schema_text(), end="")
