@@ -18,7 +18,7 @@ from tests.e2e.test_serve import _free_port
 STALL_SECONDS = 3
 
 
-def _spawn(log: Path, database_url: str, *args: str) -> subprocess.Popen:
+def _spawn(log: Path, database_url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LOOPDESK_")}
     environment.update(
         LOOPDESK_DATABASE_URL=database_url,
@@ -28,6 +28,7 @@ def _spawn(log: Path, database_url: str, *args: str) -> subprocess.Popen:
         LOOPDESK_JWT_SECRET="e2e-secret-" + "y" * 32,
         LOOPDESK_LOG_LEVEL="INFO",
     )
+    environment.update(env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "loopdesk", *args], env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT
     )

@@ -28,3 +28,6 @@ WS_ERRORS = Counter("loopdesk_ws_errors_total", "WebSocket error frames sent, by
 EVENT_CATCHUPS = Counter(
     "loopdesk_event_catchups_total", "Readers whose live-event buffer overflowed and who caught up from the log"
 )
+EVENTS_PUSHED = Counter(
+    "loopdesk_live_events_pushed_total", "Run events pushed to this process's readers, by transport", ["via"]
+)

@@ -24,7 +24,7 @@ import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
-from loopdesk.core.metrics import EVENT_CATCHUPS
+from loopdesk.core.metrics import EVENT_CATCHUPS, EVENTS_PUSHED
 from loopdesk.runtime.serde import to_jsonable
 
 log = structlog.get_logger("loopdesk.runs.events")
@@ -349,3 +349,5 @@ class LocalPublisher:
 
     async def publish(self, run_id: uuid.UUID, events: list[Event]) -> None:
         self.bus.deliver(str(run_id), events)
+        if self.bus.watching(str(run_id)):
+            EVENTS_PUSHED.labels("local").inc(len(events))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import orjson
 import structlog
 
+from loopdesk.core.metrics import EVENTS_PUSHED
 from loopdesk.runtime.runs.events import Event
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("loopdesk.runs.redis")
 
 PREFIX = "loopdesk:run:"
+PUSHED_BY_REDIS = EVENTS_PUSHED.labels("redis")
 
 
 def redis_client(url: str) -> Redis:
@@ -71,7 +73,9 @@ async def listen(bus: EventBus, url: str) -> None:
                         continue
                     key = message["channel"].decode().removeprefix(PREFIX)
                     if bus.watching(key):
-                        bus.deliver(key, decode(message["data"]))
+                        events = decode(message["data"])
+                        bus.deliver(key, events)
+                        PUSHED_BY_REDIS.inc(len(events))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - Redis went away: readers fall back to the log
