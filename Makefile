@@ -34,6 +34,7 @@ test: $(VENV)/.installed-dev ## lint, then the whole suite (real PostgreSQL), un
 bench: $(VENV)/.installed-dev ## benchmarks (not part of make test)
 	$(BIN)/python benchmarks/bench_api.py
 	$(BIN)/python benchmarks/runtime.py
+	$(BIN)/python benchmarks/realtime.py
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks

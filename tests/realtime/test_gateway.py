@@ -386,3 +386,34 @@ async def test_an_oversized_transport_frame_closes_only_that_connection(server_u
         assert closed.value.rcvd.code == 1009  # message too big
     assert (await bystander.request({"type": "ping"}))["type"] == "pong"
     await bystander.close()
+
+
+async def test_a_socket_closes_with_4401_when_its_token_expires(app, server_url, make_account):
+    import uuid
+    from datetime import timedelta
+
+    from loopdesk.core.security import create_access_token
+
+    account = await make_account("expiring")
+    token, _ = create_access_token(uuid.UUID(account.id), key=app.state.settings.jwt_key, ttl=timedelta(seconds=2))
+    ws = await WS.open(server_url, token)
+    assert (await ws.request({"type": "ping"}))["type"] == "pong"
+    with pytest.raises(ConnectionClosed) as closed:
+        await ws.recv(within=10)
+    assert closed.value.rcvd.code == 4401 and closed.value.rcvd.reason == "token expired"
+
+
+async def test_a_connection_follows_a_bounded_number_of_threads(app, server_url, client, make_account):
+    app.state.realtime.settings.ws_max_subscriptions = 2
+    account = await make_account("greedy")
+    threads = [await _thread(client, account) for _ in range(3)]
+    ws = await WS.open(server_url, account.token)
+    for thread_id in threads[:2]:
+        assert (await ws.request({"type": "subscribe", "thread_id": thread_id}))["type"] == "ack"
+    refused = await ws.request({"type": "message", "thread_id": threads[2], "content": "hi"})
+    assert refused["code"] == "too_many_subscriptions"
+    runs = await client.get(f"/threads/{threads[2]}/runs", headers=account.headers)
+    assert runs.json() == []  # refused before anything was created
+    await ws.request({"type": "unsubscribe", "thread_id": threads[0]})
+    assert (await ws.request({"type": "subscribe", "thread_id": threads[2]}))["type"] == "ack"
+    await ws.close()

@@ -114,6 +114,7 @@ class RealtimeSettings(_Group):
     ws_message_rate: str = Field("10/10 seconds", description="`message` frames allowed per thread")
     ws_max_content_chars: int = Field(10_000, ge=1, le=1_000_000, description="longest `message` content")
     ws_max_frame_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024, description="largest client frame")
+    ws_max_subscriptions: int = Field(100, ge=1, le=100_000, description="threads one connection may follow")
     ws_buffer_events: int = Field(
         1024, ge=16, le=1_000_000, description="live events held per subscription before it catches up from the log"
     )

@@ -26,6 +26,7 @@ from loopdesk.runtime.runs.streaming import run_outcome
 log = structlog.get_logger("loopdesk.realtime")
 
 NOTHING_SKIPPED = (-1, -1)
+IDLE_RECHECK_SECONDS = 60.0
 EVERYTHING_SO_FAR = 2**62
 
 _RUN = "SELECT run_id, seq, owner_id, kwargs->'input' AS input FROM runs"
@@ -148,7 +149,9 @@ class ThreadFollower:
         exists = await fetch(self.pool, "SELECT 1 AS one FROM threads WHERE thread_id = %s", (self.thread_id,))
         if not exists:
             return None, tail, False
-        await wait_for(waiter, self.heartbeat)
+        # Run creation and thread deletion notify the thread's key (and a LISTEN reconnect wakes every
+        # reader), so an idle follower need not poll: it re-checks once a minute as a safety net only.
+        await wait_for(waiter, max(self.heartbeat, IDLE_RECHECK_SECONDS))
         return None, tail, True
 
     async def _enter(self, waiter: Waiter, run: RunRow, skip: tuple[int, int]) -> _Current:

@@ -12,15 +12,18 @@ import contextlib
 import math
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+import psycopg
 import structlog
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.websockets import WebSocketState
 
 from loopdesk.auth.deps import CurrentUser
@@ -115,14 +118,16 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if user is None:
         await websocket.close(CLOSE_UNAUTHENTICATED, "not authenticated")
         return
-    await Connection(websocket, user).serve()
+    user, expires_at = user
+    await Connection(websocket, user, expires_at).serve()
 
 
 class _OriginRefused(Exception):
     pass
 
 
-async def _authenticate(websocket: WebSocket) -> User | None:
+async def _authenticate(websocket: WebSocket) -> tuple[User, datetime | None] | None:
+    """The caller and when its credential expires (a JWT's expiry; API keys are checked at connect)."""
     state = websocket.app.state
     settings = state.settings
     token = websocket.query_params.get("token") or websocket.headers.get("x-api-key")
@@ -143,22 +148,24 @@ async def _authenticate(websocket: WebSocket) -> User | None:
         service = AuthService(session, settings)
         try:
             if token and token.startswith(API_KEY_PREFIX):
-                return (await service.authenticate_api_key(token)).user
+                return (await service.authenticate_api_key(token)).user, None
             if token:
-                return (await service.authenticate_token(token, method)).user  # type: ignore[arg-type]
+                principal = await service.authenticate_token(token, method)  # type: ignore[arg-type]
+                return principal.user, principal.claims.expires_at if principal.claims else None
         except NotAuthenticated:
             pass
         custom = getattr(state.graphs, "custom_auth", None)
         if custom is not None and custom.authenticates:
             with contextlib.suppress(LoopdeskError):
-                return await custom.authenticate(websocket, session)
+                return await custom.authenticate(websocket, session), None
     return None
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, user: User):
+    def __init__(self, websocket: WebSocket, user: User, expires_at: datetime | None = None):
         self.ws = websocket
         self.user = user
+        self.expires_at = expires_at
         state = websocket.app.state
         self.state = state
         self.gateway: Gateway = state.realtime
@@ -191,12 +198,19 @@ class Connection:
             if self.ws.client_state == WebSocketState.CONNECTED:
                 await self.ws.close(code, reason)
 
+    async def _close_at_expiry(self) -> None:
+        """A socket lives no longer than the token that opened it: the client reconnects with a fresh one."""
+        assert self.expires_at is not None
+        await asyncio.sleep(max(0.0, (self.expires_at - datetime.now(UTC)).total_seconds()))
+        await self.close(CLOSE_UNAUTHENTICATED, "token expired")
+
     # -- receiving ---------------------------------------------------------------------------------
 
     async def serve(self) -> None:
         self.gateway.connections.add(self)
         WS_CONNECTIONS.inc()
         self._log.debug("realtime.connected")
+        expiry = asyncio.create_task(self._close_at_expiry()) if self.expires_at is not None else None
         try:
             while True:
                 message = await self.ws.receive()
@@ -206,6 +220,8 @@ class Connection:
         except Exception as exc:  # noqa: BLE001 - the socket broke (closed mid-send and the like)
             self._log.debug("realtime.connection_lost", error=type(exc).__name__)
         finally:
+            if expiry is not None:
+                expiry.cancel()
             for task in self.followers.values():
                 task.cancel()
             self.followers.clear()
@@ -266,6 +282,9 @@ class Connection:
                 thread_id=str(thread_id) if thread_id else None,
                 **extra,
             )
+        except (OperationalError, psycopg.OperationalError) as exc:  # out of connections, or the database is down
+            self._log.warning("realtime.database_unavailable", frame_type=kind, error=type(exc).__name__)
+            await self.error("unavailable", "The database is busy or unreachable: retry shortly", ref=ref)
         except Exception:  # noqa: BLE001 - one frame's failure must not end the connection
             self._log.exception("realtime.frame_failed", frame_type=kind)
             await self.error("internal_error", "The server could not handle this frame", ref=ref)
@@ -305,6 +324,7 @@ class Connection:
             raise FrameError(
                 "content_too_long", f"`content` may be at most {limit} characters", detail={"limit": limit}
             )
+        self._check_room(frame.thread_id)  # the reply streams to this socket: before anything is created
         await self._rate_limit(str(frame.thread_id) if frame.thread_id else f"user:{self.user.id}")
         position: Position | None = None
         async with self.state.database.sessionmaker() as session, session.begin():
@@ -353,6 +373,7 @@ class Connection:
 
     async def _interrupt_response(self, frame: InterruptResponseIn) -> None:
         decision, message, args = frame.resolved()
+        self._check_room(frame.thread_id)
         async with self.state.database.sessionmaker() as session, session.begin():
             threads, runs = self._services(session)
             thread = await threads.get(self.user, frame.thread_id)
@@ -415,7 +436,16 @@ class Connection:
         self._follow(frame.thread_id, position)
         await self.reply({"type": "ack", "of": "resume", "ref": frame.id, "thread_id": str(frame.thread_id)})
 
+    def _check_room(self, thread_id: uuid.UUID | None) -> None:
+        if thread_id not in self.followers and len(self.followers) >= self.settings.ws_max_subscriptions:
+            raise FrameError(
+                "too_many_subscriptions",
+                f"A connection may follow at most {self.settings.ws_max_subscriptions} threads: unsubscribe first",
+                detail={"limit": self.settings.ws_max_subscriptions},
+            )
+
     def _follow(self, thread_id: uuid.UUID, position: Position) -> None:
+        self._check_room(thread_id)
         previous = self.followers.pop(thread_id, None)
         if previous is not None:
             previous.cancel()
