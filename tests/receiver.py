@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 
@@ -40,7 +40,21 @@ async def receiver(
     async def redirect(request: Request):
         return RedirectResponse(redirect_to or "/", status_code=302)
 
-    app = Starlette(routes=[Route("/hook", hook, methods=["POST", "GET"]), Route("/redirect", redirect)])
+    async def big(request: Request):
+        """`size` bytes, with a Content-Length, or streamed without one (`chunked=1`)."""
+        size = int(request.query_params.get("size", "0"))
+        if request.query_params.get("chunked"):
+
+            async def chunks():
+                for start in range(0, size, 65536):
+                    yield b"x" * min(65536, size - start)
+
+            return StreamingResponse(chunks())
+        return Response(b"x" * size)
+
+    app = Starlette(
+        routes=[Route("/hook", hook, methods=["POST", "GET"]), Route("/redirect", redirect), Route("/big", big)]
+    )
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, lifespan="off", log_config=None))
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event

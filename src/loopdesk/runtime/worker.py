@@ -15,7 +15,6 @@ import structlog
 from sqlalchemy import text
 
 from loopdesk.core.db import Database
-from loopdesk.core.http import OutboundPolicy, UnsafeDestination, safe_client
 from loopdesk.core.metrics import RUNS_RECOVERED, WEBHOOKS
 from loopdesk.core.settings import Settings
 from loopdesk.runtime.crons.service import fire_due_crons
@@ -26,6 +25,7 @@ from loopdesk.runtime.runs.events import Publisher
 from loopdesk.runtime.runs.executor import INFRASTRUCTURE_ERRORS, MAX_ATTEMPTS, RunExecutor
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import RunRead
+from loopdesk.tools.net import OutboundPolicy, UnsafeDestination, safe_client
 
 log = structlog.get_logger("loopdesk.worker")
 
@@ -106,8 +106,12 @@ class QueueWorker:
             }
             bound = log.bind(run_id=run_id)
             try:
-                async with safe_client(policy, timeout=settings.outbound.outbound_timeout_seconds) as client:
-                    response = await client.post(run.kwargs["webhook"], json=payload)
+                timeout = settings.outbound.outbound_timeout_seconds
+                async with (
+                    safe_client(policy, timeout=timeout, max_response_bytes=64 * 1024) as client,
+                    client.stream("POST", run.kwargs["webhook"], json=payload) as response,
+                ):
+                    pass  # the status is the answer: the receiver's body is never read
             except UnsafeDestination as exc:
                 bound.warning("webhook.refused", reason=str(exc))
                 WEBHOOKS.labels("refused").inc()

@@ -5,7 +5,7 @@ import ipaddress
 import httpx
 import pytest
 
-from loopdesk.core.http import OutboundPolicy, UnsafeDestination, safe_client
+from loopdesk.tools.net import OutboundPolicy, ResponseTooLarge, UnsafeDestination, safe_client
 from tests.receiver import receiver
 
 
@@ -38,14 +38,35 @@ async def test_localhost_by_name_and_redirects_to_loopback_are_refused():
 @pytest.mark.parametrize(
     "address",
     ["10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "::1", "fe80::1", "fc00::1", "0.0.0.0", "224.0.0.1",
-     "::ffff:127.0.0.1", "100.64.0.1"],
+     "::ffff:127.0.0.1", "100.64.0.1", "0.1.2.3", "198.18.0.1", "255.255.255.255", "::ffff:10.0.0.1",
+     "2002:7f00:1::1",  # 6to4 around 127.0.0.1
+     "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo whose client is 192.0.2.45 (documentation range)
+     "64:ff9b::7f00:1"],  # NAT64 around 127.0.0.1
 )  # fmt: skip
 def test_private_and_special_addresses_are_not_permitted(address):
     assert not OutboundPolicy().permits("example.test", ipaddress.ip_address(address))
 
 
-def test_public_addresses_are_permitted():
-    assert OutboundPolicy().permits("example.com", ipaddress.ip_address("93.184.215.14"))
+@pytest.mark.parametrize("address", ["93.184.215.14", "2001:4860:4860::8888", "2002:808:808::1"])
+def test_public_addresses_are_permitted(address):
+    assert OutboundPolicy().permits("example.com", ipaddress.ip_address(address))
+
+
+def test_an_allow_listed_network_is_reachable_through_its_ipv6_forms():
+    policy = OutboundPolicy.from_allowlist(["127.0.0.0/8"])
+    assert policy.permits("x", ipaddress.ip_address("::ffff:127.0.0.1"))
+    assert not OutboundPolicy.from_allowlist(["10.0.0.0/8"]).permits("x", ipaddress.ip_address("::ffff:127.0.0.1"))
+
+
+@pytest.mark.parametrize("chunked", ["", "1"])
+async def test_responses_over_the_cap_are_refused_and_smaller_ones_pass(chunked):
+    async with receiver() as server:
+        policy = OutboundPolicy.from_allowlist(["127.0.0.1"])
+        async with safe_client(policy, max_response_bytes=100_000) as client:
+            small = await client.get(f"{server.url}/big", params={"size": 99_000, "chunked": chunked})
+            assert small.status_code == 200 and len(small.content) == 99_000
+            with pytest.raises(ResponseTooLarge):
+                await client.get(f"{server.url}/big", params={"size": 300_000, "chunked": chunked})
 
 
 async def test_non_http_schemes_are_refused():

@@ -1,0 +1,152 @@
+"""Outbound HTTP that cannot be turned against the host's own network (SSRF).
+
+Every request, redirects included, resolves its host first and checks every A / AAAA answer: private,
+loopback, link-local, shared (CGNAT 100.64/10), "this network" (0/8), multicast, reserved and
+unspecified addresses are refused, also when hidden in IPv6 (IPv4-mapped, 6to4, Teredo), unless an
+allow-list entry (a host name or a CIDR) names them. The connection then goes to the address that was
+checked (no second lookup an attacker's DNS could answer differently), with the original Host header
+and TLS server name. Responses larger than the client's cap are cut off with an error, never buffered."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeDestination(httpx.RequestError):
+    """The request would reach an address the policy forbids."""
+
+
+class ResponseTooLarge(httpx.RequestError):
+    """The response body is larger than the client accepts."""
+
+
+def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries (IPv4-mapped, 6to4, Teredo client and server)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    return found
+
+
+def _public(address: IPAddress) -> bool:
+    return address.is_global and not (address.is_multicast or address.is_reserved or address.is_unspecified)
+
+
+@dataclass(frozen=True)
+class OutboundPolicy:
+    allowed_hosts: frozenset[str] = frozenset()
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_allowlist(cls, entries: Iterable[str]) -> OutboundPolicy:
+        hosts, networks = set(), []
+        for entry in entries:
+            entry = entry.strip()
+            if not entry:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                hosts.add(entry.lower().rstrip("."))
+        return cls(frozenset(hosts), tuple(networks))
+
+    def permits(self, host: str, address: IPAddress) -> bool:
+        if host.lower().rstrip(".") in self.allowed_hosts or any(address in net for net in self.allowed_networks):
+            return True
+        embedded = _embedded_ipv4(address)
+        if embedded:  # judged by the IPv4 address it reaches (an allow-listed one included)
+            return all(any(a in net for net in self.allowed_networks) or _public(a) for a in embedded)
+        return _public(address)
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos))
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, cap: int, request: httpx.Request):
+        self.inner = inner
+        self.cap = cap
+        self.request = request
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        seen = 0
+        async for chunk in self.inner:
+            seen += len(chunk)
+            if seen > self.cap:
+                raise ResponseTooLarge(f"response larger than {self.cap} bytes", request=self.request)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class SafeTransport(httpx.AsyncBaseTransport):
+    def __init__(self, policy: OutboundPolicy, *, max_response_bytes: int | None = None, **transport_options):  # type: ignore[no-untyped-def]
+        self.policy = policy
+        self.max_response_bytes = max_response_bytes
+        self.inner = httpx.AsyncHTTPTransport(**transport_options)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in ("http", "https") or not url.host:
+            raise UnsafeDestination(f"only http(s) URLs with a host are allowed, not {url.scheme}://", request=request)
+        host = url.host
+        try:
+            addresses = await resolve(host, url.port or (443 if url.scheme == "https" else 80))
+        except OSError as exc:
+            raise httpx.ConnectError(f"cannot resolve {host}: {exc}", request=request) from exc
+        refused = [a for a in addresses if not self.policy.permits(host, a)]
+        if refused or not addresses:
+            raise UnsafeDestination(
+                f"{host} resolves to a private or reserved address ({refused[0] if refused else 'none'}); "
+                "add it to LOOPDESK_OUTBOUND_ALLOWLIST to allow it",
+                request=request,
+            )
+        address = str(addresses[0])
+        request.url = url.copy_with(host=address)
+        request.headers["Host"] = url.netloc.decode("ascii")
+        if url.scheme == "https":
+            request.extensions = {**request.extensions, "sni_hostname": host}
+        response = await self.inner.handle_async_request(request)
+        cap = self.max_response_bytes
+        if cap is not None:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                await response.aclose()
+                raise ResponseTooLarge(f"response of {declared} bytes is larger than {cap}", request=request)
+            response.stream = _CappedStream(response.stream, cap, request)  # type: ignore[arg-type]
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def safe_client(
+    policy: OutboundPolicy, *, timeout: float = 10.0, max_response_bytes: int | None = 10 * 1024 * 1024, **options
+) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
+    """An httpx client whose every request (and redirect) passes the policy, and whose responses are
+    capped at `max_response_bytes` (None: no cap)."""
+    return httpx.AsyncClient(
+        transport=SafeTransport(policy, max_response_bytes=max_response_bytes),
+        timeout=timeout,
+        follow_redirects=True,
+        max_redirects=5,
+        headers={"User-Agent": "loopdesk"},
+        **options,
+    )
