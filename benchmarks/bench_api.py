@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,36 +19,19 @@ from pathlib import Path
 
 import httpx
 import typer
+from common import bench_database, free_port, wait_until_up
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from loopdesk.core.embedded import ensure_database, leave_embedded_postgres, start_embedded_postgres
-from loopdesk.core.migrate import run_migrations
+from loopdesk.core.embedded import leave_embedded_postgres
 
 ROOT = Path(__file__).resolve().parent
 console = Console()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _wait(url: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 async def _load(url: str, headers: dict[str, str], requests: int, concurrency: int, progress, task) -> dict:
@@ -92,11 +74,8 @@ def main(
 ) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="loopdesk-bench-"))
     with console.status("starting PostgreSQL and migrating…"):
-        admin_url = start_embedded_postgres(data_dir, "postgres")
-        ensure_database(admin_url, "bench")
-        url = admin_url.replace("/postgres?", "/bench?")
-        run_migrations(url)
-    loop_port, base_port = _free_port(), _free_port()
+        url = bench_database(data_dir)
+    loop_port, base_port = free_port(), free_port()
     env = {"LOOPDESK_DATABASE_URL": url, "LOOPDESK_LOG_LEVEL": "WARNING", "LOOPDESK_DATA_DIR": str(data_dir)}
     env |= {"LOOPDESK_LOGIN_LIMIT_PER_IP": "1000/minute"}
     servers = [
@@ -108,8 +87,8 @@ def main(
     ]
     try:
         loop, base = f"http://127.0.0.1:{loop_port}", f"http://127.0.0.1:{base_port}"
-        _wait(f"{loop}/api/v1/health")
-        _wait(f"{base}/ping-db")
+        wait_until_up(f"{loop}/api/v1/health")
+        wait_until_up(f"{base}/ping-db")
         user = {"email": "bench@example.com", "password": "bench-password-1", "display_name": "Bench"}
         user_id = httpx.post(f"{loop}/api/v1/auth/register", json=user).json()["id"]
         login = httpx.post(f"{loop}/api/v1/auth/login", json={k: user[k] for k in ("email", "password")})

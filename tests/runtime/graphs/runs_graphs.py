@@ -42,13 +42,16 @@ def explode(state: StepState) -> dict:
     raise ValueError("the graph broke on purpose")
 
 
-def _steps(*nodes):
-    builder = StateGraph(StepState)
+def _steps(*nodes, state: type = StepState):
+    """A graph running the nodes one after the other: functions (named after themselves) or
+    (name, node) pairs."""
+    builder = StateGraph(state)
     previous = START
     for node in nodes:
-        builder.add_node(node.__name__, node)
-        builder.add_edge(previous, node.__name__)
-        previous = node.__name__
+        name, node = node if isinstance(node, tuple) else (node.__name__, node)
+        builder.add_node(name, node)
+        builder.add_edge(previous, name)
+        previous = name
     return builder.compile()
 
 
@@ -68,16 +71,10 @@ async def chat_node(state: ChatState) -> dict:
     return {"messages": [await _model.ainvoke(state["messages"])]}
 
 
-_chat_builder = StateGraph(ChatState)
-_chat_builder.add_node("chat", chat_node)
-_chat_builder.add_edge(START, "chat")
-chat = _chat_builder.compile()
+chat = _steps(("chat", chat_node), state=ChatState)
 
 # A parent graph that runs `slow` as a subgraph (stream_subgraphs).
-_parent_builder = StateGraph(StepState)
-_parent_builder.add_node("inner", slow)
-_parent_builder.add_edge(START, "inner")
-parent = _parent_builder.compile()
+parent = _steps(("inner", slow))
 
 
 # -- chat graphs for the WebSocket tests -------------------------------------------------------------
@@ -102,10 +99,7 @@ async def story_node(state: ChatState) -> dict:
     return {"messages": [await _story_model.ainvoke(state["messages"])]}
 
 
-_story_builder = StateGraph(ChatState)
-_story_builder.add_node("storyteller", story_node)
-_story_builder.add_edge(START, "storyteller")
-story = _story_builder.compile()
+story = _steps(("storyteller", story_node), state=ChatState)
 
 
 def _refund_agent(state: ChatState) -> dict:
@@ -147,10 +141,7 @@ def _clarify_node(state: ChatState) -> dict:
     return {"messages": [AIMessage(content=f"Looking at {answer}")]}
 
 
-_clarify_builder = StateGraph(ChatState)
-_clarify_builder.add_node("clarify", _clarify_node)
-_clarify_builder.add_edge(START, "clarify")
-clarify = _clarify_builder.compile()
+clarify = _steps(("clarify", _clarify_node), state=ChatState)
 
 
 class BulkState(TypedDict, total=False):
@@ -167,7 +158,4 @@ async def _bulk_node(state: BulkState) -> dict:
     return {}
 
 
-_bulk_builder = StateGraph(BulkState)
-_bulk_builder.add_node("bulk", _bulk_node)
-_bulk_builder.add_edge(START, "bulk")
-bulk = _bulk_builder.compile()
+bulk = _steps(("bulk", _bulk_node), state=BulkState)

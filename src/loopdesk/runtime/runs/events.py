@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -285,8 +285,14 @@ class Waiter(asyncio.Event):
         self.dirty = True  # reconnects, heartbeats, first read: read the log
         self.overflows = 0
 
-    def push(self, events: Iterable[Event]) -> None:
-        events = list(events)
+    def reset(self) -> None:
+        """Follow another run: forget what was pushed and announced for the last one."""
+        self.pending.clear()
+        self.notified = 0
+        self.final = False
+        self.dirty = True
+
+    def push(self, events: list[Event]) -> None:
         if len(self.pending) + len(events) > self.capacity:
             self.pending.clear()  # too far behind: this reader catches up from the durable log
             self.dirty = True
