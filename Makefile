@@ -20,13 +20,20 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -c constraints.txt -e '.[dev,redis]'
 	@touch $@
 
+# A third-party MCP server for the tests, in a venv of its own (it needs mcp 2.x; we pin mcp 1.x).
+MCP_TIME := $(VENV)/mcp-time
+$(MCP_TIME)/.installed: | $(BIN)/python
+	$(PYTHON) -m venv $(MCP_TIME)
+	$(MCP_TIME)/bin/python -m pip --disable-pip-version-check -q install mcp-server-time==2026.10.19
+	@touch $@
+
 run: $(VENV)/.installed ## start the service on http://127.0.0.1:8000 (embedded PostgreSQL)
 	$(BIN)/loopdesk serve --config langgraph.json
 
 migrate: $(VENV)/.installed
 	$(BIN)/loopdesk migrate
 
-test: $(VENV)/.installed-dev ## lint, then the whole suite (real PostgreSQL), under 5 minutes on 2 cores
+test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suite (real PostgreSQL), under 5 minutes on 2 cores
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest

@@ -38,6 +38,12 @@ from loopdesk.runtime.store.endpoints import router as store_router
 from loopdesk.runtime.threads.endpoints import router as threads_router
 from loopdesk.runtime.worker import QueueWorker
 from loopdesk.system.endpoints import router as system_router
+from loopdesk.tools.approvals.endpoints import router as approvals_router
+from loopdesk.tools.approvals.endpoints import seed_router as approvals_seed_router
+from loopdesk.tools.endpoints import router as tools_router
+from loopdesk.tools.mcp.endpoints import router as mcp_router
+from loopdesk.tools.openapi.endpoints import router as openapi_router
+from loopdesk.tools.setup import start_tools, stop_tools
 from loopdesk.users.bootstrap import CreatedAdmin, bootstrap_admin
 from loopdesk.users.endpoints import router as users_router
 
@@ -71,6 +77,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
             else None
         )
         app.state.rate_limiter = RateLimiter.from_redis_url(redis_url)
+        app.state.tools = await start_tools(database, settings)
         app.state.realtime = Gateway(settings.realtime)
         try:
             created = await bootstrap_admin(database, settings)
@@ -86,6 +93,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
             await app.state.realtime.close_all()
             if worker is not None:
                 await worker.stop()
+            await stop_tools(app.state.tools)
             if isinstance(publisher, RedisPublisher):
                 await publisher.close()
             await app.state.event_bus.stop()
@@ -127,14 +135,22 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         runs_router,
         store_router,
         realtime_router,
+        approvals_seed_router,  # before tools_router: its paths would read as tool names there
+        tools_router,
+        approvals_router,
+        mcp_router,
+        openapi_router,
     ):
         app.include_router(router)
     return app
 
 
 def build_registry(settings: Settings) -> GraphRegistry:
-    """Graphs to serve: those of the configured langgraph.json (built-in graphs join them as they land)."""
+    """Graphs to serve: the built-in `agent`, then those of the configured langgraph.json."""
+    from loopdesk.agent.graph import graph as agent_graph
+
     registry = GraphRegistry()
+    registry.register("agent", agent_graph)
     if settings.runtime.graphs_config is not None:
         registry.load_config(load_config(settings.runtime.graphs_config))
     return registry

@@ -130,6 +130,7 @@ async def _worker(settings: Settings, graphs) -> None:  # type: ignore[no-untype
     from loopdesk.runtime.persistence import Persistence
     from loopdesk.runtime.runs.redis_fanout import RedisPublisher
     from loopdesk.runtime.worker import QueueWorker
+    from loopdesk.tools.setup import start_tools, stop_tools
 
     url = await asyncio.to_thread(resolve_database_url, settings)
     if settings.database.migrate_on_start:
@@ -138,9 +139,11 @@ async def _worker(settings: Settings, graphs) -> None:  # type: ignore[no-untype
     persistence = await Persistence.open(url, max_size=settings.database.db_pool_size, index=graphs.store_index)
     # Live events reach API processes through Redis when it is configured, else through the log alone.
     publisher = RedisPublisher(settings.redis.redis_url.get_secret_value()) if settings.redis.redis_url else None
+    tools = await start_tools(database, settings)
     try:
         await QueueWorker.build(url, settings, database, persistence, graphs, publisher).run_forever()
     finally:
+        await stop_tools(tools)
         if publisher is not None:
             await publisher.close()
         await persistence.close()

@@ -12,7 +12,7 @@ from tests.receiver import receiver
 async def test_loopback_is_refused_unless_allow_listed_and_nothing_is_sent():
     async with receiver() as server:
         async with safe_client(OutboundPolicy()) as client:
-            with pytest.raises(UnsafeDestination, match="LOOPDESK_OUTBOUND_ALLOWLIST"):
+            with pytest.raises(UnsafeDestination, match="LOOPDESK_NET_ALLOWLIST"):
                 await client.post(f"{server.url}/hook", json={"x": 1})
         assert server.received == []
         async with safe_client(OutboundPolicy.from_allowlist(["127.0.0.0/8"])) as client:

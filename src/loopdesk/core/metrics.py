@@ -31,3 +31,6 @@ EVENT_CATCHUPS = Counter(
 EVENTS_PUSHED = Counter(
     "loopdesk_live_events_pushed_total", "Run events pushed to this process's readers, by transport", ["via"]
 )
+TOOL_CALLS = Counter("loopdesk_tool_calls_total", "Tool calls by source kind and outcome", ["source", "outcome"])
+APPROVALS = Counter("loopdesk_approvals_total", "Approval decisions by outcome", ["decision"])
+LLM_TOKENS = Counter("loopdesk_llm_tokens_total", "Model tokens by provider and direction", ["provider", "direction"])

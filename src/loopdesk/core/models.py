@@ -1,15 +1,25 @@
 """Every mapped table, imported in one place so Alembic sees the whole metadata."""
 
+from loopdesk.audit.models import AuditEvent
 from loopdesk.auth.models import ApiKey, RevokedToken
 from loopdesk.core.db import Base
+from loopdesk.llm.models import LLMUsage
 from loopdesk.runtime.assistants.models import Assistant, AssistantVersion
 from loopdesk.runtime.crons.models import Cron
 from loopdesk.runtime.runs.models import Run, RunEvent
 from loopdesk.runtime.threads.models import Thread
+from loopdesk.tools.models import Approval, OpenAPIImport, ToolCall, ToolPolicy, ToolSourceRow
 from loopdesk.users.models import User
 
 __all__ = [
     "ApiKey",
+    "Approval",
+    "AuditEvent",
+    "LLMUsage",
+    "OpenAPIImport",
+    "ToolCall",
+    "ToolPolicy",
+    "ToolSourceRow",
     "Assistant",
     "AssistantVersion",
     "Base",

@@ -7,7 +7,7 @@ import secrets
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +59,9 @@ class AuthSettings(_Group):
     login_limit_per_account: str = "5/minute"
     login_limit_per_ip: str = "20/minute"
     metrics_token: SecretStr | None = Field(None, description="bearer token Prometheus may scrape /metrics with")
+    secrets_key: SecretStr | None = Field(
+        None, description="key for credentials stored in the database; unset = derived from the JWT key"
+    )
 
     @field_validator("login_limit_per_account", "login_limit_per_ip")
     @classmethod
@@ -92,7 +95,22 @@ class OutboundSettings(_Group):
         default_factory=list,
         description="hosts or CIDRs outbound HTTP may reach although private or loopback (JSON list)",
     )
+    net_allowlist: str = Field(
+        "", description="comma-separated hosts, host:port or CIDRs outbound HTTP may reach although private"
+    )
     outbound_timeout_seconds: float = Field(10.0, gt=0, le=300)
+
+    @property
+    def allowlist(self) -> list[str]:
+        return [*self.outbound_allowlist, *(e.strip() for e in self.net_allowlist.split(",") if e.strip())]
+
+
+class ToolSettings(_Group):
+    plugins_dir: Path | None = Field(None, description="a folder of Python tool plugins (*.py) to load")
+    mcp_servers_file: Path | None = Field(None, description="a JSON or YAML list of MCP servers to register")
+    approval_ttl_minutes: float = Field(30.0, gt=0, le=7 * 24 * 60, description="pending approvals expire after")
+    approval_sweep_seconds: int = Field(30, ge=1, le=59, description="how often expired approvals are settled")
+    tool_timeout_seconds: float = Field(30.0, gt=0, le=3600, description="longest a tool call may take")
 
 
 class RuntimeSettings(_Group):
@@ -125,6 +143,60 @@ class RealtimeSettings(_Group):
         return _parse_rate(value)
 
 
+Provider = Literal["openai", "qwen", "dashscope", "vllm", "ollama", "openrouter", "anthropic", "scripted", "offline"]
+PROVIDERS: tuple[str, ...] = get_args(Provider)
+
+# Approximate public list prices in USD per 1M (input, output) tokens; override with LOOPDESK_LLM_PRICES.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "o4-mini": (1.10, 4.40),
+    "gpt-5": (1.25, 10.00),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5-nano": (0.05, 0.40),
+    "qwen-turbo": (0.05, 0.20),
+    "qwen-plus": (0.40, 1.20),
+    "qwen-max": (1.60, 6.40),
+    "claude-3-5-haiku": (0.80, 4.00),
+    "claude-3-5-sonnet": (3.00, 15.00),
+    "claude-3-7-sonnet": (3.00, 15.00),
+    "claude-sonnet-4": (3.00, 15.00),
+    "claude-haiku-4-5": (1.00, 5.00),
+    "claude-opus-4": (15.00, 75.00),
+    "claude-opus-4-5": (5.00, 25.00),
+}
+
+
+class LLMSettings(_Group):
+    llm_provider: Provider | None = Field(
+        None,
+        description="openai, qwen, dashscope, vllm, ollama, openrouter, anthropic, scripted, offline; unset = offline",
+    )
+    llm_model: str | None = Field(
+        None, description="model name, e.g. gpt-4o-mini or qwen-plus (for `scripted`: the script's path)"
+    )
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint; required for vllm, defaults exist for qwen, openrouter, ollama"
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, description="API key; unset = the provider's usual variable (OPENAI_API_KEY, DASHSCOPE_API_KEY, ...)"
+    )
+    llm_timeout_seconds: float = Field(60.0, gt=0, le=3600, description="timeout of one model request")
+    llm_max_retries: int = Field(
+        3, ge=0, le=20, description="retries of timeouts, connection errors, 429, 5xx, with exponential backoff"
+    )
+    llm_temperature: float | None = Field(
+        None, ge=0, le=2, description="sampling temperature; unset = provider default"
+    )
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="USD per 1M (input, output) tokens by model (JSON); approximate defaults, override to be exact",
+    )
+
+
 class SettingsError(RuntimeError):
     """Start-up refused: the message says which setting to fix."""
 
@@ -138,6 +210,8 @@ class Settings(BaseModel):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     model_config = {"frozen": False}
 

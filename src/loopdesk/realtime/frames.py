@@ -178,7 +178,16 @@ class RunFrames:
         if mode == "updates":
             return self._stamp(list(self._updates(orjson.loads(event.data), namespace)), event.seq)
         if mode == "custom":
-            return self._stamp([{"type": "custom", "data": orjson.loads(event.data)}], event.seq)
+            data = orjson.loads(event.data)
+            if isinstance(data, dict) and data.get("type") == "interrupt_expired":  # written by the tool gate
+                expired = {
+                    "type": "interrupt_expired",
+                    "action": str(data.get("action")),
+                    "message": str(data.get("message")),
+                    "approval_id": data.get("approval_id"),
+                }
+                return self._stamp([expired], event.seq)
+            return self._stamp([{"type": "custom", "data": data}], event.seq)
         return []
 
     @staticmethod

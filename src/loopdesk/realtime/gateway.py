@@ -50,6 +50,8 @@ from loopdesk.runtime.runs.service import RunService
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.runtime.threads.schemas import ThreadCreate
 from loopdesk.runtime.threads.service import ThreadService
+from loopdesk.tools.approvals.schemas import Decision as ApprovalDecision
+from loopdesk.tools.approvals.service import ApprovalService
 from loopdesk.users.models import User
 
 log = structlog.get_logger("loopdesk.realtime")
@@ -341,7 +343,13 @@ class Connection:
         if started.position is not None:
             self._follow(started.thread_id, started.position)
         await self.reply(
-            {"type": "ack", "of": of, "ref": ref, "thread_id": str(started.thread_id), "run_id": str(started.run_id)}
+            {
+                "type": "ack",
+                "of": of,
+                "ref": ref,
+                "thread_id": str(started.thread_id),
+                "run_id": str(started.run_id) if started.run_id else None,
+            }
         )
 
     async def _message(self, frame: MessageIn) -> None:
@@ -368,10 +376,29 @@ class Connection:
         async with self._transaction() as (threads, runs):
             thread = await threads.get(self.user, frame.thread_id)
             interrupt_id, pending = _pending_interrupt(thread, frame.interrupt_id)
-            value = resume_value(decision, message, args, pending)
-            command = Command(resume={interrupt_id: value} if interrupt_id else value)
-            started = await self._chat_run(runs, thread, None, command=command)
+            approval_id = pending.get("approval_id") if isinstance(pending, dict) else None
+            if approval_id is not None:  # a tool approval: decided and audited like one made over REST
+                started = await self._decide_approval(
+                    runs, thread, approval_id, ApprovalDecision(type=decision, message=message, args=args)
+                )
+            else:
+                value = resume_value(decision, message, args, pending)
+                command = Command(resume={interrupt_id: value} if interrupt_id else value)
+                started = await self._chat_run(runs, thread, None, command=command)
         await self._acknowledge("interrupt_response", frame.id, started)
+
+    async def _decide_approval(
+        self, runs: RunService, thread: Thread, approval_id: str, decision: ApprovalDecision
+    ) -> _Started:
+        position = None
+        if thread.thread_id not in self.followers:
+            position = await position_now(self.state.persistence.pool, thread.thread_id)
+        service = ApprovalService(runs.session, self.state.graphs, self.state.tools.registry)
+        try:
+            _, run_id = await service.decide(self.user, uuid.UUID(approval_id), decision, via="ws")
+        except LoopdeskError as exc:
+            raise FrameError(exc.code, exc.message, detail=exc.detail) from None
+        return _Started(thread.thread_id, run_id, position)
 
     async def _subscribe(self, ref: str | None, thread_id: uuid.UUID) -> None:
         async with self._transaction() as (threads, _):
@@ -446,7 +473,7 @@ class Connection:
 @dataclass(frozen=True)
 class _Started:
     thread_id: uuid.UUID
-    run_id: uuid.UUID
+    run_id: uuid.UUID | None
     position: Position | None
 
 

@@ -175,9 +175,12 @@ class ClarificationOut(_ThreadEvent):
 
 
 class InterruptExpiredOut(_ThreadEvent):
+    """Nobody decided in time: the tool call was cancelled and the run went on without it."""
+
     type: Literal["interrupt_expired"]
     action: str
     message: str
+    approval_id: str | None = None
 
 
 class CustomOut(_ThreadEvent):

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 QUEUE = "loopdesk"
 RUN_TASK = "loopdesk.execute_run"
 WEBHOOK_TASK = "loopdesk.deliver_webhook"
+OPENAPI_TASK = "loopdesk.import_openapi"
 
 
 async def defer(

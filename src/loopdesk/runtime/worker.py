@@ -20,7 +20,7 @@ from loopdesk.core.settings import Settings
 from loopdesk.runtime.crons.service import fire_due_crons
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
-from loopdesk.runtime.queue import QUEUE, RUN_TASK, WEBHOOK_TASK
+from loopdesk.runtime.queue import OPENAPI_TASK, QUEUE, RUN_TASK, WEBHOOK_TASK
 from loopdesk.runtime.runs.events import Publisher
 from loopdesk.runtime.runs.executor import INFRASTRUCTURE_ERRORS, MAX_ATTEMPTS, RunExecutor
 from loopdesk.runtime.runs.models import Run
@@ -37,6 +37,7 @@ class WebhookRetry(Exception):
 SWEEP_TASK = "loopdesk.recover_stalled_runs"
 TTL_TASK = "loopdesk.sweep_expired_threads"
 CRON_TASK = "loopdesk.fire_due_crons"
+APPROVAL_EXPIRY_TASK = "loopdesk.expire_approvals"
 
 
 async def sweep_expired_threads(database: Database, persistence: Persistence) -> int:
@@ -85,7 +86,7 @@ class QueueWorker:
         async def execute_run(run_id: str) -> None:
             await executor.execute(uuid.UUID(run_id))
 
-        policy = OutboundPolicy.from_allowlist(settings.outbound.outbound_allowlist)
+        policy = OutboundPolicy.from_allowlist(settings.outbound.allowlist)
 
         @app.task(
             name=WEBHOOK_TASK,
@@ -127,6 +128,13 @@ class QueueWorker:
             WEBHOOKS.labels("delivered").inc()
             bound.info("webhook.delivered", status=response.status_code)
 
+        @app.task(name=OPENAPI_TASK, queue=QUEUE)
+        async def import_openapi(import_id: str) -> None:
+            """Fetch, parse and classify an OpenAPI document for review."""
+            from loopdesk.tools.openapi.imports import process_import
+
+            await process_import(database, settings, uuid.UUID(import_id))
+
         @app.periodic(cron=f"* * * * * */{sweep_every}")
         @app.task(name=SWEEP_TASK, queue=QUEUE)
         async def recover_stalled_runs(timestamp: int) -> None:
@@ -146,6 +154,14 @@ class QueueWorker:
         async def fire_crons(timestamp: int) -> None:
             """Scheduled runs that are due (checked every 5 s; cron schedules have minute precision)."""
             await fire_due_crons(database, graphs)
+
+        @app.periodic(cron=f"* * * * * */{settings.tools.approval_sweep_seconds}")
+        @app.task(name=APPROVAL_EXPIRY_TASK, queue=QUEUE)
+        async def expire_approvals(timestamp: int) -> None:
+            """Pending approvals past their expiry: cancelled, and their runs resumed with the cancellation."""
+            from loopdesk.tools.approvals.service import expire_due
+
+            await expire_due(database, graphs)
 
         @app.periodic(cron="* * * * *")
         @app.task(name=TTL_TASK, queue=QUEUE)

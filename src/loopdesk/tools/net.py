@@ -44,24 +44,39 @@ def _public(address: IPAddress) -> bool:
 
 @dataclass(frozen=True)
 class OutboundPolicy:
-    allowed_hosts: frozenset[str] = frozenset()
+    # (host, port): port None allows every port of the host.
+    allowed_hosts: frozenset[tuple[str, int | None]] = frozenset()
     allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_allowlist(cls, entries: Iterable[str]) -> OutboundPolicy:
-        hosts, networks = set(), []
+        """Entries: a host name, `host:port`, `[v6]:port`, an address or a CIDR."""
+        hosts: set[tuple[str, int | None]] = set()
+        networks = []
         for entry in entries:
             entry = entry.strip()
             if not entry:
                 continue
             try:
                 networks.append(ipaddress.ip_network(entry, strict=False))
+                continue
             except ValueError:
-                hosts.add(entry.lower().rstrip("."))
+                pass
+            host, port = entry, None
+            if entry.startswith("[") and "]" in entry:  # [v6]:port
+                host, _, rest = entry[1:].partition("]")
+                port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+            elif entry.count(":") == 1 and entry.rpartition(":")[2].isdigit():
+                host, _, digits = entry.rpartition(":")
+                port = int(digits)
+            hosts.add((host.lower().rstrip("."), port))
         return cls(frozenset(hosts), tuple(networks))
 
-    def permits(self, host: str, address: IPAddress) -> bool:
-        if host.lower().rstrip(".") in self.allowed_hosts or any(address in net for net in self.allowed_networks):
+    def permits(self, host: str, address: IPAddress, port: int | None = None) -> bool:
+        name = host.lower().rstrip(".")
+        if (name, None) in self.allowed_hosts or (port is not None and (name, port) in self.allowed_hosts):
+            return True
+        if any(address in net for net in self.allowed_networks):
             return True
         embedded = _embedded_ipv4(address)
         if embedded:  # judged by the IPv4 address it reaches (an allow-listed one included)
@@ -107,15 +122,16 @@ class SafeTransport(httpx.AsyncBaseTransport):
         if url.scheme not in ("http", "https") or not url.host:
             raise UnsafeDestination(f"only http(s) URLs with a host are allowed, not {url.scheme}://", request=request)
         host = url.host
+        port = url.port or (443 if url.scheme == "https" else 80)
         try:
-            addresses = await resolve(host, url.port or (443 if url.scheme == "https" else 80))
+            addresses = await resolve(host, port)
         except OSError as exc:
             raise httpx.ConnectError(f"cannot resolve {host}: {exc}", request=request) from exc
-        refused = [a for a in addresses if not self.policy.permits(host, a)]
+        refused = [a for a in addresses if not self.policy.permits(host, a, port)]
         if refused or not addresses:
             raise UnsafeDestination(
                 f"{host} resolves to a private or reserved address ({refused[0] if refused else 'none'}); "
-                "add it to LOOPDESK_OUTBOUND_ALLOWLIST to allow it",
+                "add it to LOOPDESK_NET_ALLOWLIST to allow it",
                 request=request,
             )
         address = str(addresses[0])

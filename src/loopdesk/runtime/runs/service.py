@@ -62,7 +62,10 @@ class RunService:
 
     # -- create ----------------------------------------------------------------------------------
 
-    async def create(self, caller: User, thread_id: uuid.UUID | None, data: RunCreate) -> Run:
+    async def create(
+        self, caller: User, thread_id: uuid.UUID | None, data: RunCreate, *, resume_when_busy: bool = False
+    ) -> Run:
+        """`resume_when_busy`: a resume may queue behind the run still finishing that will interrupt."""
         assistants = AssistantService(self.session, self.graphs, self.authz)
         assistant = await assistants.get(caller, data.assistant_id)
         assistants.graph(assistant.graph_id)  # 404 when the graph is not served here
@@ -73,7 +76,8 @@ class RunService:
         thread = await self._thread_for_run(caller, thread_id, data)
         if filters and not temporary and not matches(thread.metadata_, filters):
             raise ThreadNotFound(detail={"thread_id": str(thread_id)})
-        if data.command is not None and data.command.resume is not None and thread.status != "interrupted":
+        resumable = thread.status == "interrupted" or (resume_when_busy and thread.status == "busy")
+        if data.command is not None and data.command.resume is not None and not resumable:
             raise NotInterrupted(detail={"thread_id": str(thread.thread_id), "status": thread.status})
 
         inflight = (

@@ -1,0 +1,265 @@
+"""One way to get a chat model: `build_chat_model(spec, settings)` for every supported provider."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
+
+from loopdesk.llm.errors import LLMConfigError, RetryingChatModel, with_retries
+from loopdesk.llm.settings import PROVIDERS, LLMSettings
+
+__all__ = ["ModelSpec", "build_chat_model", "describe", "with_retries"]
+
+ModelSpec = str | Mapping[str, Any] | None
+
+DASHSCOPE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+OPENROUTER_URL = "https://openrouter.ai/api/v1"
+OLLAMA_URL = "http://localhost:11434/v1"
+# Local servers ignore the key, but the OpenAI client refuses to start without one.
+_PLACEHOLDER_KEY = "not-needed"
+
+
+@dataclass(frozen=True)
+class _Provider:
+    kind: str  # "openai" (ChatOpenAI), "anthropic", "scripted" or "offline"
+    base_url: str | None = None
+    key_env: str | None = None
+    key_required: bool = False
+    base_url_required: bool = False
+
+
+_PROVIDERS: dict[str, _Provider] = {
+    "openai": _Provider("openai", key_env="OPENAI_API_KEY", key_required=True),
+    "qwen": _Provider("openai", DASHSCOPE_URL, "DASHSCOPE_API_KEY", key_required=True),
+    "dashscope": _Provider("openai", DASHSCOPE_URL, "DASHSCOPE_API_KEY", key_required=True),
+    "openrouter": _Provider("openai", OPENROUTER_URL, "OPENROUTER_API_KEY", key_required=True),
+    "ollama": _Provider("openai", OLLAMA_URL),
+    "vllm": _Provider("openai", key_env="VLLM_API_KEY", base_url_required=True),
+    "anthropic": _Provider("anthropic", key_env="ANTHROPIC_API_KEY", key_required=True),
+    "scripted": _Provider("scripted"),
+    "offline": _Provider("offline"),
+}
+_SPEC_KEYS = frozenset(
+    {"provider", "model", "base_url", "api_key_env", "temperature", "timeout", "max_retries", "script"}
+)
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    provider: str
+    model: str | None
+    base_url: str | None
+    api_key_env: str | None
+    settings_key: SecretStr | None
+    temperature: float | None
+    timeout: float
+    max_retries: int
+    script: Any
+
+    @property
+    def info(self) -> _Provider:
+        return _PROVIDERS[self.provider]
+
+
+def build_chat_model(spec: ModelSpec = None, settings: LLMSettings | None = None) -> BaseChatModel:
+    """A chat model from `None` (the settings), `"provider:model"` or a per-assistant dict."""
+    resolved = _resolve(spec, settings or LLMSettings())
+    kind = resolved.info.kind
+    if kind == "offline":
+        from loopdesk.llm.offline import OfflineChatModel
+
+        return OfflineChatModel()
+    if kind == "scripted":
+        from loopdesk.llm.scripted import ScriptedChatModel
+
+        if resolved.script is None:
+            raise LLMConfigError(
+                "provider 'scripted' needs a script: 'scripted:/path/script.yaml', LOOPDESK_LLM_MODEL=<path> "
+                "or 'script' in the model config"
+            )
+        return ScriptedChatModel.load(resolved.script)
+    inner = _build_openai(resolved) if kind == "openai" else _build_anthropic(resolved)
+    return RetryingChatModel(
+        inner=inner,
+        max_retries=resolved.max_retries,
+        metadata={"loopdesk_llm_provider": resolved.provider},
+        profile=inner.profile,
+    )
+
+
+def describe(spec: ModelSpec = None, settings: LLMSettings | None = None) -> dict[str, Any]:
+    """Provider, model and endpoint for display: never a key (only whether one is configured)."""
+    resolved = _resolve(spec, settings or LLMSettings())
+    info: dict[str, Any] = {"provider": resolved.provider, "model": resolved.model}
+    if resolved.info.kind == "scripted":
+        script = resolved.script
+        info["model"] = "scripted"
+        info["script"] = str(script) if isinstance(script, str) and "\n" not in script else "inline"
+    elif resolved.info.kind == "offline":
+        info["model"] = "offline"
+    else:
+        info["base_url"] = _without_credentials(_base_url(resolved, check=False))
+        info["api_key_configured"] = _api_key(resolved, check=False) is not None
+    return info
+
+
+def _resolve(spec: ModelSpec, settings: LLMSettings) -> _Resolved:
+    fields: dict[str, Any]
+    if spec is None:
+        fields = {"provider": settings.llm_provider or "offline"}
+    elif isinstance(spec, str):
+        fields = _parse_string(spec)
+    elif isinstance(spec, Mapping):
+        fields = _parse_mapping(spec, settings)
+    else:
+        raise LLMConfigError(f"a model spec is 'provider:model' or a dict, not {type(spec).__name__}")
+    provider = fields["provider"]
+    same = provider == (settings.llm_provider or "offline")  # settings fill in only for their own provider
+    model = fields.get("model") or (settings.llm_model if same else None)
+    return _Resolved(
+        provider=provider,
+        model=model,
+        base_url=fields.get("base_url") or (settings.llm_base_url if same else None),
+        api_key_env=fields.get("api_key_env"),
+        settings_key=settings.llm_api_key if same else None,
+        temperature=_number(fields, "temperature", settings.llm_temperature),
+        timeout=_number(fields, "timeout", settings.llm_timeout_seconds),
+        max_retries=int(_number(fields, "max_retries", settings.llm_max_retries)),
+        script=fields.get("script") or model,
+    )
+
+
+def _parse_string(spec: str) -> dict[str, Any]:
+    text = spec.strip()
+    provider, _, model = text.partition(":")
+    provider = provider.strip().lower()
+    _check_provider(provider, spec)
+    return {"provider": provider, "model": model.strip() or None}
+
+
+def _parse_mapping(spec: Mapping[str, Any], settings: LLMSettings) -> dict[str, Any]:
+    unknown = set(spec) - _SPEC_KEYS
+    if unknown:
+        raise LLMConfigError(f"unknown model config keys {sorted(unknown)}; allowed: {sorted(_SPEC_KEYS)}")
+    fields = dict(spec)
+    for key in ("provider", "model", "base_url", "api_key_env"):
+        if fields.get(key) is not None and not isinstance(fields[key], str):
+            raise LLMConfigError(f"model config {key!r} must be a string, not {fields[key]!r}")
+    provider = fields.get("provider")
+    model = fields.get("model")
+    if provider is None and isinstance(model, str) and model.partition(":")[0].lower() in _PROVIDERS:
+        fields.update(_parse_string(model))  # {"model": "openai:gpt-4o-mini"} names its provider too
+    elif provider is None:
+        fields["provider"] = settings.llm_provider or "offline"
+    else:
+        fields["provider"] = str(provider).strip().lower()
+        _check_provider(fields["provider"], str(provider))
+    return fields
+
+
+def _check_provider(provider: str, spec: str) -> None:
+    if provider not in _PROVIDERS:
+        raise LLMConfigError(
+            f"unknown model provider {provider!r} in {spec!r}: use one of {', '.join(PROVIDERS)} "
+            "(as 'provider:model', or LOOPDESK_LLM_PROVIDER)"
+        )
+
+
+def _number(fields: Mapping[str, Any], key: str, default: Any) -> Any:
+    value = fields.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LLMConfigError(f"model config {key!r} must be a number, not {value!r}")
+    if value < 0:
+        raise LLMConfigError(f"model config {key!r} must not be negative")
+    return value
+
+
+def _require_model(resolved: _Resolved) -> str:
+    if not resolved.model:
+        raise LLMConfigError(
+            f"provider {resolved.provider!r} needs a model: set LOOPDESK_LLM_MODEL, "
+            f"or use '{resolved.provider}:<model>' / {{'provider': ..., 'model': ...}}"
+        )
+    return resolved.model
+
+
+def _base_url(resolved: _Resolved, *, check: bool = True) -> str | None:
+    url = resolved.base_url or resolved.info.base_url
+    if url is None and resolved.info.base_url_required and check:
+        raise LLMConfigError(
+            f"provider {resolved.provider!r} needs a base URL: set LOOPDESK_LLM_BASE_URL "
+            "(e.g. http://localhost:8000/v1) or 'base_url' in the model config"
+        )
+    if url is not None and check and urlsplit(url).scheme not in ("http", "https"):
+        raise LLMConfigError(f"the base URL of provider {resolved.provider!r} must start with http:// or https://")
+    return url
+
+
+def _api_key(resolved: _Resolved, *, check: bool = True) -> SecretStr | None:
+    if resolved.settings_key is not None and resolved.settings_key.get_secret_value():
+        return resolved.settings_key
+    if resolved.api_key_env:
+        value = os.environ.get(resolved.api_key_env)
+        if not value and check:
+            raise LLMConfigError(
+                f"environment variable {resolved.api_key_env} (the model config's api_key_env) is unset"
+            )
+        return SecretStr(value) if value else None
+    env = resolved.info.key_env
+    if env and os.environ.get(env):
+        return SecretStr(os.environ[env])
+    if resolved.info.key_required and check:
+        raise LLMConfigError(f"provider {resolved.provider!r} needs an API key: set LOOPDESK_LLM_API_KEY or {env}")
+    return None
+
+
+def _build_openai(resolved: _Resolved) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    options: dict[str, Any] = {}
+    if resolved.temperature is not None:
+        options["temperature"] = resolved.temperature
+    return ChatOpenAI(
+        model=_require_model(resolved),
+        base_url=_base_url(resolved),
+        api_key=_api_key(resolved) or SecretStr(_PLACEHOLDER_KEY),
+        timeout=resolved.timeout,
+        max_retries=0,
+        stream_usage=True,
+        **options,
+    )
+
+
+def _build_anthropic(resolved: _Resolved) -> BaseChatModel:
+    from langchain_anthropic import ChatAnthropic
+
+    options: dict[str, Any] = {}
+    if resolved.temperature is not None:
+        options["temperature"] = resolved.temperature
+    if url := _base_url(resolved):
+        options["base_url"] = url
+    return ChatAnthropic(
+        model=_require_model(resolved),
+        api_key=_api_key(resolved),
+        timeout=resolved.timeout,
+        max_retries=0,
+        stream_usage=True,
+        **options,
+    )
+
+
+def _without_credentials(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -1,0 +1,248 @@
+"""Executing a model's tool calls under the approval policy, whatever the model says: unknown tools
+and bad arguments go back to the model, `deny` refuses, `require_approval` waits (an interrupt plus
+an approval record), and every call is recorded under an idempotency key, so a step re-executed
+after a resume or a worker's death never calls out twice for the same decision."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from langchain_core.messages import ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+from langgraph.types import interrupt
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from loopdesk.tools.approvals.service import open_approval, settle
+from loopdesk.tools.base import ToolCallContext, ToolResult, ToolSpec
+from loopdesk.tools.models import Approval, ToolCall
+from loopdesk.tools.policy import effective_mode
+from loopdesk.tools.runtime import ToolRuntime
+
+log = structlog.get_logger("loopdesk.tools.gate")
+
+FINISHED = ("succeeded", "failed", "denied", "rejected", "expired")
+_DECIDED = {"approve": "approved", "reject": "rejected", "edit": "edited", "expired": "expired"}
+
+
+@dataclass
+class Caller:
+    thread_id: uuid.UUID
+    run_id: uuid.UUID | None
+    assistant_id: uuid.UUID | None
+    user_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, config: RunnableConfig) -> Caller:
+        configurable = config.get("configurable") or {}
+
+        def as_uuid(name: str) -> uuid.UUID | None:
+            try:
+                return uuid.UUID(str(configurable[name]))
+            except (KeyError, ValueError):
+                return None
+
+        thread_id = as_uuid("thread_id")
+        if thread_id is None:
+            raise RuntimeError("tool calls need a thread (configurable.thread_id)")
+        return cls(thread_id, as_uuid("run_id"), as_uuid("assistant_id"), as_uuid("user_id"))
+
+
+def _message(call: dict[str, Any], content: str, *, error: bool = False) -> ToolMessage:
+    return ToolMessage(
+        content=content, tool_call_id=call["id"], name=call["name"], status="error" if error else "success"
+    )
+
+
+def _decision_of(value: Any) -> dict[str, Any]:
+    """A resume value → {type, message?, args?}; LangChain HITL `{"decisions": [...]}` is understood too."""
+    if isinstance(value, dict) and isinstance(value.get("decisions"), list) and value["decisions"]:
+        first = value["decisions"][0] if isinstance(value["decisions"][0], dict) else {}
+        edited = first.get("edited_action") or {}
+        return {"type": first.get("type"), "message": first.get("message"), "args": edited.get("args")}
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, bool):
+        return {"type": "approve" if value else "reject"}
+    return {"type": None}
+
+
+class ToolGate:
+    def __init__(self, runtime: ToolRuntime, caller: Caller, allowed: set[str] | None):
+        self.runtime = runtime
+        self.caller = caller
+        self.allowed = allowed
+        self.sessionmaker = runtime.database.sessionmaker
+        self.ttl = timedelta(minutes=runtime.settings.tools.approval_ttl_minutes)
+        self.timeout = runtime.settings.tools.tool_timeout_seconds
+
+    async def run(self, calls: list[dict[str, Any]]) -> list[ToolMessage]:
+        # One call after another: the interrupts of a step must come in the same order every time it runs.
+        return [await self._one(call) for call in calls]
+
+    async def _one(self, call: dict[str, Any]) -> ToolMessage:
+        registry = self.runtime.registry
+        spec = registry.spec(call["name"])
+        if spec is None or (self.allowed is not None and spec.name not in self.allowed):
+            return _message(call, f"there is no tool named {call['name']!r} available here", error=True)
+        key = f"{self.caller.thread_id}:{call['id']}"
+        args = call.get("args") or {}
+        async with self.sessionmaker() as session:
+            done = await session.get(ToolCall, key)
+            approval = await session.scalar(select(Approval).where(Approval.tool_call_key == key))
+        if done is not None and done.status in FINISHED:
+            if approval is not None:
+                interrupt(self._payload(approval))  # replays this step's earlier decision, keeps interrupts in order
+            return _message(call, _stored_text(done), error=done.is_error)
+        if approval is None:
+            if (problem := registry.validate(spec, args)) is not None:
+                return _message(call, f"invalid arguments for {spec.name}: {problem}", error=True)
+            async with self.sessionmaker() as session, session.begin():
+                mode = await effective_mode(session, spec, self.caller.user_id)
+                if mode.mode == "deny":
+                    await self._record(session, key, spec, args, "denied", ToolResult.error("denied"))
+                    return _message(
+                        call, f"{spec.name} is not allowed by the approval policy; it was not run", error=True
+                    )
+                if mode.mode == "require_approval":
+                    approval = await open_approval(
+                        session,
+                        key=key,
+                        tool_call_id=call["id"],
+                        thread_id=self.caller.thread_id,
+                        run_id=self.caller.run_id,
+                        assistant_id=self.caller.assistant_id,
+                        requester_id=self.caller.user_id,
+                        spec=spec,
+                        args=args,
+                        ttl=self.ttl,
+                    )
+        if approval is not None:
+            decision = _decision_of(interrupt(self._payload(approval)))
+            approval = await self._settled(approval, decision)
+            if approval.status in ("rejected", "expired"):
+                return await self._refused(call, key, spec, approval)
+            if approval.status == "pending":  # resumed with something that is not a decision
+                return _message(call, f"{spec.name} was not run: no decision was given", error=True)
+            if approval.edited_args is not None:
+                args = approval.edited_args
+                if (problem := registry.validate(spec, args)) is not None:
+                    return _message(call, f"invalid edited arguments for {spec.name}: {problem}", error=True)
+        result = await self._execute(key, spec, args, approval)
+        return _message(call, result.text(), error=result.is_error)
+
+    def _payload(self, approval: Approval) -> dict[str, Any]:
+        return {
+            "action": approval.tool_name,
+            "params": approval.args,
+            "description": approval.description,
+            "side_effect": approval.side_effect,
+            "approval_id": str(approval.id),
+            "tool_call_id": approval.tool_call_id,
+            "expires_at": approval.expires_at.isoformat(),
+        }
+
+    async def _settled(self, approval: Approval, decision: dict[str, Any]) -> Approval:
+        """The approval as decided: a REST or WebSocket decision was recorded before the resume; a raw
+        resume (Agent Protocol clients) is recorded now, by the run's user."""
+        status = _DECIDED.get(str(decision.get("type")))
+        async with self.sessionmaker() as session, session.begin():
+            if status is not None:
+                if status == "expired" and approval.expires_at > datetime.now(UTC):
+                    status = None  # only the sweeper expires approvals
+                else:
+                    await settle(
+                        session,
+                        approval.id,
+                        status,
+                        actor_id=self.caller.user_id,
+                        via="command" if status != "expired" else "expiry",
+                        message=decision.get("message"),
+                        edited_args=decision.get("args") if status == "edited" else None,
+                    )
+            fresh = await session.get(Approval, approval.id, populate_existing=True)
+        assert fresh is not None
+        return fresh
+
+    async def _refused(self, call: dict[str, Any], key: str, spec: ToolSpec, approval: Approval) -> ToolMessage:
+        if approval.status == "expired":
+            text = f"{spec.name} was not run: nobody approved it before the approval expired"
+            _emit({"type": "interrupt_expired", "approval_id": str(approval.id), "action": spec.name, "message": text})
+        else:
+            reason = f": {approval.decision_message}" if approval.decision_message else ""
+            text = f"{spec.name} was not run: the reviewer rejected it{reason}"
+        async with self.sessionmaker() as session, session.begin():
+            await self._record(session, key, spec, approval.args, approval.status, ToolResult.error(text), approval)
+        return _message(call, text, error=True)
+
+    async def _record(
+        self, session: Any, key: str, spec: ToolSpec, args: dict[str, Any], status: str, result: ToolResult,
+        approval: Approval | None = None,
+    ) -> None:  # fmt: skip
+        values = {
+            "key": key,
+            "thread_id": self.caller.thread_id,
+            "run_id": self.caller.run_id,
+            "user_id": self.caller.user_id,
+            "tool_name": spec.name,
+            "source": spec.source,
+            "side_effect": spec.side_effect,
+            "args": args,
+            "status": status,
+            "result": result.content,
+            "is_error": result.is_error,
+            "approval_id": approval.id if approval else None,
+            "finished_at": datetime.now(UTC) if status in FINISHED else None,
+        }
+        statement = insert(ToolCall).values(**values)
+        changes = {k: statement.excluded[k] for k in ("run_id", "status", "result", "is_error", "finished_at", "args")}
+        changes["attempts"] = ToolCall.attempts + 1
+        await session.execute(statement.on_conflict_do_update(index_elements=["key"], set_=changes))
+
+    async def _execute(self, key: str, spec: ToolSpec, args: dict[str, Any], approval: Approval | None) -> ToolResult:
+        async with self.sessionmaker() as session, session.begin():
+            await self._record(session, key, spec, args, "started", ToolResult(None), approval)
+        context = ToolCallContext(
+            idempotency_key=key,
+            user_id=str(self.caller.user_id) if self.caller.user_id else None,
+            thread_id=str(self.caller.thread_id),
+            run_id=str(self.caller.run_id) if self.caller.run_id else None,
+            timeout=self.timeout,
+        )
+        result = await self.runtime.registry.call(spec.name, args, context)
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(ToolCall)
+                .where(ToolCall.key == key)
+                .values(
+                    status="failed" if result.is_error else "succeeded",
+                    result=_storable(result.content),
+                    is_error=result.is_error,
+                    finished_at=datetime.now(UTC),
+                )
+            )
+        log.info("tools.called", tool=spec.name, source=spec.source, error=result.is_error)
+        return result
+
+
+def _storable(content: Any) -> Any:
+    text = content if isinstance(content, str) else None
+    if text is not None and len(text) > 100_000:
+        return text[:100_000] + "…"
+    return content
+
+
+def _stored_text(row: ToolCall) -> str:
+    return ToolResult(row.result, is_error=row.is_error).text() if row.result is not None else ""
+
+
+def _emit(event: dict[str, Any]) -> None:
+    try:
+        get_stream_writer()(event)
+    except RuntimeError:  # outside a graph run: nothing streams
+        pass

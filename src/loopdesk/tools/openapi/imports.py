@@ -1,0 +1,101 @@
+"""OpenAPI import jobs: fetch (through the SSRF-safe client) or take an upload, parse, classify each
+operation, wait for a reviewer, then go live for the chosen assistants at once. A broken or hostile
+document fails its job with the reason and changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopdesk.core.db import Database
+from loopdesk.core.settings import Settings
+from loopdesk.tools.models import OpenAPIImport
+from loopdesk.tools.net import OutboundPolicy, UnsafeDestination, resolve, safe_client
+from loopdesk.tools.openapi.spec import SpecError, fetch_document, load_document, parse_operations
+
+log = structlog.get_logger("loopdesk.openapi")
+
+
+async def check_base_url(base_url: str, policy: OutboundPolicy) -> None:
+    """The API's server must be one the outbound policy lets tools reach (no metadata endpoints)."""
+    url = httpx.URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise SpecError(f"the server URL {base_url!r} is not an absolute http(s) URL; give `base_url`")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        addresses = await resolve(url.host, port)
+    except OSError as exc:
+        raise SpecError(f"the server URL's host {url.host!r} does not resolve: {exc}") from None
+    refused = [a for a in addresses if not policy.permits(url.host, a, port)]
+    if refused or not addresses:
+        raise SpecError(
+            f"the server URL {base_url!r} resolves to a private or reserved address "
+            f"({refused[0] if refused else 'none'}): refused (allow it with LOOPDESK_NET_ALLOWLIST)"
+        )
+
+
+async def process_import(database: Database, settings: Settings, import_id: uuid.UUID) -> None:
+    async with database.sessionmaker() as session:
+        row = await session.get(OpenAPIImport, import_id)
+        if row is None or row.status != "queued":
+            return
+        source_url, document, base_override = row.source_url, row.document, row.base_url
+    policy = OutboundPolicy.from_allowlist(settings.outbound.allowlist)
+    try:
+        parsed = await _parse(source_url, document, base_override, policy, settings)
+    except SpecError as exc:
+        await _finish(database, import_id, status="failed", error=str(exc))
+        log.info("openapi.import_failed", import_id=str(import_id), reason=str(exc))
+        return
+    await _finish(
+        database,
+        import_id,
+        status="review",
+        spec={k: v for k, v in parsed.to_dict().items() if k != "operations"},
+        operations=[op.to_dict() for op in parsed.operations],
+        base_url=base_override or parsed.base_url,
+    )
+    log.info("openapi.import_parsed", import_id=str(import_id), operations=len(parsed.operations))
+
+
+async def _parse(source_url: str | None, document: bytes | None, base_override: str | None, policy, settings):  # type: ignore[no-untyped-def]
+    timeout = settings.outbound.outbound_timeout_seconds
+    async with safe_client(policy, timeout=timeout) as client:
+
+        async def external(url: str) -> dict[str, Any]:  # the parser bounds how many
+            return load_document(await fetch_document(url, client))
+
+        try:
+            raw = await fetch_document(source_url, client) if source_url else (document or b"")
+            parsed = await parse_operations(load_document(raw), fetch_external=external, source_url=source_url)
+        except UnsafeDestination as exc:
+            raise SpecError(f"refused: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise SpecError(f"fetching the document failed: {type(exc).__name__}: {exc}") from None
+    base_url = base_override or parsed.base_url
+    if not base_url:
+        raise SpecError("the document names no server URL: give `base_url` with the import")
+    await check_base_url(base_url, policy)
+    if not parsed.operations:
+        raise SpecError("the document defines no operations")
+    return parsed
+
+
+async def _finish(database: Database, import_id: uuid.UUID, **values: Any) -> None:
+    async with database.sessionmaker() as session, session.begin():
+        row = await session.get(OpenAPIImport, import_id, with_for_update=True)
+        if row is None or row.status != "queued":
+            return
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = datetime.now(UTC)
+
+
+async def name_taken(session: AsyncSession, name: str) -> bool:
+    return await session.scalar(select(OpenAPIImport.id).where(OpenAPIImport.name == name)) is not None
