@@ -22,6 +22,7 @@ from loopdesk.core.middleware import BodySizeLimitMiddleware, RequestContextMidd
 from loopdesk.core.migrate import run_migrations
 from loopdesk.core.ratelimit import RateLimiter
 from loopdesk.core.settings import Settings
+from loopdesk.llm.endpoints import router as usage_router
 from loopdesk.realtime.gateway import Gateway
 from loopdesk.realtime.gateway import router as realtime_router
 from loopdesk.runtime.assistants.endpoints import router as assistants_router
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         approvals_router,
         mcp_router,
         openapi_router,
+        usage_router,
     ):
         app.include_router(router)
     return app

@@ -236,3 +236,31 @@ async def test_an_approval_nobody_decides_expires_and_the_run_goes_on(short_ttl,
     assert _refunds() == []
     late = await client.post(f"/api/v1/approvals/{approval['id']}/approve", headers=customer.headers)
     assert_error(late, 409, "approval_not_pending")
+
+
+async def test_two_writes_in_one_turn_wait_one_after_the_other_and_each_runs_once(client, make_account):
+    plugin_module().EXECUTED.clear()
+    customer = await make_account("double")
+    turns = [
+        {"tool_calls": [{"name": "refund_order", "args": {"order_id": "ORD-1", "amount": 1}},
+                        {"name": "lookup_order", "args": {"order_id": "ORD-2"}},
+                        {"name": "refund_order", "args": {"order_id": "ORD-2", "amount": 2}}]},
+        {"content": "Both handled."},
+    ]  # fmt: skip
+    assistant = await make_agent(client, customer.headers, turns, tools=["refund_order", "lookup_order"])
+    thread = await start_thread(client, customer.headers)
+    values = await say(client, customer.headers, thread, assistant, "refund both")
+    assert values["__interrupt__"][0]["value"]["params"]["order_id"] == "ORD-1"
+    for expected in ("ORD-1", "ORD-2"):
+        [approval] = (await client.get(f"/api/v1/approvals?thread_id={thread}", headers=customer.headers)).json()[
+            "items"
+        ]
+        assert approval["args"]["order_id"] == expected
+        await client.post(f"/api/v1/approvals/{approval['id']}/approve", headers=customer.headers)
+        state = await settle(client, customer.headers, thread)
+    assert state["status"] == "idle", state
+    contents = [m["content"] for m in tool_messages(state["values"])]
+    assert (
+        contents[0] == "refunded 1 for ORD-1" and "delivered" in contents[1] and contents[2] == "refunded 2 for ORD-2"
+    )
+    assert [e["order_id"] for e in plugin_module().EXECUTED] == ["ORD-1", "ORD-2"]

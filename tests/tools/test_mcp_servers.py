@@ -72,3 +72,24 @@ async def test_registration_is_for_admins_and_checked(client, admin, make_accoun
     )
     assert_error(bad, 422)
     assert_error(await client.delete("/api/v1/mcp-servers/nope", headers=admin.headers), 404)
+
+
+async def test_servers_listed_in_the_config_file_are_served(tmp_path, database_url):
+    import yaml
+
+    from loopdesk.core.db import Database
+    from loopdesk.tools.setup import start_tools, stop_tools
+    from tests.conftest import Settings
+
+    servers = tmp_path / "mcp.yaml"
+    servers.write_text(yaml.safe_dump([{"name": "clock", "transport": "stdio", "command": str(MCP_TIME)}]))
+    settings = Settings()
+    settings.tools.mcp_servers_file = servers
+    database = Database.connect(database_url, pool_size=2, max_overflow=0)
+    runtime = await start_tools(database, settings)
+    try:
+        assert "clock_get_current_time" in {spec.name for spec in runtime.registry.specs()}
+        assert runtime.registry.sources()["mcp:clock"].health().status == "ok"
+    finally:
+        await stop_tools(runtime)
+        await database.dispose()

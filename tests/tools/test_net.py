@@ -73,3 +73,22 @@ async def test_non_http_schemes_are_refused():
     async with safe_client(OutboundPolicy()) as client:
         with pytest.raises((UnsafeDestination, httpx.UnsupportedProtocol)):
             await client.get("file:///etc/passwd")
+
+
+def test_allow_list_entries_may_name_a_port():
+    policy = OutboundPolicy.from_allowlist(["localhost:8080", "[::1]:9000", "intranet.example"])
+    assert policy.permits("localhost", ipaddress.ip_address("127.0.0.1"), 8080)
+    assert not policy.permits("localhost", ipaddress.ip_address("127.0.0.1"), 8081)
+    assert policy.permits("::1", ipaddress.ip_address("::1"), 9000)
+    assert not policy.permits("::1", ipaddress.ip_address("::1"), 9001)
+    assert policy.permits("intranet.example", ipaddress.ip_address("10.1.2.3"), 443)
+
+
+async def test_a_port_pinned_entry_lets_that_port_through_only():
+    async with receiver() as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        async with safe_client(OutboundPolicy.from_allowlist([f"127.0.0.1:{port}"])) as client:
+            assert (await client.post(f"{server.url}/hook", json={})).status_code == 200
+        async with safe_client(OutboundPolicy.from_allowlist([f"127.0.0.1:{port + 1}"])) as client:
+            with pytest.raises(UnsafeDestination):
+                await client.post(f"{server.url}/hook", json={})

@@ -104,3 +104,22 @@ class TestSubprocessIsolation:
     async def test_a_failure_inside_is_the_tools_result(self, source):
         result = await source.call("crunch", {"kind": "fail"}, context())
         assert result.is_error and "asked to fail" in result.text()
+
+
+def test_entry_point_plugins_are_discovered(tmp_path, monkeypatch):
+    (tmp_path / "acme_tools.py").write_text(
+        "from loopdesk.tools.python import plugin_tool\n\n"
+        "@plugin_tool(side_effect='read')\n"
+        "def acme_status(ticket: str) -> str:\n"
+        "    '''Status of an Acme ticket.'''\n"
+        "    return 'open'\n\n"
+        "TOOLS = [acme_status]\n"
+    )
+    dist = tmp_path / "acme_tools-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-tools\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[loopdesk.tools]\nacme = acme_tools:TOOLS\nbroken = acme_tools:NOPE\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sources = {s.source_id: s for s in discover(None)}
+    assert [spec.name for spec in sources["acme"].tools()] == ["acme_status"]
+    assert "broken" not in sources  # logged and skipped

@@ -90,3 +90,16 @@ async def test_unknown_tools_and_removed_sources():
     assert await registry.remove("python:a") is True
     assert registry.specs() == []
     assert await registry.remove("python:a") is False
+
+
+async def test_a_schema_with_a_remote_ref_is_never_fetched_and_the_tool_is_not_called():
+    class Remote(Fake):
+        def tools(self):
+            schema = {"type": "object", "properties": {"n": {"$ref": "http://169.254.169.254/latest/meta-data"}}}
+            return [ToolSpec("remote", "x", schema, "read", self.kind, self.source_id)]
+
+    source = Remote("r", [])
+    registry = await registry_of(source)
+    result = await registry.call("remote", {"n": 1}, context())
+    assert result.is_error and "schema is invalid" in result.text()
+    assert source.calls == []

@@ -1099,14 +1099,16 @@ class OfflineChatModel(LocalChatModel):
             return None
         if _DISMISS.match(text):
             return AIMessage(content=f"{PREFIX}OK, I won't run {tool.name}.")
-        fresh = _choose(text, tools, self.tool_choice)
-        if fresh is not None and fresh.tool.name != tool.name:
-            return None
         known = dict(pending.get("args") or {})
         wanted = [p.name for p in tool.required if p.name not in known]
         partial = _Tool(tool.name, tool.description, [p for p in tool.props if p.name not in known], tool.weights)
         partial.triggers = tool.triggers
         found, _ = _extract(text, partial, answering=wanted)
+        # An answer that gives everything asked for is an answer, even if its words suit another tool too.
+        if not set(wanted) <= set(found):
+            fresh = _choose(text, tools, self.tool_choice)
+            if fresh is not None and fresh.tool.name != tool.name:
+                return None
         if not found:
             return _ask(tool, known, [p for p in tool.required if p.name in wanted], again=True)
         args = {**known, **found}

@@ -28,7 +28,7 @@ class Listed:
 class ToolRegistry:
     def __init__(self) -> None:
         self._sources: dict[str, ToolSource] = {}
-        self._validators: dict[tuple[str, int], jsonschema_rs.Validator] = {}
+        self._validators: dict[str, tuple[dict[str, Any], jsonschema_rs.Validator]] = {}
         self._lock = asyncio.Lock()
 
     @staticmethod
@@ -104,14 +104,16 @@ class ToolRegistry:
         """The reason the arguments violate the tool's schema, or None."""
         if not isinstance(arguments, dict):
             return "arguments must be a JSON object"
-        key = (spec.name, id(spec))
-        validator = self._validators.get(key)
-        if validator is None:
+        cached = self._validators.get(spec.name)
+        if cached is not None and cached[0] == spec.parameters:
+            validator = cached[1]
+        else:
             try:
-                validator = jsonschema_rs.validator_for(spec.parameters)
-            except (ValueError, jsonschema_rs.ValidationError) as exc:  # a source's broken schema: do not call
+                validator = jsonschema_rs.validator_for(spec.parameters, retriever=_no_retrieval)
+            except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
+                # A source's broken schema, or one pointing elsewhere: do not call.
                 return f"the tool's own schema is invalid: {exc}"
-            self._validators[key] = validator
+            self._validators[spec.name] = (spec.parameters, validator)
         errors = [
             f"{'/'.join(map(str, e.instance_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(arguments)
         ]
@@ -140,6 +142,11 @@ class ToolRegistry:
             return ToolResult.error(f"{name} is no longer offered by its source")
         TOOL_CALLS.labels(spec.source, "error" if result.is_error else "ok").inc()
         return result
+
+
+def _no_retrieval(uri: str) -> Any:
+    """Schemas come from other parties: a remote `$ref` is never fetched (no SSRF through validation)."""
+    raise ValueError(f"remote $ref {uri!r} is not followed")
 
 
 def _matches(selector: str, spec: ToolSpec) -> bool:

@@ -24,11 +24,21 @@ def configured_mcp_servers(settings: Settings) -> list:  # type: ignore[type-arg
     from loopdesk.tools.mcp.source import MCPSource
     from loopdesk.tools.net import OutboundPolicy
 
-    entries = yaml.safe_load(path.read_text()) or []
-    if isinstance(entries, dict):
-        entries = entries.get("servers", [])
+    from pydantic import ValidationError
+
+    from loopdesk.core.settings import SettingsError
+
+    try:
+        entries = yaml.safe_load(path.read_text()) or []
+        if isinstance(entries, dict):
+            entries = entries.get("servers", [])
+        if not isinstance(entries, list):
+            raise ValueError("expected a list of servers")
+        configs = [MCPServerConfig.model_validate(entry) for entry in entries]
+    except (OSError, yaml.YAMLError, ValidationError, ValueError) as exc:
+        raise SettingsError(f"LOOPDESK_MCP_SERVERS_FILE {path}: {exc}") from None
     policy = OutboundPolicy.from_allowlist(settings.outbound.allowlist)
-    return [MCPSource(MCPServerConfig.model_validate(entry), policy=policy) for entry in entries]
+    return [MCPSource(config, policy=policy) for config in configs]
 
 
 async def start_tools(database: Database, settings: Settings) -> ToolRuntime:
