@@ -19,14 +19,12 @@ def configured_mcp_servers(settings: Settings) -> list:  # type: ignore[type-arg
     if path is None:
         return []
     import yaml
-
-    from loopdesk.tools.mcp.config import MCPServerConfig
-    from loopdesk.tools.mcp.source import MCPSource
-    from loopdesk.tools.net import OutboundPolicy
-
     from pydantic import ValidationError
 
     from loopdesk.core.settings import SettingsError
+    from loopdesk.tools.mcp.config import MCPServerConfig
+    from loopdesk.tools.mcp.source import MCPSource
+    from loopdesk.tools.net import OutboundPolicy
 
     try:
         entries = yaml.safe_load(path.read_text()) or []
