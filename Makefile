@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test bench fmt migrate clean lock
+.PHONY: run test test-e2e bench fmt migrate clean lock
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "loopdesk needs Python >= 3.11"'
@@ -36,7 +36,10 @@ migrate: $(VENV)/.installed
 test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suite (real PostgreSQL), under 5 minutes on 2 cores
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not e2e"
+
+test-e2e: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## the slow end-to-end suites (process restarts, scale-out)
+	$(BIN)/python -m pytest -m e2e
 
 bench: $(VENV)/.installed-dev ## benchmarks (not part of make test)
 	$(BIN)/python benchmarks/bench_api.py

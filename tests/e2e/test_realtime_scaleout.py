@@ -7,12 +7,15 @@ import asyncio
 import re
 
 import httpx
+import pytest
 
 from tests.e2e.test_serve import _free_port
 from tests.e2e.test_workers import _healthy, _spawn, _stop_all, _token
 from tests.realtime.wsclient import WS
 
 METRICS_TOKEN = "e2e-metrics-" + "z" * 24
+
+pytestmark = pytest.mark.e2e  # slow: `make test-e2e`
 
 
 async def _pushed_by_redis(base: str) -> float:

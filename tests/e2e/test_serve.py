@@ -89,6 +89,7 @@ def test_serve_starts_embedded_postgres_and_serves_the_user_journey(data_dir):
     assert not pid_file.exists() or not psutil.pid_exists(int(pid_file.read_text().split()[0]))
 
 
+@pytest.mark.e2e  # slow: `make test-e2e`
 def test_a_restart_keeps_the_data_and_does_not_recreate_the_admin(data_dir):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

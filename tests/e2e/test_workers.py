@@ -10,12 +10,15 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from langgraph_sdk import get_client
 
 from tests.conftest import PASSWORD, TEST_GRAPHS
 from tests.e2e.test_serve import _free_port
 
 STALL_SECONDS = 3
+
+pytestmark = pytest.mark.e2e  # slow: `make test-e2e`
 
 
 def _spawn(log: Path, database_url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:

@@ -1,0 +1,1 @@
+"""Triage: region detection, priority scoring and SLA clocks for incoming feedback."""
