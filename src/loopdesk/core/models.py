@@ -9,6 +9,8 @@ from loopdesk.runtime.crons.models import Cron
 from loopdesk.runtime.runs.models import Run, RunEvent
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.tools.models import Approval, OpenAPIImport, ToolCall, ToolPolicy, ToolSourceRow
+from loopdesk.triage.dedup import models as _dedup_models  # noqa: F401 - tables of the dedup component
+from loopdesk.triage.store import models as _store_models  # noqa: F401 - tables of the log store
 from loopdesk.users.models import User
 
 __all__ = [
