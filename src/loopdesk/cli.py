@@ -12,6 +12,7 @@ from rich.console import Console
 from loopdesk import __version__
 from loopdesk.core.settings import Settings, SettingsError
 from loopdesk.runtime.config import ConfigFileError
+from loopdesk.triage.cli import app as triage_app
 
 app = typer.Typer(
     help="loopdesk: self-hosted AI agent service for support and feedback operations.",
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(triage_app, name="triage")
 console = Console(stderr=True, highlight=False)
 
 
