@@ -45,6 +45,8 @@ from loopdesk.tools.endpoints import router as tools_router
 from loopdesk.tools.mcp.endpoints import router as mcp_router
 from loopdesk.tools.openapi.endpoints import router as openapi_router
 from loopdesk.tools.setup import start_tools, stop_tools
+from loopdesk.triage.dedup.endpoints import router as dedup_router
+from loopdesk.triage.store.endpoints import router as logs_router
 from loopdesk.users.bootstrap import CreatedAdmin, bootstrap_admin
 from loopdesk.users.endpoints import router as users_router
 
@@ -142,6 +144,8 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         mcp_router,
         openapi_router,
         usage_router,
+        logs_router,
+        dedup_router,
     ):
         app.include_router(router)
     return app

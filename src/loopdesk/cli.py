@@ -13,6 +13,7 @@ from loopdesk import __version__
 from loopdesk.core.settings import Settings, SettingsError
 from loopdesk.runtime.config import ConfigFileError
 from loopdesk.triage.cli import app as triage_app
+from loopdesk.triage.cli import dedup_app, logs_app
 
 app = typer.Typer(
     help="loopdesk: self-hosted AI agent service for support and feedback operations.",
@@ -23,6 +24,8 @@ app = typer.Typer(
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(triage_app, name="triage")
+app.add_typer(logs_app, name="logs")
+app.add_typer(dedup_app, name="dedup")
 console = Console(stderr=True, highlight=False)
 
 

@@ -12,6 +12,8 @@ from typing import Literal, get_args
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from loopdesk.triage.dedup.config import DedupSettings
+
 Environment = Literal["development", "test", "production"]
 
 # Values that must never protect a production deployment.
@@ -212,6 +214,7 @@ class Settings(BaseModel):
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
 
     model_config = {"frozen": False}
 

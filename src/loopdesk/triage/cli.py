@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from loopdesk.triage import cli_region
+from loopdesk.triage.dedup.cli import app as dedup_app
+from loopdesk.triage.store.cli import app as store_app
 
 app = typer.Typer(
     help="Triage feedback: region, priority and SLA (JSON lines on stdin, one JSON object per line out).",
@@ -12,3 +14,9 @@ app = typer.Typer(
 )
 for part in (cli_region.app,):
     app.registered_commands.extend(part.registered_commands)
+
+logs_app = typer.Typer(help="Logs: ingest into the log store, mine templates.", no_args_is_help=True)
+for part in (store_app,):
+    logs_app.registered_commands.extend(part.registered_commands)
+
+__all__ = ["app", "dedup_app", "logs_app"]
