@@ -1,3 +1,3 @@
-from loopdesk.cli import app
+from loopdesk.entry import main
 
-app(prog_name="loopdesk")
+main()

@@ -6,6 +6,7 @@ import typer
 
 from loopdesk.triage import cli_region
 from loopdesk.triage.dedup.cli import app as dedup_app
+from loopdesk.triage.logs.cli import app as templates_app
 from loopdesk.triage.store.cli import app as store_app
 
 app = typer.Typer(
@@ -16,7 +17,7 @@ for part in (cli_region.app,):
     app.registered_commands.extend(part.registered_commands)
 
 logs_app = typer.Typer(help="Logs: ingest into the log store, mine templates.", no_args_is_help=True)
-for part in (store_app,):
+for part in (store_app, templates_app):
     logs_app.registered_commands.extend(part.registered_commands)
 
 __all__ = ["app", "dedup_app", "logs_app"]
