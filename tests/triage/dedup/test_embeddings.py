@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from loopdesk.triage.dedup import embeddings
@@ -56,8 +57,10 @@ class TestLoading:
         embeddings.reset_embedder()  # the next caller loads the real model again
 
     @pytest.mark.usefixtures("broken_model")
-    def test_a_model_that_fails_to_load_falls_back_loudly(self) -> None:
+    def test_a_model_that_fails_to_load_falls_back_loudly(self, monkeypatch: pytest.MonkeyPatch) -> None:
         with capture_logs() as logs:
+            # A logger made inside the capture: the module's may be cached from an app configured earlier.
+            monkeypatch.setattr(embeddings, "log", structlog.get_logger("loopdesk.dedup"))
             fallback = get_embedder()
         assert isinstance(fallback, HashingEmbedder)
         assert [(e["event"], e["log_level"]) for e in logs] == [("dedup.embedder.fallback", "error")]
