@@ -6,14 +6,15 @@ import typer
 
 from loopdesk.triage import cli_region
 from loopdesk.triage.dedup.cli import app as dedup_app
+from loopdesk.triage.issue_type.cli import app as issue_type_app
 from loopdesk.triage.logs.cli import app as templates_app
 from loopdesk.triage.store.cli import app as store_app
 
 app = typer.Typer(
-    help="Triage feedback: region, priority and SLA (JSON lines on stdin, one JSON object per line out).",
+    help="Triage feedback: issue type, region, priority and SLA (JSON lines in, one JSON object per line out).",
     no_args_is_help=True,
 )
-for part in (cli_region.app,):
+for part in (issue_type_app, cli_region.app):
     app.registered_commands.extend(part.registered_commands)
 
 logs_app = typer.Typer(help="Logs: ingest into the log store, mine templates.", no_args_is_help=True)
