@@ -159,24 +159,31 @@ async def login(client: httpx.AsyncClient, email: str, password: str) -> str:
     return response.json()["access_token"]
 
 
+async def register_account(
+    client: httpx.AsyncClient, name: str = "user", *, role: str = "customer", password: str = PASSWORD
+) -> Account:
+    """Register a customer over HTTP and log it in; `role` other than customer is granted by the admin."""
+    email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
+    response = await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": password, "display_name": name}
+    )
+    assert response.status_code == 201, response.text
+    user_id = response.json()["id"]
+    if role != "customer":
+        admin_token = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        patched = await client.patch(
+            f"/api/v1/users/{user_id}", json={"role": role}, headers={"Authorization": f"Bearer {admin_token}"}
+        )
+        assert patched.status_code == 200, patched.text
+    return Account(id=user_id, email=email, password=password, token=await login(client, email, password))
+
+
 @pytest.fixture
 def make_account(client: httpx.AsyncClient):
-    """Register a customer over HTTP and log it in; `role` other than customer is granted by the admin."""
+    """`await make_account(name, role=...)`: a signed-in account (see `register_account`)."""
 
     async def _make(name: str = "user", *, role: str = "customer", password: str = PASSWORD) -> Account:
-        email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
-        response = await client.post(
-            "/api/v1/auth/register", json={"email": email, "password": password, "display_name": name}
-        )
-        assert response.status_code == 201, response.text
-        user_id = response.json()["id"]
-        if role != "customer":
-            admin_token = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
-            patched = await client.patch(
-                f"/api/v1/users/{user_id}", json={"role": role}, headers={"Authorization": f"Bearer {admin_token}"}
-            )
-            assert patched.status_code == 200, patched.text
-        return Account(id=user_id, email=email, password=password, token=await login(client, email, password))
+        return await register_account(client, name, role=role, password=password)
 
     return _make
 

@@ -26,7 +26,7 @@ from tests.conftest import TEST_GRAPHS, _with_database
 
 # Derandomized: CI sees the same cases every run (a fresh seed is for local exploration).
 FUZZ_SETTINGS = settings(
-    max_examples=25, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    max_examples=15, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
 ADMIN = {"email": "fuzz-admin@example.com", "password": "fuzz-admin-password"}
 

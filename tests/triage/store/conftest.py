@@ -36,7 +36,7 @@ from loopdesk.core.settings import (
 from loopdesk.triage.store.endpoints import router
 from loopdesk.users.bootstrap import bootstrap_admin
 from loopdesk.users.endpoints import router as users_router
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, TEST_GRAPHS, Account, login
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, TEST_GRAPHS, Account, register_account
 
 
 @pytest.fixture(scope="module")
@@ -93,19 +93,7 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def _account(client: httpx.AsyncClient, name: str, role: str) -> Account:
-    email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
-    created = await client.post(
-        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name}
-    )
-    assert created.status_code == 201, created.text
-    user_id = created.json()["id"]
-    if role != "customer":
-        admin_token = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
-        patched = await client.patch(
-            f"/api/v1/users/{user_id}", json={"role": role}, headers={"Authorization": f"Bearer {admin_token}"}
-        )
-        assert patched.status_code == 200, patched.text
-    return Account(id=user_id, email=email, password=PASSWORD, token=await login(client, email, PASSWORD))
+    return await register_account(client, name, role=role)
 
 
 @pytest.fixture(scope="module")
