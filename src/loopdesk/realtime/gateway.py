@@ -45,7 +45,7 @@ from loopdesk.realtime.protocol import (
     client_frames,
 )
 from loopdesk.runtime.custom_auth import Authorizer
-from loopdesk.runtime.runs.schemas import Command, RunCreate
+from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, Command, RunCreate
 from loopdesk.runtime.runs.service import RunService
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.runtime.threads.schemas import ThreadCreate
@@ -61,7 +61,6 @@ router = APIRouter(tags=["realtime"])
 SCHEMA_PATH = Path(__file__).with_name("protocol.schema.json")
 # What a chat run records: tokens, node updates (tool calls and results, interrupts) and custom events,
 # from subgraphs too (the agents of a multi-agent graph).
-CHAT_STREAM_MODES: list[Any] = ["messages-tuple", "updates", "custom"]
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403

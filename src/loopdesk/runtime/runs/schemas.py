@@ -19,6 +19,8 @@ StreamMode = Literal[
 ]  # fmt: skip
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
 TERMINAL = ("error", "success", "timeout", "interrupted")
+# What chat runs record (WebSocket messages, approval resumes): the frames of the realtime protocol come from these.
+CHAT_STREAM_MODES: list[Any] = ["messages-tuple", "updates", "custom"]
 INFLIGHT = ("pending", "running")
 
 

@@ -17,7 +17,7 @@ from loopdesk.audit.service import record
 from loopdesk.core.errors import BadRequest, Conflict, NotFound
 from loopdesk.core.metrics import APPROVALS
 from loopdesk.runtime.graphs import GraphRegistry
-from loopdesk.runtime.runs.schemas import Command, RunCreate
+from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, Command, RunCreate
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.tools.approvals.schemas import ApprovalQuery, Decision
 from loopdesk.tools.base import ToolSpec
@@ -27,7 +27,6 @@ from loopdesk.users.models import User
 
 log = structlog.get_logger("loopdesk.approvals")
 
-CHAT_STREAM_MODES: list[Any] = ["messages-tuple", "updates", "custom"]
 _STATUS = {"approve": "approved", "reject": "rejected", "edit": "edited"}
 
 
