@@ -7,10 +7,10 @@ import secrets
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from loopdesk.triage.dedup.config import DedupSettings
 
@@ -34,16 +34,57 @@ class _Group(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOOPDESK_", env_file=".env", extra="ignore")
 
 
+# Where browser front ends run in development (agent-chat-ui, Vite), unless LOOPDESK_CORS_ORIGINS says otherwise.
+DEV_CORS_ORIGINS = ("http://localhost:3000", "http://127.0.0.1:3000", "http://localhost:5173", "http://127.0.0.1:5173")
+
+
 class ServerSettings(_Group):
     env: Environment = "development"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="request bodies above this get 413")
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="browser origins allowed to call the API (comma-separated or a JSON list); "
+        "unset = none in production and tests, localhost:3000 and :5173 in development",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origin_shape(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        origins = [origin.rstrip("/") for origin in value]
+        for origin in origins:
+            if origin != "*" and (not origin.startswith(("http://", "https://")) or origin.count("/") != 2):
+                raise ValueError(f"an origin is scheme://host[:port] without a path, not {origin!r}")
+        return origins
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        if self.cors_origins is not None:
+            return self.cors_origins
+        return list(DEV_CORS_ORIGINS) if self.env == "development" else []
 
 
 class DatabaseSettings(_Group):
-    database_url: SecretStr | None = Field(None, description="external PostgreSQL; unset = embedded")
+    database_url: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("LOOPDESK_DATABASE_URL", "DATABASE_URL"),
+        description="external PostgreSQL (also read from DATABASE_URL); unset = embedded",
+    )
     data_dir: Path = Path(".loopdesk")
     db_pool_size: int = Field(10, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
@@ -72,7 +113,9 @@ class AuthSettings(_Group):
 
 
 class LoggingSettings(_Group):
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=AliasChoices("LOOPDESK_LOG_LEVEL", "LOG_LEVEL")
+    )
     log_format: Literal["console", "json"] = "console"
 
     @field_validator("log_level", mode="before")
@@ -128,6 +171,23 @@ class RuntimeSettings(_Group):
     )
 
 
+class SessionSettings(_Group):
+    session_ttl_minutes: float = Field(
+        30.0, ge=0, le=365 * 24 * 60, description="a customer's session expires after this much inactivity (0 = never)"
+    )
+    staff_session_ttl_minutes: float = Field(
+        0.0, ge=0, le=365 * 24 * 60, description="the same for staff and admins (0 = never)"
+    )
+    max_message_chars: int = Field(10_000, ge=1, le=1_000_000, description="longest message a session executes")
+    run_rate_limit: str = Field("30/minute", description="runs a customer may start (execute, Agent Protocol runs)")
+    staff_run_rate_limit: str = Field("600/minute", description="runs a staff member or admin may start")
+
+    @field_validator("run_rate_limit", "staff_run_rate_limit")
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        return _parse_rate(value)
+
+
 class RealtimeSettings(_Group):
     ws_ping_seconds: float = Field(25.0, gt=0, le=3600, description="WebSocket protocol pings from the server")
     ws_ping_timeout_seconds: float = Field(20.0, gt=0, le=3600, description="a peer silent this long after a ping goes")
@@ -145,7 +205,21 @@ class RealtimeSettings(_Group):
         return _parse_rate(value)
 
 
-Provider = Literal["openai", "qwen", "dashscope", "vllm", "ollama", "openrouter", "anthropic", "scripted", "offline"]
+Provider = Literal[
+    "openai",
+    "qwen",
+    "dashscope",
+    "vllm",
+    "ollama",
+    "openrouter",
+    "azure",
+    "azure_openai",
+    "anthropic",
+    "gemini",
+    "google",
+    "scripted",
+    "offline",
+]
 PROVIDERS: tuple[str, ...] = get_args(Provider)
 
 # Approximate public list prices in USD per 1M (input, output) tokens; override with LOOPDESK_LLM_PRICES.
@@ -175,7 +249,8 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 class LLMSettings(_Group):
     llm_provider: Provider | None = Field(
         None,
-        description="openai, qwen, dashscope, vllm, ollama, openrouter, anthropic, scripted, offline; unset = offline",
+        description="openai, qwen (alias dashscope), vllm, ollama, openrouter, azure (alias azure_openai), anthropic, "
+        "gemini (alias google), scripted, offline; unset = offline, or qwen when only TONGYI_API_KEY is set",
     )
     llm_model: str | None = Field(
         None, description="model name, e.g. gpt-4o-mini or qwen-plus (for `scripted`: the script's path)"
@@ -197,6 +272,23 @@ class LLMSettings(_Group):
         default_factory=lambda: dict(DEFAULT_PRICES),
         description="USD per 1M (input, output) tokens by model (JSON); approximate defaults, override to be exact",
     )
+    azure_openai_endpoint: str | None = Field(
+        None, description="https://<resource>.openai.azure.com for provider azure; unset = AZURE_OPENAI_ENDPOINT"
+    )
+    azure_openai_api_version: str | None = Field(
+        None, description="Azure OpenAI API version; unset = OPENAI_API_VERSION, else 2024-10-21"
+    )
+    # The seed's variables: TONGYI_API_KEY alone selects qwen (DashScope); LOOPDESK_LLM_* always win.
+    tongyi_api_key: SecretStr | None = Field(None, validation_alias="TONGYI_API_KEY", exclude=True)
+    tongyi_model_name: str | None = Field(None, validation_alias="TONGYI_MODEL_NAME", exclude=True)
+
+    @model_validator(mode="after")
+    def _tongyi_fallback(self) -> LLMSettings:
+        if self.llm_provider is None and self.tongyi_api_key is not None and self.tongyi_api_key.get_secret_value():
+            self.llm_provider = "qwen"
+            self.llm_api_key = self.llm_api_key or self.tongyi_api_key
+            self.llm_model = self.llm_model or self.tongyi_model_name or "qwen-plus"
+        return self
 
 
 class SettingsError(RuntimeError):
@@ -212,6 +304,7 @@ class Settings(BaseModel):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)

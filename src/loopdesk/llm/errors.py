@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -87,12 +88,13 @@ def _classify(exc: BaseException, depth: int) -> Classification:
         return "fatal"
     if status is not None:
         return "retryable" if status >= 500 else "fatal"
-    if _error_types(exc) & _RETRYABLE_TYPES or isinstance(exc, _TRANSIENT):
+    if _error_types(exc) & _RETRYABLE_TYPES or isinstance(exc, _TRANSIENT + _lazy_transient()):
         return "retryable"
     if isinstance(exc, ModelError):
         return "retryable" if exc.is_retryable else "fatal"
-    if exc.__cause__ is not None and depth < 3:  # `raise ... from exc`: judged by what really failed
-        return _classify(exc.__cause__, depth + 1)
+    cause = exc.__cause__ or _google_retry_cause(exc)
+    if cause is not None and depth < 3:  # `raise ... from exc`: judged by what really failed
+        return _classify(cause, depth + 1)
     return "fatal"
 
 
@@ -101,7 +103,24 @@ def _status_code(exc: BaseException) -> int | None:
     if isinstance(status, int):
         return status
     status = getattr(getattr(exc, "response", None), "status_code", None)
-    return status if isinstance(status, int) else None
+    if isinstance(status, int):
+        return status
+    google = sys.modules.get("google.api_core.exceptions")
+    if google is not None and isinstance(exc, google.GoogleAPICallError):  # gRPC errors carry `code`: HTTP status
+        return exc.code if isinstance(exc.code, int) else None
+    return None
+
+
+# The Gemini client (google-api-core over gRPC, or requests for REST) loads on first use: its error types are
+# looked up only once imported, so classifying never imports it (gRPC costs seconds at start-up).
+def _lazy_transient() -> tuple[type[BaseException], ...]:
+    requests = sys.modules.get("requests.exceptions")
+    return (requests.ConnectionError, requests.Timeout) if requests is not None else ()
+
+
+def _google_retry_cause(exc: BaseException) -> BaseException | None:
+    google = sys.modules.get("google.api_core.exceptions")
+    return exc.cause if google is not None and isinstance(exc, google.RetryError) else None
 
 
 def _error_types(exc: BaseException) -> set[str]:

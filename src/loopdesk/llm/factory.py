@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -21,32 +21,52 @@ ModelSpec = str | Mapping[str, Any] | None
 DASHSCOPE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 OLLAMA_URL = "http://localhost:11434/v1"
+GEMINI_URL = "https://generativelanguage.googleapis.com"
+# Azure's GA API version; LOOPDESK_AZURE_OPENAI_API_VERSION or OPENAI_API_VERSION choose another.
+AZURE_API_VERSION = "2024-10-21"
 # Local servers ignore the key, but the OpenAI client refuses to start without one.
 _PLACEHOLDER_KEY = "not-needed"
 
 
 @dataclass(frozen=True)
 class _Provider:
-    kind: str  # "openai" (ChatOpenAI), "anthropic", "scripted" or "offline"
+    kind: str  # "openai" (ChatOpenAI), "azure", "anthropic", "gemini", "scripted" or "offline"
     base_url: str | None = None
-    key_env: str | None = None
+    key_envs: tuple[str, ...] = ()  # the provider's usual key variables, first set wins
     key_required: bool = False
     base_url_required: bool = False
 
 
+_AZURE = _Provider("azure", key_envs=("AZURE_OPENAI_API_KEY",), key_required=True)
+_GEMINI = _Provider("gemini", GEMINI_URL, ("GOOGLE_API_KEY", "GEMINI_API_KEY"), key_required=True)
 _PROVIDERS: dict[str, _Provider] = {
-    "openai": _Provider("openai", key_env="OPENAI_API_KEY", key_required=True),
-    "qwen": _Provider("openai", DASHSCOPE_URL, "DASHSCOPE_API_KEY", key_required=True),
-    "dashscope": _Provider("openai", DASHSCOPE_URL, "DASHSCOPE_API_KEY", key_required=True),
-    "openrouter": _Provider("openai", OPENROUTER_URL, "OPENROUTER_API_KEY", key_required=True),
+    "openai": _Provider("openai", key_envs=("OPENAI_API_KEY",), key_required=True),
+    "qwen": _Provider("openai", DASHSCOPE_URL, ("DASHSCOPE_API_KEY",), key_required=True),
+    "dashscope": _Provider("openai", DASHSCOPE_URL, ("DASHSCOPE_API_KEY",), key_required=True),
+    "openrouter": _Provider("openai", OPENROUTER_URL, ("OPENROUTER_API_KEY",), key_required=True),
     "ollama": _Provider("openai", OLLAMA_URL),
-    "vllm": _Provider("openai", key_env="VLLM_API_KEY", base_url_required=True),
-    "anthropic": _Provider("anthropic", key_env="ANTHROPIC_API_KEY", key_required=True),
+    "vllm": _Provider("openai", key_envs=("VLLM_API_KEY",), base_url_required=True),
+    "azure": _AZURE,
+    "azure_openai": _AZURE,
+    "anthropic": _Provider("anthropic", key_envs=("ANTHROPIC_API_KEY",), key_required=True),
+    "gemini": _GEMINI,
+    "google": _GEMINI,
     "scripted": _Provider("scripted"),
     "offline": _Provider("offline"),
 }
 _SPEC_KEYS = frozenset(
-    {"provider", "model", "base_url", "api_key_env", "temperature", "timeout", "max_retries", "script"}
+    {
+        "provider",
+        "model",
+        "base_url",
+        "api_key_env",
+        "temperature",
+        "timeout",
+        "max_retries",
+        "script",
+        "deployment",
+        "api_version",
+    }
 )
 
 
@@ -61,6 +81,8 @@ class _Resolved:
     timeout: float
     max_retries: int
     script: Any
+    deployment: str | None = None  # Azure only, like api_version
+    api_version: str | None = None
 
     @property
     def info(self) -> _Provider:
@@ -84,7 +106,7 @@ def build_chat_model(spec: ModelSpec = None, settings: LLMSettings | None = None
                 "or 'script' in the model config"
             )
         return ScriptedChatModel.load(resolved.script)
-    inner = _build_openai(resolved) if kind == "openai" else _build_anthropic(resolved)
+    inner = _BUILDERS[kind](resolved)
     return RetryingChatModel(
         inner=inner,
         max_retries=resolved.max_retries,
@@ -105,6 +127,9 @@ def describe(spec: ModelSpec = None, settings: LLMSettings | None = None) -> dic
         info["model"] = "offline"
     else:
         info["base_url"] = _without_credentials(_base_url(resolved, check=False))
+        if resolved.info.kind == "azure":
+            info["deployment"] = resolved.deployment
+            info["api_version"] = resolved.api_version
         info["api_key_configured"] = _api_key(resolved, check=False) is not None
     return info
 
@@ -122,16 +147,28 @@ def _resolve(spec: ModelSpec, settings: LLMSettings) -> _Resolved:
     provider = fields["provider"]
     same = provider == (settings.llm_provider or "offline")  # settings fill in only for their own provider
     model = fields.get("model") or (settings.llm_model if same else None)
+    base_url = fields.get("base_url") or (settings.llm_base_url if same else None)
+    azure: dict[str, Any] = {}
+    if _PROVIDERS[provider].kind == "azure":  # the LOOPDESK_AZURE_* settings hold for every Azure model
+        base_url = base_url or settings.azure_openai_endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
+        azure["deployment"] = fields.get("deployment") or model
+        azure["api_version"] = (
+            fields.get("api_version")
+            or settings.azure_openai_api_version
+            or os.environ.get("OPENAI_API_VERSION")
+            or AZURE_API_VERSION
+        )
     return _Resolved(
         provider=provider,
         model=model,
-        base_url=fields.get("base_url") or (settings.llm_base_url if same else None),
+        base_url=base_url,
         api_key_env=fields.get("api_key_env"),
         settings_key=settings.llm_api_key if same else None,
         temperature=_number(fields, "temperature", settings.llm_temperature),
         timeout=_number(fields, "timeout", settings.llm_timeout_seconds),
         max_retries=int(_number(fields, "max_retries", settings.llm_max_retries)),
         script=fields.get("script") or model,
+        **azure,
     )
 
 
@@ -148,7 +185,7 @@ def _parse_mapping(spec: Mapping[str, Any], settings: LLMSettings) -> dict[str, 
     if unknown:
         raise LLMConfigError(f"unknown model config keys {sorted(unknown)}; allowed: {sorted(_SPEC_KEYS)}")
     fields = dict(spec)
-    for key in ("provider", "model", "base_url", "api_key_env"):
+    for key in ("provider", "model", "base_url", "api_key_env", "deployment", "api_version"):
         if fields.get(key) is not None and not isinstance(fields[key], str):
             raise LLMConfigError(f"model config {key!r} must be a string, not {fields[key]!r}")
     provider = fields.get("provider")
@@ -204,20 +241,21 @@ def _base_url(resolved: _Resolved, *, check: bool = True) -> str | None:
 
 
 def _api_key(resolved: _Resolved, *, check: bool = True) -> SecretStr | None:
-    if resolved.settings_key is not None and resolved.settings_key.get_secret_value():
-        return resolved.settings_key
-    if resolved.api_key_env:
+    if resolved.api_key_env:  # an assistant naming its own key variable is more specific than the settings
         value = os.environ.get(resolved.api_key_env)
         if not value and check:
             raise LLMConfigError(
                 f"environment variable {resolved.api_key_env} (the model config's api_key_env) is unset"
             )
         return SecretStr(value) if value else None
-    env = resolved.info.key_env
-    if env and os.environ.get(env):
-        return SecretStr(os.environ[env])
+    if resolved.settings_key is not None and resolved.settings_key.get_secret_value():
+        return resolved.settings_key
+    for env in resolved.info.key_envs:
+        if os.environ.get(env):
+            return SecretStr(os.environ[env])
     if resolved.info.key_required and check:
-        raise LLMConfigError(f"provider {resolved.provider!r} needs an API key: set LOOPDESK_LLM_API_KEY or {env}")
+        *first, last = ("LOOPDESK_LLM_API_KEY", *resolved.info.key_envs)
+        raise LLMConfigError(f"provider {resolved.provider!r} needs an API key: set {', '.join(first)} or {last}")
     return None
 
 
@@ -254,6 +292,65 @@ def _build_anthropic(resolved: _Resolved) -> BaseChatModel:
         stream_usage=True,
         **options,
     )
+
+
+def _build_azure(resolved: _Resolved) -> BaseChatModel:
+    from langchain_openai import AzureChatOpenAI
+
+    endpoint = _base_url(resolved)
+    if endpoint is None:
+        raise LLMConfigError(
+            f"provider {resolved.provider!r} needs an endpoint such as https://<resource>.openai.azure.com: "
+            "set LOOPDESK_AZURE_OPENAI_ENDPOINT (or AZURE_OPENAI_ENDPOINT), LOOPDESK_LLM_BASE_URL "
+            "or 'base_url' in the model config"
+        )
+    if not resolved.deployment:
+        raise LLMConfigError(
+            f"provider {resolved.provider!r} needs a deployment: set LOOPDESK_LLM_MODEL, "
+            f"or use '{resolved.provider}:<deployment>' / {{'provider': ..., 'deployment': ...}}"
+        )
+    options: dict[str, Any] = {}
+    if resolved.temperature is not None:
+        options["temperature"] = resolved.temperature
+    return AzureChatOpenAI(
+        azure_endpoint=endpoint,
+        azure_deployment=resolved.deployment,
+        api_version=resolved.api_version,
+        model=resolved.model or resolved.deployment,
+        api_key=_api_key(resolved),
+        azure_ad_token=None,  # AZURE_OPENAI_AD_TOKEN in the environment would silently replace the key
+        timeout=resolved.timeout,
+        max_retries=0,
+        stream_usage=True,
+        **options,
+    )
+
+
+def _build_gemini(resolved: _Resolved) -> BaseChatModel:
+    from langchain_google_genai import ChatGoogleGenerativeAI  # ~1.5 s of imports (gRPC), paid only when used
+
+    options: dict[str, Any] = {}
+    if resolved.temperature is not None:
+        options["temperature"] = resolved.temperature
+    if resolved.base_url:
+        options["base_url"] = _base_url(resolved)
+    # langchain-google-genai 3.x counts attempts here (0 and 1 both mean one); the gRPC layer under it still
+    # retries 503 within the timeout, which the integration gives no way to turn off.
+    return ChatGoogleGenerativeAI(
+        model=_require_model(resolved),
+        google_api_key=_api_key(resolved),
+        timeout=resolved.timeout,
+        max_retries=0,
+        **options,
+    )
+
+
+_BUILDERS: dict[str, Callable[[_Resolved], BaseChatModel]] = {
+    "openai": _build_openai,
+    "azure": _build_azure,
+    "anthropic": _build_anthropic,
+    "gemini": _build_gemini,
+}
 
 
 def _without_credentials(url: str | None) -> str | None:
