@@ -36,6 +36,22 @@ PASSWORD = "correct horse battery"
 TEST_GRAPHS = Path(__file__).parent / "runtime" / "graphs" / "langgraph.json"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> Iterator[object]:
+    """argon2 at the service's cost takes ~0.14 s of CPU per hash or check, and nearly every test registers
+    and logs in accounts (and bootstraps an admin): at one pass over 8 MiB the suite spends minutes less
+    hashing. The production parameters are asserted in tests/core/test_security.py; processes the tests
+    start (`loopdesk serve`) hash at the real cost."""
+    from argon2 import PasswordHasher
+
+    from loopdesk.core import security
+
+    production = security._hasher
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    yield production
+    security._hasher = production
+
+
 def _with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
