@@ -223,6 +223,7 @@ def main(
         "LOOPDESK_DB_MAX_OVERFLOW": "5",
         "LOOPDESK_LOGIN_LIMIT_PER_IP": "1000/minute",
         "LOOPDESK_WS_MESSAGE_RATE": "1000/second",
+        "LOOPDESK_RUN_RATE_LIMIT": "100000/minute",  # one user drives every stream
     }
     results: dict[str, dict] = {}
     try:

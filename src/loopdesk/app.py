@@ -18,7 +18,7 @@ from loopdesk.core.db import Database, resolve_database_url
 from loopdesk.core.embedded import leave_embedded_postgres
 from loopdesk.core.errors import install_error_handlers
 from loopdesk.core.logging import configure_logging
-from loopdesk.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from loopdesk.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SeedPathMiddleware
 from loopdesk.core.migrate import run_migrations
 from loopdesk.core.ratelimit import RateLimiter
 from loopdesk.core.settings import Settings
@@ -38,6 +38,7 @@ from loopdesk.runtime.runs.redis_fanout import RedisPublisher
 from loopdesk.runtime.store.endpoints import router as store_router
 from loopdesk.runtime.threads.endpoints import router as threads_router
 from loopdesk.runtime.worker import QueueWorker
+from loopdesk.sessions.endpoints import router as sessions_router
 from loopdesk.system.endpoints import router as system_router
 from loopdesk.tools.approvals.endpoints import router as approvals_router
 from loopdesk.tools.approvals.endpoints import seed_router as approvals_seed_router
@@ -51,6 +52,10 @@ from loopdesk.users.bootstrap import CreatedAdmin, bootstrap_admin
 from loopdesk.users.endpoints import router as users_router
 
 log = structlog.get_logger("loopdesk.app")
+
+# What browser clients (the LangGraph JS SDK, agent-chat-ui) send and must read across origins.
+CORS_ALLOW_HEADERS = ["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID", "Idempotency-Key", "X-Request-ID"]
+CORS_EXPOSE_HEADERS = ["Content-Location", "Location", "Retry-After", "X-Request-ID", "X-Pagination-Next"]
 
 
 def create_app(settings: Settings | None = None, *, announce: bool = False) -> FastAPI:
@@ -115,17 +120,19 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
     app.state.settings = settings
     app.state.graphs = graphs
     install_error_handlers(app)
-    if settings.server.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.server.cors_origins,
-            allow_credentials=True,
-            allow_methods=["*"],
-            allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Content-Location", "Location"],
-        )
+    app.add_middleware(SeedPathMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    if origins := settings.server.allowed_origins:  # outermost: error responses carry the CORS headers too
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials="*" not in origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
+            max_age=600,
+        )
     for router in (
         system_router,
         info_router,
@@ -144,6 +151,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         mcp_router,
         openapi_router,
         usage_router,
+        sessions_router,
         logs_router,
         dedup_router,
     ):

@@ -62,3 +62,28 @@ def test_a_redis_url_of_another_scheme_is_refused_at_start(monkeypatch):
     monkeypatch.setenv("LOOPDESK_REDIS_URL", "http://cache:6379")
     with pytest.raises(SettingsError, match="redis_url"):
         Settings.load()
+
+
+def test_the_seeds_variable_names_are_read_when_the_loopdesk_ones_are_unset(monkeypatch):
+    for name in ("LOOPDESK_DATABASE_URL", "LOOPDESK_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://seed@db.example.com/app")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    settings = Settings.load()
+    assert settings.database.database_url.get_secret_value() == "postgresql://seed@db.example.com/app"
+    assert settings.logging.log_level == "DEBUG"
+    monkeypatch.setenv("LOOPDESK_DATABASE_URL", "postgresql://ours@db.example.com/loopdesk")
+    monkeypatch.setenv("LOOPDESK_LOG_LEVEL", "warning")
+    settings = Settings.load()
+    assert settings.database.database_url.get_secret_value() == "postgresql://ours@db.example.com/loopdesk"
+    assert settings.logging.log_level == "WARNING"
+
+
+def test_session_and_run_limit_settings_are_validated(monkeypatch):
+    monkeypatch.setenv("LOOPDESK_RUN_RATE_LIMIT", "lots")
+    with pytest.raises(SettingsError, match="run_rate_limit"):
+        Settings.load()
+    monkeypatch.setenv("LOOPDESK_RUN_RATE_LIMIT", "5/second")
+    monkeypatch.setenv("LOOPDESK_SESSION_TTL_MINUTES", "0")
+    settings = Settings.load()
+    assert settings.sessions.run_rate_limit == "5/second" and settings.sessions.session_ttl_minutes == 0

@@ -38,7 +38,7 @@ def _check_cookie_origin(request: Request, settings: Settings) -> None:
 def same_site(origin: str, host: str | None, settings: Settings) -> bool:
     """Does a browser's Origin (or Referer) name this server, or an origin LOOPDESK_CORS_ORIGINS allows?"""
     parts = urlsplit(origin)
-    return parts.netloc == host or f"{parts.scheme}://{parts.netloc}" in settings.server.cors_origins
+    return parts.netloc == host or f"{parts.scheme}://{parts.netloc}" in settings.server.allowed_origins
 
 
 async def get_principal(

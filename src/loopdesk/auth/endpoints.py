@@ -21,25 +21,23 @@ def _error(status_code: int, code: str, message: str) -> dict:
     return {"description": message, "content": {"application/json": {"example": error_body(code, message)}}}
 
 
-@router.post(
-    "/register",
-    status_code=status.HTTP_201_CREATED,
-    response_model=UserRead,
-    responses={409: _error(409, "email_taken", "An account with this email already exists")},
-)
+register_responses: dict[int | str, dict] = {
+    409: _error(409, "email_taken", "An account with this email (or username: `username_taken`) already exists")
+}
+login_responses: dict[int | str, dict] = {
+    401: _error(401, "invalid_credentials", "Incorrect email or password"),
+    429: _error(429, "rate_limited", "Too many requests"),
+}
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRead, responses=register_responses)
 async def register(data: UserCreate, session: SessionDep) -> UserRead:
-    """Create a customer account. Staff and admin roles are granted by an admin."""
+    """Create a customer account (an optional `username` logs in like the e-mail). Staff and admin roles
+    are granted by an admin. Also at `POST /api/v1/users`."""
     return UserRead.model_validate(await UserService(session).register(data))
 
 
-@router.post(
-    "/login",
-    response_model=Token,
-    responses={
-        401: _error(401, "invalid_credentials", "Incorrect email or password"),
-        429: _error(429, "rate_limited", "Too many requests"),
-    },
-)
+@router.post("/login", response_model=Token, responses=login_responses)
 async def login(
     data: LoginRequest,
     request: Request,
@@ -48,7 +46,8 @@ async def login(
     settings: SettingsDep,
     limiter: RateLimiterDep,
 ) -> Token:
-    """Exchange e-mail and password for a bearer token; also sets the console's httpOnly cookie."""
+    """Exchange e-mail (or username) and password for a bearer token; also sets the console's httpOnly
+    cookie. Also at `POST /api/v1/users/login`."""
     client_ip = request.client.host if request.client else "unknown"
     token, claims = await AuthService(session, settings).login(data, client_ip=client_ip, limiter=limiter)
     max_age = int((claims.expires_at - claims.issued_at).total_seconds())

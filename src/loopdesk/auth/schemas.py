@@ -4,14 +4,27 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from loopdesk.core.schemas import Schema
 
 
 class LoginRequest(Schema):
-    email: str = Field(..., min_length=1, max_length=320)
+    """E-mail or username, and the password. An `email` without `@` is read as a username."""
+
+    email: str | None = Field(None, min_length=1, max_length=320)
+    username: str | None = Field(None, min_length=1, max_length=320)
     password: str = Field(..., min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> LoginRequest:
+        if not (self.email or self.username):
+            raise ValueError("give `email` or `username`")
+        return self
+
+    @property
+    def identifier(self) -> str:
+        return (self.email or self.username or "").strip().lower()
 
 
 class Token(Schema):

@@ -58,18 +58,19 @@ class AuthService:
     async def login(self, data: LoginRequest, *, client_ip: str, limiter: RateLimiter) -> tuple[str, TokenClaims]:
         account_limit = rate(self.settings.auth.login_limit_per_account)
         ip_limit = rate(self.settings.auth.login_limit_per_ip)
-        email = data.email.strip().lower()
         # Every attempt counts against the address (bounding an attacker's argon2 cost); only failures
         # count against the account, so a user signing in from many devices is never locked out.
         await limiter.check(ip_limit, "login-ip", client_ip)
-        wait = await limiter.retry_after(account_limit, "login-account", email)
+        user = await self.users.get_by_login(data.identifier)
+        # One counter per account whichever name is used (e-mail or username).
+        account = str(user.id) if user is not None else data.identifier
+        wait = await limiter.retry_after(account_limit, "login-account", account)
         if wait is not None:
             raise RateLimited(wait, "Too many failed logins for this account; try again later")
 
-        user = await self.users.get_by_email(email)
         valid = await averify_password(user.password_hash if user else None, data.password)
         if user is None or not valid or not user.is_active:
-            await limiter.hit(account_limit, "login-account", email)
+            await limiter.hit(account_limit, "login-account", account)
             log.info("auth.login_failed", reason="credentials" if user is None or not valid else "inactive")
             raise InvalidCredentials()
 

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
@@ -92,7 +93,8 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
 async def _loopdesk_error(request: Request, exc: LoopdeskError) -> JSONResponse:
     if exc.status_code >= 500:
         log.error("request.failed", code=exc.code, error=exc.message)
-    return JSONResponse(error_body(exc.code, exc.message, exc.detail), status_code=exc.status_code, headers=exc.headers)
+    detail = jsonable_encoder(exc.detail)  # a datetime or UUID in a detail must not turn the answer into a 500
+    return JSONResponse(error_body(exc.code, exc.message, detail), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

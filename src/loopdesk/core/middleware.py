@@ -122,3 +122,23 @@ class RequestContextMiddleware:
                 "http.request", method=method, path=path, status=status, duration_ms=round(elapsed * 1000, 1)
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+# The seeds' routes have no version segment: `/api/sessions/...` is `/api/v1/sessions/...` (README table).
+SEED_PREFIXES = ("sessions", "tools", "approvals", "users")
+
+
+class SeedPathMiddleware:
+    """Serves the seeds' unversioned `/api/<sessions|tools|approvals|users>...` paths as their `/api/v1`
+    routes: the same handlers, checks and answers."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path: str = scope["path"]
+            if path.startswith("/api/") and path[5:].split("/", 1)[0] in SEED_PREFIXES:
+                raw = scope.get("raw_path") or path.encode()
+                scope = {**scope, "path": "/api/v1/" + path[5:], "raw_path": b"/api/v1/" + raw[5:]}
+        await self.app(scope, receive, send)

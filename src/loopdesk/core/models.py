@@ -7,7 +7,8 @@ from loopdesk.llm.models import LLMUsage
 from loopdesk.runtime.assistants.models import Assistant, AssistantVersion
 from loopdesk.runtime.crons.models import Cron
 from loopdesk.runtime.runs.models import Run, RunEvent
-from loopdesk.runtime.threads.models import Thread
+from loopdesk.runtime.threads.models import Thread, ThreadMessage
+from loopdesk.sessions.models import UserSession
 from loopdesk.tools.models import Approval, OpenAPIImport, ToolCall, ToolPolicy, ToolSourceRow
 from loopdesk.triage.dedup import models as _dedup_models  # noqa: F401 - tables of the dedup component
 from loopdesk.triage.store import models as _store_models  # noqa: F401 - tables of the log store
@@ -30,5 +31,7 @@ __all__ = [
     "Run",
     "RunEvent",
     "Thread",
+    "ThreadMessage",
+    "UserSession",
     "User",
 ]

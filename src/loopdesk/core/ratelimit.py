@@ -41,9 +41,9 @@ class RateLimiter:
     async def hit(self, limit: RateLimitItem, *keys: str) -> bool:
         return await self.strategy.hit(limit, *keys)
 
-    async def check(self, limit: RateLimitItem, *keys: str) -> None:
-        """Count a hit, or raise RateLimited with Retry-After when the limit is exhausted."""
-        if not await self.strategy.hit(limit, *keys):
+    async def check(self, limit: RateLimitItem, *keys: str, cost: int = 1) -> None:
+        """Count `cost` hits, or raise RateLimited with Retry-After when the limit is exhausted."""
+        if not await self.strategy.hit(limit, *keys, cost=cost):
             stats = await self.strategy.get_window_stats(limit, *keys)
             raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
 

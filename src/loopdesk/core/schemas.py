@@ -20,6 +20,14 @@ SearchText = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320), AfterValidator(normalize_email)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Letters, digits, `_`, `.` and `-`, starting with a letter or digit; never an `@`, so a login names either
+# an e-mail address or a username. Stored lower-cased: unique regardless of case.
+Username = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=3, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    ),
+]
 
 
 def _reject_nul(value: Any) -> Any:

@@ -45,6 +45,7 @@ from loopdesk.realtime.protocol import (
     client_frames,
 )
 from loopdesk.runtime.custom_auth import Authorizer
+from loopdesk.runtime.runs.limits import check_run_rate
 from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, Command, RunCreate
 from loopdesk.runtime.runs.service import RunService
 from loopdesk.runtime.threads.models import Thread
@@ -360,6 +361,7 @@ class Connection:
         self._check_room(frame.thread_id)  # the reply streams to this socket: before anything is created
         key = str(frame.thread_id) if frame.thread_id else f"user:{self.user.id}"
         await self.state.rate_limiter.check(self.gateway.message_rate, "ws-message", key)
+        await check_run_rate(self.state.rate_limiter, self.state.settings.sessions, self.user)
         async with self._transaction() as (threads, runs):
             if frame.thread_id is not None:
                 thread = await threads.get(self.user, frame.thread_id)

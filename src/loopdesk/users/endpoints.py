@@ -3,9 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 
 from loopdesk.auth.deps import AdminUser, CurrentUser
+from loopdesk.auth.endpoints import login, login_responses, register, register_responses
+from loopdesk.auth.schemas import Token
 from loopdesk.core.db import SessionDep
 from loopdesk.core.schemas import MAX_OFFSET, Page, SearchText
 from loopdesk.users.models import Role
@@ -16,15 +18,39 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 
 @router.get("/me", response_model=UserRead)
+@router.get("/profile", response_model=UserRead, summary="Read Me (the seeds' route)")
 async def read_me(user: CurrentUser) -> UserRead:
+    """Your account. `/profile` is the same route under the seeds' name."""
     return UserRead.model_validate(user)
 
 
 @router.patch("/me", response_model=UserRead)
+@router.put("/profile", response_model=UserRead, summary="Update Me (the seeds' route)")
 async def update_me(data: UserUpdate, user: CurrentUser, session: SessionDep) -> UserRead:
-    """Change your display name, e-mail or password (the last two need `current_password`).
-    A new password ends every token issued before it."""
+    """Change your display name, username, e-mail or password (the last two need `current_password`);
+    fields left out stay as they are. A new password ends every token issued before it.
+    `PUT /profile` is the same route under the seeds' name."""
     return UserRead.model_validate(await UserService(session).update_me(user, data))
+
+
+# The seeds' registration and login routes: the very same handlers as /api/v1/auth/register and /login.
+router.add_api_route(
+    "",
+    register,
+    methods=["POST"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    summary="Register (the seeds' route)",
+    responses=register_responses,
+)
+router.add_api_route(
+    "/login",
+    login,
+    methods=["POST"],
+    response_model=Token,
+    summary="Login (the seeds' route)",
+    responses=login_responses,
+)
 
 
 @router.get("", response_model=Page[UserRead])

@@ -24,6 +24,8 @@ class User(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     # Stored lower-cased, so the unique constraint is case-insensitive.
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Optional, lower-cased like the e-mail (the seeds' `username`): log in with either.
+    username: Mapped[str | None] = mapped_column(String(50), unique=True, default=None)
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default=Role.customer.value)

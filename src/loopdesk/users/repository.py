@@ -32,6 +32,17 @@ class UserRepository:
     async def get_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email == email.lower()))
 
+    async def get_by_login(self, identifier: str) -> User | None:
+        """By e-mail address when it has an `@`, else by username."""
+        column = User.email if "@" in identifier else User.username
+        return await self.session.scalar(select(User).where(column == identifier.strip().lower()))
+
+    async def username_taken(self, username: str, *, except_id: uuid.UUID | None = None) -> bool:
+        statement = select(User.id).where(User.username == username.lower())
+        if except_id is not None:
+            statement = statement.where(User.id != except_id)
+        return await self.session.scalar(statement) is not None
+
     async def email_taken(self, email: str, *, except_id: uuid.UUID | None = None) -> bool:
         statement = select(User.id).where(User.email == email.lower())
         if except_id is not None:
@@ -53,7 +64,9 @@ class UserRepository:
             statement = statement.where(User.role == role)
         if query:
             pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            statement = statement.where(or_(User.email.ilike(pattern), User.display_name.ilike(pattern)))
+            statement = statement.where(
+                or_(User.email.ilike(pattern), User.display_name.ilike(pattern), User.username.ilike(pattern))
+            )
         total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
         rows = await self.session.scalars(statement.order_by(User.created_at, User.id).limit(limit).offset(offset))
         return rows.all(), total or 0

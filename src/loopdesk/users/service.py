@@ -22,6 +22,10 @@ class EmailTaken(Conflict):
     code, message = "email_taken", "An account with this email already exists"
 
 
+class UsernameTaken(Conflict):
+    code, message = "username_taken", "An account with this username already exists"
+
+
 class UserService:
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -30,13 +34,21 @@ class UserService:
     async def register(self, data: UserCreate, *, role: Role = Role.customer) -> User:
         if await self.users.email_taken(data.email):
             raise EmailTaken()
+        if data.username is not None and await self.users.username_taken(data.username):
+            raise UsernameTaken()
         password_hash = await ahash_password(data.password)
-        user = User(email=data.email, display_name=data.display_name, password_hash=password_hash, role=role)
+        user = User(
+            email=data.email,
+            username=data.username,
+            display_name=data.display_name or data.email,
+            password_hash=password_hash,
+            role=role,
+        )
         try:
             async with self.session.begin_nested():
                 await self.users.add(user)
-        except IntegrityError:  # a concurrent registration of the same address won
-            raise EmailTaken() from None
+        except IntegrityError:  # a concurrent registration of the same address or username won
+            raise (UsernameTaken() if await self.users.username_taken(data.username or "") else EmailTaken()) from None
         log.info("users.registered", user_id=str(user.id), role=role.value)
         return user
 
@@ -56,6 +68,10 @@ class UserService:
             raise InvalidCredentials("Current password is incorrect")
         if data.display_name is not None:
             user.display_name = data.display_name
+        if data.username is not None and data.username != user.username:
+            if await self.users.username_taken(data.username, except_id=user.id):
+                raise UsernameTaken()
+            user.username = data.username
         if data.email is not None and data.email != user.email:
             if await self.users.email_taken(data.email, except_id=user.id):
                 raise EmailTaken()
@@ -67,8 +83,8 @@ class UserService:
         try:
             async with self.session.begin_nested():
                 return await self.users.save(user)
-        except IntegrityError:
-            raise EmailTaken() from None
+        except IntegrityError:  # a concurrent change took the address or the username
+            raise (UsernameTaken() if data.username is not None else EmailTaken()) from None
 
     async def admin_update(self, caller: User, user_id: uuid.UUID, data: UserAdminUpdate) -> User:
         user = await self.get(caller, user_id)

@@ -17,6 +17,7 @@ from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.deps import GraphsDep
 from loopdesk.runtime.paging import render_page
 from loopdesk.runtime.runs.events import EventBus, dumps
+from loopdesk.runtime.runs.limits import RunRateLimit, check_run_rate
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import RunCancelMany, RunCreate, RunListQuery, RunRead, RunStatus, StreamMode
 from loopdesk.runtime.runs.service import RunNotFound, RunService
@@ -118,7 +119,7 @@ def _waiting(reader: _Reader, run: Run) -> StreamingResponse:
 # -- thread runs ---------------------------------------------------------------------------------
 
 
-@router.post("/threads/{thread_id}/runs", response_model=RunRead)
+@router.post("/threads/{thread_id}/runs", response_model=RunRead, dependencies=[RunRateLimit])
 async def create_run(
     thread_id: uuid.UUID, data: RunCreate, response: Response, user: CurrentUser, service: ServiceDep
 ) -> RunRead:
@@ -128,7 +129,7 @@ async def create_run(
     return RunRead.model_validate(run)
 
 
-@router.post("/threads/{thread_id}/runs/stream", response_class=StreamingResponse)
+@router.post("/threads/{thread_id}/runs/stream", response_class=StreamingResponse, dependencies=[RunRateLimit])
 async def stream_run(
     thread_id: uuid.UUID, data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
 ) -> StreamingResponse:
@@ -139,7 +140,7 @@ async def stream_run(
     return _sse(reader, run, user, after=0, modes=None, cancel=data.on_disconnect == "cancel")
 
 
-@router.post("/threads/{thread_id}/runs/wait")
+@router.post("/threads/{thread_id}/runs/wait", dependencies=[RunRateLimit])
 async def wait_run(
     thread_id: uuid.UUID, data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
 ) -> StreamingResponse:
@@ -230,7 +231,7 @@ async def join_stream(
 # -- stateless runs ------------------------------------------------------------------------------
 
 
-@router.post("/runs", response_model=RunRead)
+@router.post("/runs", response_model=RunRead, dependencies=[RunRateLimit])
 async def create_stateless_run(data: RunCreate, response: Response, user: CurrentUser, service: ServiceDep) -> RunRead:
     """A background run on a new thread of its own (deleted after the run unless `on_completion: keep`)."""
     run = await service.create(user, None, data)
@@ -238,7 +239,7 @@ async def create_stateless_run(data: RunCreate, response: Response, user: Curren
     return RunRead.model_validate(run)
 
 
-@router.post("/runs/stream", response_class=StreamingResponse)
+@router.post("/runs/stream", response_class=StreamingResponse, dependencies=[RunRateLimit])
 async def stream_stateless_run(
     data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
 ) -> StreamingResponse:
@@ -247,7 +248,7 @@ async def stream_stateless_run(
     return _sse(reader, run, user, after=0, modes=None, cancel=data.on_disconnect == "cancel")
 
 
-@router.post("/runs/wait")
+@router.post("/runs/wait", dependencies=[RunRateLimit])
 async def wait_stateless_run(
     data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
 ) -> StreamingResponse:
@@ -258,11 +259,13 @@ async def wait_stateless_run(
 
 @router.post("/runs/batch", response_model=list[RunRead])
 async def create_run_batch(
-    data: Annotated[list[RunCreate], ...], user: CurrentUser, service: ServiceDep
+    data: Annotated[list[RunCreate], ...], request: Request, user: CurrentUser, service: ServiceDep
 ) -> list[RunRead]:
     """Several stateless background runs at once (all or none are created)."""
     if len(data) > 100:
         raise BadRequest("At most 100 runs per batch", detail={"count": len(data)})
+    state = request.app.state
+    await check_run_rate(state.rate_limiter, state.settings.sessions, user, cost=max(1, len(data)))
     return [RunRead.model_validate(await service.create(user, None, item)) for item in data]
 
 

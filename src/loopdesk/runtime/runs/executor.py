@@ -34,6 +34,7 @@ from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import TERMINAL
 from loopdesk.runtime.serde import to_jsonable
 from loopdesk.runtime.store.scoped import ScopedStore
+from loopdesk.runtime.threads.messages import stamp_messages
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.runtime.threads.state import interrupt_of
 
@@ -300,6 +301,7 @@ class RunExecutor:
             await settle_thread(
                 session, thread, finished=run, values=values, interrupts=interrupts, failed=error is not None
             )
+            await stamp_messages(session, thread.thread_id, run.run_id, run.created_at, values, run.updated_at)
             await self._after(session, run)
 
     async def _after(self, session: AsyncSession, run: Run) -> None:
@@ -337,6 +339,8 @@ class RunExecutor:
             if thread is not None:
                 run = await session.get(Run, prepared.run_id) if finished is not None else None
                 await settle_thread(session, thread, finished=run, values=values, interrupts=interrupts)
+                if run is not None:
+                    await stamp_messages(session, thread.thread_id, run.run_id, run.created_at, values, run.updated_at)
 
     async def _requeue(self, prepared: Prepared) -> None:
         async with self.database.sessionmaker() as session, session.begin():

@@ -27,3 +27,15 @@ class Thread(Base):
     ttl_minutes: Mapped[float | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
+
+
+class ThreadMessage(Base):
+    """When each message of a thread's state appeared, and in which run: the state holds the messages
+    themselves, this table their times (written when a run ends, and at once for a session's message)."""
+
+    __tablename__ = "thread_messages"
+
+    thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("threads.thread_id", ondelete="CASCADE"), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    run_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), default=None, index=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

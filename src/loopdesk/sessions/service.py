@@ -1,0 +1,432 @@
+"""Sessions: a user's conversation with an assistant, on top of the runtime's threads and runs.
+
+A session is a thread (same id) plus a `user_sessions` row: owner, assistant, title, and a sliding
+expiry. Executing a message is a run of the session's assistant (queued behind an active one); the
+conversation is the thread's state, so Agent Protocol, WebSocket and session clients all see the
+same messages, approvals and audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from langchain_core.messages import BaseMessage
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopdesk.audit.service import record
+from loopdesk.core.errors import Conflict, Forbidden, LoopdeskError, NotFound
+from loopdesk.core.ratelimit import RateLimiter
+from loopdesk.core.settings import Settings
+from loopdesk.realtime.frames import text_of
+from loopdesk.runtime.assistants.service import AssistantService
+from loopdesk.runtime.custom_auth import Authorizer
+from loopdesk.runtime.graphs import GraphRegistry
+from loopdesk.runtime.persistence import Persistence
+from loopdesk.runtime.runs.limits import check_run_rate
+from loopdesk.runtime.runs.models import Run
+from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, INFLIGHT, RunCreate
+from loopdesk.runtime.runs.service import RunService
+from loopdesk.runtime.threads.messages import message_times, record_message
+from loopdesk.runtime.threads.models import Thread, ThreadMessage
+from loopdesk.runtime.threads.schemas import ThreadCreate
+from loopdesk.runtime.threads.service import ThreadService
+from loopdesk.sessions.models import UserSession
+from loopdesk.sessions.schemas import (
+    ExecuteResult,
+    MessageRead,
+    SessionCreate,
+    SessionPatch,
+    SessionQuery,
+    SessionRead,
+    SessionStatus,
+    ToolCallRecord,
+    ToolCallRequest,
+)
+from loopdesk.tools.approvals.schemas import ApprovalRead
+from loopdesk.tools.approvals.service import settle
+from loopdesk.tools.models import Approval, ToolCall
+from loopdesk.users.models import Role, User
+
+log = structlog.get_logger("loopdesk.sessions")
+
+_ROLES = {"human": "user", "ai": "assistant", "AIMessageChunk": "assistant", "tool": "tool", "system": "system"}
+
+
+class SessionNotFound(NotFound):
+    code, message = "session_not_found", "Session not found"
+
+
+class SessionExpired(Conflict):
+    code, message = "session_expired", "The session expired: start a new one (this one stays readable)"
+
+
+class SessionInterrupted(Conflict):
+    code, message = "session_interrupted", "The session waits for a decision: decide the pending approval first"
+
+
+class SessionBusy(Conflict):
+    code, message = "session_busy", "A run is in progress on this session: wait for it, or cancel it"
+
+
+class AssistantUnavailable(Conflict):
+    code, message = "assistant_unavailable", "The session's assistant no longer exists"
+
+
+class InvalidMessage(LoopdeskError):
+    status_code, code, message = 422, "invalid_message", "The message is empty or too long"
+
+
+@dataclass
+class SessionView:
+    """A session with its thread, and what follows from the two: status, last activity, expiry."""
+
+    row: UserSession
+    thread: Thread
+
+    @property
+    def last_activity_at(self) -> datetime:
+        return max(self.row.last_activity_at, self.thread.updated_at)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        ttl = self.row.ttl_minutes
+        return self.last_activity_at + timedelta(minutes=ttl) if ttl else None
+
+    def status(self, now: datetime | None = None) -> SessionStatus:
+        if self.thread.status == "busy":
+            return "running"
+        expires_at = self.expires_at
+        if expires_at is not None and expires_at <= (now or datetime.now(UTC)):
+            return "expired"
+        return "interrupted" if self.thread.status == "interrupted" else "idle"
+
+    def read(self) -> SessionRead:
+        messages = (self.thread.values or {}).get("messages") if isinstance(self.thread.values, dict) else None
+        return SessionRead(
+            session_id=self.row.session_id,
+            thread_id=self.row.session_id,
+            user_id=self.row.user_id,
+            assistant_id=self.row.assistant_id,
+            title=self.row.title,
+            metadata=self.row.metadata_,
+            status=self.status(),
+            message_count=len(messages) if isinstance(messages, list) else 0,
+            created_at=self.row.created_at,
+            last_activity_at=self.last_activity_at,
+            expires_at=self.expires_at,
+        )
+
+
+def message_read(message: BaseMessage, times: dict[str, tuple[datetime, uuid.UUID | None]], fallback: datetime | None):
+    """A LangChain message as the sessions API shows it."""
+    message_id = str(message.id or "")
+    role = _ROLES.get(message.type) or str(getattr(message, "role", "assistant"))
+    when, run_id = times.get(message_id, (fallback, None))
+    return MessageRead(
+        id=message_id,
+        role=role if role in ("user", "assistant", "tool", "system") else "assistant",  # type: ignore[arg-type]
+        content=text_of(message.content),
+        tool_calls=[
+            ToolCallRequest(id=call.get("id"), name=str(call.get("name")), args=dict(call.get("args") or {}))
+            for call in getattr(message, "tool_calls", None) or []
+        ],
+        tool_call_id=getattr(message, "tool_call_id", None),
+        name=message.name,
+        run_id=run_id,
+        created_at=when,
+    )
+
+
+class SessionService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        graphs: GraphRegistry,
+        persistence: Persistence,
+        settings: Settings,
+        authz: Authorizer | None = None,
+    ):
+        self.session = session
+        self.graphs = graphs
+        self.persistence = persistence
+        self.settings = settings
+        self.authz = authz or Authorizer()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _readable(self, caller: User):  # type: ignore[no-untyped-def]
+        statement = select(UserSession, Thread).join(Thread, Thread.thread_id == UserSession.session_id)
+        if not caller.is_staff:  # staff and admins read every session (support); customers their own
+            statement = statement.where(UserSession.user_id == caller.id)
+        return statement
+
+    async def get(self, caller: User, session_id: uuid.UUID, *, for_update: bool = False) -> SessionView:
+        if for_update:  # the lock order of the runtime: the thread's row first
+            await self.session.execute(select(Thread.thread_id).where(Thread.thread_id == session_id).with_for_update())
+        row = (await self.session.execute(self._readable(caller).where(UserSession.session_id == session_id))).first()
+        if row is None:
+            raise SessionNotFound(detail={"session_id": str(session_id)})
+        return SessionView(row[0], row[1])
+
+    async def _owned(self, caller: User, session_id: uuid.UUID, action: str) -> SessionView:
+        view = await self.get(caller, session_id, for_update=True)
+        if view.row.user_id != caller.id:
+            raise Forbidden(f"Only the session's owner can {action} it", detail={"session_id": str(session_id)})
+        return view
+
+    async def list(self, caller: User, query: SessionQuery) -> tuple[list[SessionView], int]:
+        statement = self._readable(caller)
+        if query.user_id is not None:
+            statement = statement.where(UserSession.user_id == query.user_id)
+        total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        activity = func.greatest(UserSession.last_activity_at, Thread.updated_at)
+        rows = await self.session.execute(
+            statement.order_by(activity.desc(), UserSession.session_id).limit(query.limit).offset(query.offset)
+        )
+        return [SessionView(r[0], r[1]) for r in rows], int(total or 0)
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def _ttl(self, caller: User) -> float | None:
+        sessions = self.settings.sessions
+        minutes = sessions.staff_session_ttl_minutes if caller.is_staff else sessions.session_ttl_minutes
+        return minutes or None
+
+    async def create(self, caller: User, data: SessionCreate) -> SessionView:
+        assistants = AssistantService(self.session, self.graphs, self.authz)
+        assistant = await assistants.get(caller, data.assistant_id or self.settings.runtime.default_assistant)
+        assistants.graph(assistant.graph_id)
+        session_id = uuid.uuid4()
+        thread = await ThreadService(self.session, self.graphs, self.persistence, self.authz).create(
+            caller,
+            ThreadCreate(
+                thread_id=session_id,
+                metadata={
+                    "session_id": str(session_id),
+                    "assistant_id": str(assistant.assistant_id),
+                    "graph_id": assistant.graph_id,
+                },
+            ),
+        )
+        row = UserSession(
+            session_id=thread.thread_id,
+            user_id=caller.id,
+            assistant_id=assistant.assistant_id,
+            title=data.title,
+            metadata_=data.metadata,
+            ttl_minutes=self._ttl(caller),
+        )
+        self.session.add(row)
+        await self.session.flush()
+        await self.session.refresh(row)
+        log.info("sessions.created", session_id=str(session_id), assistant_id=str(assistant.assistant_id))
+        return SessionView(row, thread)
+
+    async def patch(self, caller: User, session_id: uuid.UUID, data: SessionPatch) -> SessionView:
+        view = await self._owned(caller, session_id, "change")
+        if data.title is not None:
+            view.row.title = data.title
+        if data.metadata is not None:
+            view.row.metadata_ = {**view.row.metadata_, **data.metadata}
+        await self.session.flush()
+        return view
+
+    async def delete(self, caller: User, session_id: uuid.UUID) -> None:
+        """The thread, its checkpoints and runs go; approvals, tool calls and the audit trail stay."""
+        view = await self.get(caller, session_id, for_update=True)
+        if view.row.user_id != caller.id and caller.role != Role.admin:
+            raise Forbidden("Only the session's owner or an admin can delete it")
+        await self._close_approvals(caller, session_id, "session_deleted", "The session was deleted")
+        await record(self.session, "session.deleted", "session", session_id, actor_id=caller.id)
+        await ThreadService(self.session, self.graphs, self.persistence, self.authz).delete(caller, session_id)
+        log.info("sessions.deleted", session_id=str(session_id))
+
+    async def clear(self, caller: User, session_id: uuid.UUID) -> SessionView:
+        """Forget the conversation: the thread starts afresh (checkpoints gone). Long-term memory (the
+        store), the runs' records, tool calls, approvals and the audit trail stay."""
+        view = await self._owned(caller, session_id, "clear")
+        if view.thread.status == "busy":
+            raise SessionBusy(detail={"session_id": str(session_id)})
+        await self._close_approvals(caller, session_id, "session_cleared", "The conversation was cleared")
+        params = {"thread_id": str(session_id)}
+        for table in ("checkpoint_writes", "checkpoint_blobs", "checkpoints"):  # LangGraph's saver tables
+            await self.session.execute(text(f"DELETE FROM {table} WHERE thread_id = :thread_id"), params)  # noqa: S608
+        await self.session.execute(delete(ThreadMessage).where(ThreadMessage.thread_id == session_id))
+        now = datetime.now(UTC)
+        view.thread.values = None
+        view.thread.interrupts = {}
+        view.thread.status = "idle"
+        view.thread.updated_at = now
+        view.row.last_activity_at = now
+        await record(self.session, "session.cleared", "session", session_id, actor_id=caller.id)
+        await self.session.flush()
+        log.info("sessions.cleared", session_id=str(session_id))
+        return view
+
+    async def _close_approvals(self, caller: User, session_id: uuid.UUID, via: str, message: str) -> None:
+        """Pending approvals of a conversation that is going away are rejected (and audited as such)."""
+        pending = await self.session.scalars(
+            select(Approval.id).where(Approval.thread_id == session_id, Approval.status == "pending")
+        )
+        for approval_id in pending.all():
+            await settle(self.session, approval_id, "rejected", actor_id=caller.id, via=via, message=message)
+
+    # -- executing -------------------------------------------------------------------------------
+
+    def check_message(self, message: str) -> None:
+        limit = self.settings.sessions.max_message_chars
+        if not message.strip():
+            raise InvalidMessage("The message is empty", detail={"field": "message"})
+        if len(message) > limit:
+            raise InvalidMessage(
+                f"The message is longer than {limit} characters", detail={"field": "message", "limit": limit}
+            )
+
+    async def execute(
+        self,
+        caller: User,
+        session_id: uuid.UUID,
+        message: str,
+        *,
+        limiter: RateLimiter,
+        idempotency_key: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[Run, bool]:
+        """Start a run of the session's assistant on the message: (the run, whether it is new). A repeated
+        `idempotency_key` answers with the run it started the first time."""
+        self.check_message(message)
+        view = await self._owned(caller, session_id, "execute")
+        if idempotency_key is not None:
+            existing = await self.session.scalar(
+                select(Run).where(
+                    Run.thread_id == session_id, Run.metadata_["idempotency_key"].astext == idempotency_key
+                )
+            )
+            if existing is not None:
+                return existing, False
+        status = view.status()
+        if status == "expired":
+            expired_at = view.expires_at.isoformat() if view.expires_at else None
+            raise SessionExpired(detail={"session_id": str(session_id), "expired_at": expired_at})
+        if status == "interrupted":
+            pending = await self.session.scalars(
+                select(Approval.id).where(Approval.thread_id == session_id, Approval.status == "pending")
+            )
+            raise SessionInterrupted(detail={"approval_ids": [str(i) for i in pending.all()]})
+        assistants = AssistantService(self.session, self.graphs, self.authz)
+        try:
+            assistant = await assistants.get(caller, str(view.row.assistant_id))
+            assistants.graph(assistant.graph_id)
+        except NotFound as exc:
+            raise AssistantUnavailable(
+                f"The session's assistant is not available: {exc.message}",
+                detail={"assistant_id": str(view.row.assistant_id), "reason": exc.code},
+            ) from None
+        await check_run_rate(limiter, self.settings.sessions, caller)
+        message_id = str(uuid.uuid4())
+        run_metadata = {**(metadata or {}), "session_id": str(session_id), "message_id": message_id}
+        if idempotency_key is not None:
+            run_metadata["idempotency_key"] = idempotency_key
+        run = await RunService(self.session, self.graphs, self.authz).create(
+            caller,
+            session_id,
+            RunCreate(
+                assistant_id=str(assistant.assistant_id),
+                input={"messages": [{"type": "human", "content": message, "id": message_id}]},
+                metadata=run_metadata,
+                stream_mode=CHAT_STREAM_MODES,
+                stream_subgraphs=True,
+                multitask_strategy="enqueue",
+            ),
+        )
+        await record_message(self.session, session_id, message_id, run.run_id, run.created_at)
+        view.row.last_activity_at = datetime.now(UTC)
+        await self.session.flush()
+        log.info("sessions.executed", session_id=str(session_id), run_id=str(run.run_id))
+        return run, True
+
+    # -- the conversation ------------------------------------------------------------------------
+
+    async def messages(self, caller: User, session_id: uuid.UUID) -> list[MessageRead]:
+        """Every message, oldest first: the thread's latest checkpoint, then messages accepted but not
+        yet taken up by a run (`pending`)."""
+        await self.get(caller, session_id)
+        config = {"configurable": {"thread_id": str(session_id), "checkpoint_ns": ""}}
+        saved = await self.persistence.checkpointer.aget_tuple(config)  # type: ignore[arg-type]
+        state: list[BaseMessage] = []
+        checkpointed_at = None
+        if saved is not None:
+            values = saved.checkpoint.get("channel_values") or {}
+            state = [m for m in values.get("messages") or [] if isinstance(m, BaseMessage)]
+            checkpointed_at = datetime.fromisoformat(saved.checkpoint["ts"])
+        times = await message_times(self.session, session_id, [str(m.id) for m in state if m.id])
+        items = [message_read(m, times, checkpointed_at) for m in state]
+        seen = {item.id for item in items}
+        waiting = await self.session.scalars(
+            select(Run).where(Run.thread_id == session_id, Run.status.in_(INFLIGHT)).order_by(Run.seq)
+        )
+        for run in waiting.all():
+            message = _input_message(run)
+            if message is not None and message[0] not in seen:
+                items.append(
+                    MessageRead(
+                        id=message[0],
+                        role="user",
+                        content=message[1],
+                        run_id=run.run_id,
+                        created_at=run.created_at,
+                        status="pending",
+                    )  # fmt: skip
+                )
+        return items
+
+    async def result(self, caller: User, session_id: uuid.UUID, run: Run) -> ExecuteResult:
+        """What a finished (or interrupted) execute answers with."""
+        messages = [m for m in await self.messages(caller, session_id) if m.run_id == run.run_id]
+        calls = await self.session.scalars(
+            select(ToolCall).where(ToolCall.run_id == run.run_id).order_by(ToolCall.created_at, ToolCall.key)
+        )
+        pending = await self.session.scalars(
+            select(Approval)
+            .where(Approval.thread_id == session_id, Approval.status == "pending")
+            .order_by(Approval.created_at, Approval.id)
+        )
+        return ExecuteResult(
+            session_id=session_id,
+            run_id=run.run_id,
+            status=run.status,
+            messages=messages,
+            tool_calls=[_tool_call(c) for c in calls.all()],
+            pending_approvals=[ApprovalRead.model_validate(a) for a in pending.all()],
+            error=run.error if run.status == "error" else None,
+        )
+
+
+def _tool_call(call: ToolCall) -> ToolCallRecord:
+    return ToolCallRecord(
+        id=call.key.split(":", 1)[-1],
+        tool=call.tool_name,
+        args=call.args,
+        status=call.status,
+        result=call.result,
+        is_error=call.is_error,
+        approval_id=call.approval_id,
+    )
+
+
+def _input_message(run: Run) -> tuple[str, str] | None:
+    """(id, text) of the session message a run was started with."""
+    message_id = (run.metadata_ or {}).get("message_id")
+    messages = ((run.kwargs or {}).get("input") or {}).get("messages")
+    if not message_id or not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
+        return None
+    return str(message_id), text_of(messages[-1].get("content"))
+
+
+def page(items: Sequence[MessageRead], limit: int, offset: int) -> list[MessageRead]:
+    return list(items[offset : offset + limit])
