@@ -45,6 +45,7 @@ bench: $(VENV)/.installed-dev ## benchmarks (not part of make test)
 	$(BIN)/python benchmarks/bench_api.py
 	$(BIN)/python benchmarks/runtime.py
 	$(BIN)/python benchmarks/realtime.py
+	$(BIN)/python benchmarks/sessions.py
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks

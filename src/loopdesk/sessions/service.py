@@ -122,21 +122,30 @@ class SessionView:
         )
 
 
-def message_read(message: BaseMessage, times: dict[str, tuple[datetime, uuid.UUID | None]], fallback: datetime | None):
-    """A LangChain message as the sessions API shows it."""
-    message_id = str(message.id or "")
-    role = _ROLES.get(message.type) or str(getattr(message, "role", "assistant"))
+Times = dict[str, tuple[datetime, uuid.UUID | None]]
+
+
+def _field(message: BaseMessage | dict[str, Any], key: str) -> Any:
+    return message.get(key) if isinstance(message, dict) else getattr(message, key, None)
+
+
+def message_read(message: BaseMessage | dict[str, Any], times: Times, fallback: datetime | None) -> MessageRead:
+    """A message (a LangChain object from a checkpoint, or its JSON from a run's output) as the API shows it."""
+    message_id = str(_field(message, "id") or "")
+    kind = str(_field(message, "type") or "")
+    role = _ROLES.get(kind) or str(_field(message, "role") or "assistant")
     when, run_id = times.get(message_id, (fallback, None))
     return MessageRead(
         id=message_id,
         role=role if role in ("user", "assistant", "tool", "system") else "assistant",  # type: ignore[arg-type]
-        content=text_of(message.content),
+        content=text_of(_field(message, "content")),
         tool_calls=[
             ToolCallRequest(id=call.get("id"), name=str(call.get("name")), args=dict(call.get("args") or {}))
-            for call in getattr(message, "tool_calls", None) or []
+            for call in _field(message, "tool_calls") or []
+            if isinstance(call, dict)
         ],
-        tool_call_id=getattr(message, "tool_call_id", None),
-        name=message.name,
+        tool_call_id=_field(message, "tool_call_id"),
+        name=_field(message, "name"),
         run_id=run_id,
         created_at=when,
     )
@@ -385,9 +394,23 @@ class SessionService:
                 )
         return items
 
+    async def run_messages(self, caller: User, session_id: uuid.UUID, run: Run) -> list[MessageRead]:
+        """The messages a finished run added, from its recorded output (no checkpoint read); a failed run
+        has no output, so its messages come from the conversation."""
+        rows = await self.session.execute(
+            select(ThreadMessage.message_id, ThreadMessage.created_at).where(
+                ThreadMessage.thread_id == session_id, ThreadMessage.run_id == run.run_id
+            )
+        )
+        times: Times = {row.message_id: (row.created_at, run.run_id) for row in rows}
+        output = run.output.get("messages") if isinstance(run.output, dict) else None
+        if not isinstance(output, list):
+            return [m for m in await self.messages(caller, session_id) if m.run_id == run.run_id]
+        return [message_read(m, times, None) for m in output if isinstance(m, dict) and str(m.get("id") or "") in times]
+
     async def result(self, caller: User, session_id: uuid.UUID, run: Run) -> ExecuteResult:
         """What a finished (or interrupted) execute answers with."""
-        messages = [m for m in await self.messages(caller, session_id) if m.run_id == run.run_id]
+        messages = await self.run_messages(caller, session_id, run)
         calls = await self.session.scalars(
             select(ToolCall).where(ToolCall.run_id == run.run_id).order_by(ToolCall.created_at, ToolCall.key)
         )

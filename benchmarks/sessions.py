@@ -1,0 +1,133 @@
+"""Sessions benchmark: what the sessions layer costs on top of the Agent Protocol. The same assistant (the
+general `agent` with a one-turn scripted model, no tools) answers the same message through
+`POST /api/v1/sessions/{id}/execute` and through `POST /threads/{id}/runs/wait` with the same input and
+stream modes, in one run, at concurrency 1 and 10; the baseline is runs.wait.
+
+    .venv/bin/python benchmarks/sessions.py [--runs 200]
+
+Each concurrent client drives its own session (one active run per thread). Execute does more than
+runs.wait: it locks the session, records the message's time, and answers with the run's new messages,
+tool calls and pending approvals instead of the raw state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import typer
+from common import bench_database, bench_token, free_port, wait_until_up
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from runtime import _drive
+
+from loopdesk.core.embedded import leave_embedded_postgres
+
+ROOT = Path(__file__).resolve().parent
+console = Console()
+SCRIPT = {"turns": [{"content": "Your order ships tomorrow."}], "closing": "Your order ships tomorrow."}
+MESSAGE = "Where is my order?"
+
+
+async def _scenario(base: str, headers: dict, kind: str, total: int, concurrency: int, progress, task) -> dict:  # type: ignore[no-untyped-def]
+    limits = httpx.Limits(max_connections=concurrency + 5, max_keepalive_connections=concurrency + 5)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=120) as http:
+        configurable = {"model": {"provider": "scripted", "script": SCRIPT}, "tools": [], "memory": False}
+        created = await http.post("/assistants", json={"graph_id": "agent", "config": {"configurable": configurable}})
+        assistant = created.json()["assistant_id"]
+        sessions = [
+            (await http.post("/api/v1/sessions", json={"assistant_id": assistant})).json()["session_id"]
+            for _ in range(concurrency)
+        ]
+
+        async def execute(index: int) -> bool:
+            response = await http.post(f"/api/v1/sessions/{sessions[index]}/execute", json={"message": MESSAGE})
+            return response.status_code == 200 and json.loads(response.content)["status"] == "success"
+
+        async def wait(index: int) -> bool:
+            response = await http.post(
+                f"/threads/{sessions[index]}/runs/wait",
+                json={
+                    "assistant_id": assistant,
+                    "input": {"messages": [{"role": "user", "content": MESSAGE}]},
+                    "stream_mode": ["messages-tuple", "updates", "custom"],
+                    "stream_subgraphs": True,
+                    "multitask_strategy": "enqueue",
+                },
+            )
+            return response.status_code == 200 and "messages" in json.loads(response.content)
+
+        call = execute if kind == "execute" else wait
+        for index in range(concurrency):  # warm-up
+            await call(index)
+        return await _drive(total, concurrency, call, progress, task)
+
+
+def main(
+    runs: int = typer.Option(200, help="Requests per scenario and concurrency level."),
+    levels: str = typer.Option("1,10", help="Concurrency levels, comma-separated."),
+    output: Path = typer.Option(ROOT / "results" / "sessions.json", help="Where to write the JSON results."),
+) -> None:
+    concurrency_levels = [int(x) for x in levels.split(",")]
+    data_dir = Path(tempfile.mkdtemp(prefix="loopdesk-bench-sessions-"))
+    with console.status("starting PostgreSQL and migrating…"):
+        url = bench_database(data_dir)
+    port = free_port()
+    env = {
+        **os.environ,
+        "LOOPDESK_DATABASE_URL": url,
+        "LOOPDESK_DATA_DIR": str(data_dir),
+        "LOOPDESK_LOG_LEVEL": "WARNING",
+        "LOOPDESK_WORKER_CONCURRENCY": str(max(concurrency_levels)),
+        "LOOPDESK_DB_POOL_SIZE": "20",
+        "LOOPDESK_LOGIN_LIMIT_PER_IP": "1000/minute",
+        "LOOPDESK_RUN_RATE_LIMIT": "100000/minute",  # one user drives every run: measure the path, not the limit
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "loopdesk", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, dict] = {}
+    try:
+        wait_until_up(f"{base}/api/v1/health", server)
+        headers = {"Authorization": f"Bearer {bench_token(base)}"}
+        with Progress(console=console) as progress:
+            for level in concurrency_levels:
+                for kind in ("runs.wait", "execute"):
+                    task = progress.add_task(f"{kind} c={level}", total=runs)
+                    results[f"{kind} c={level}"] = asyncio.run(
+                        _scenario(base, headers, kind, runs, level, progress, task)
+                    )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        leave_embedded_postgres(data_dir)
+
+    table = Table(title=f"One chat turn of the general agent (scripted model), {runs} per row (2 cores)")
+    for column in ("scenario", "turns/s", "p50 ms", "p99 ms", "failures", "turns/s vs runs.wait"):
+        table.add_column(column)
+    for level in concurrency_levels:
+        baseline, ours = results[f"runs.wait c={level}"], results[f"execute c={level}"]
+        ours["ratio_vs_runs_wait"] = round(ours["runs_per_s"] / baseline["runs_per_s"], 3)
+        for name, r in ((f"runs.wait c={level}", baseline), (f"execute c={level}", ours)):
+            ratio = f"{r['ratio_vs_runs_wait']:.2f}×" if "ratio_vs_runs_wait" in r else "1.00× (baseline)"
+            table.add_row(
+                name, f"{r['runs_per_s']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", str(r["failures"]), ratio
+            )
+    console.print(table)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"runs": runs, "results": results}, indent=2))
+    console.print(f"results written to {output}")
+
+
+if __name__ == "__main__":
+    typer.run(main)
