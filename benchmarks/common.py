@@ -3,12 +3,19 @@ waiting for a server to answer."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
+import statistics
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
+from rich.console import Console
+from rich.table import Table
 
 from loopdesk.core.embedded import ensure_database, start_embedded_postgres
 from loopdesk.core.migrate import run_migrations
@@ -50,3 +57,58 @@ def bench_token(base: str) -> str:
     httpx.post(f"{base}/api/v1/auth/register", json=user, timeout=10)
     login = httpx.post(f"{base}/api/v1/auth/login", json={k: user[k] for k in ("email", "password")}, timeout=10)
     return login.json()["access_token"]
+
+
+def summary(latencies: list[float], elapsed: float, failures: int) -> dict:
+    latencies.sort()
+    return {
+        "runs_per_s": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
+        "failures": failures,
+    }
+
+
+async def drive(total: int, concurrency: int, one_call: Callable[[int], Awaitable[bool]], progress, task) -> dict:  # type: ignore[no-untyped-def]
+    """`total` calls shared by `concurrency` clients (client i passes i); latency and throughput."""
+    latencies: list[float] = []
+    failures = 0
+    remaining = total
+
+    async def client(index: int) -> None:
+        nonlocal remaining, failures
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            ok = await one_call(index)
+            latencies.append(time.perf_counter() - started)
+            failures += not ok
+            progress.advance(task)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(concurrency)))
+    return summary(latencies, time.perf_counter() - started, failures)
+
+
+def ratio_table(
+    title: str, unit: str, baseline: str, ratio_key: str, pairs: list[tuple[str, str]], results: dict[str, dict]
+) -> Table:
+    """Rows of (baseline scenario, measured scenario); the measured one gets `ratio_key` = its rate over the
+    baseline's, measured in the same run."""
+    table = Table(title=title)
+    for column in ("scenario", f"{unit}/s", "p50 ms", "p99 ms", "failures", f"{unit}/s vs {baseline}"):
+        table.add_column(column)
+    for base_name, name in pairs:
+        base, ours = results[base_name], results[name]
+        ours[ratio_key] = round(ours["runs_per_s"] / base["runs_per_s"], 3)
+        for row_name, r in ((base_name, base), (name, ours)):
+            ratio = f"{r[ratio_key]:.2f}×" if ratio_key in r else "1.00× (baseline)"
+            numbers = (f"{r['runs_per_s']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", str(r["failures"]))
+            table.add_row(row_name, *numbers, ratio)
+    return table
+
+
+def write_results(console: Console, output: Path, payload: dict[str, Any]) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(payload, indent=2))
+    console.print(f"results written to {output}")

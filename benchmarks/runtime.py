@@ -11,59 +11,26 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import typer
-from common import bench_database, bench_token, free_port, wait_until_up
+from common import bench_database, bench_token, drive, free_port, ratio_table, wait_until_up, write_results
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from loopdesk.core.embedded import leave_embedded_postgres
 
 ROOT = Path(__file__).resolve().parent
 GRAPHS = ROOT / "graphs" / "langgraph.json"
 console = Console()
-
-
-def _summary(latencies: list[float], elapsed: float, failures: int) -> dict:
-    latencies.sort()
-    return {
-        "runs_per_s": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
-        "failures": failures,
-    }
-
-
-async def _drive(total: int, concurrency: int, one_call, progress, task) -> dict:  # type: ignore[no-untyped-def]
-    latencies: list[float] = []
-    failures = 0
-    remaining = total
-
-    async def client(index: int) -> None:
-        nonlocal remaining, failures
-        while remaining > 0:
-            remaining -= 1
-            started = time.perf_counter()
-            ok = await one_call(index)
-            latencies.append(time.perf_counter() - started)
-            failures += not ok
-            progress.advance(task)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(concurrency)))
-    return _summary(latencies, time.perf_counter() - started, failures)
 
 
 async def _floor(url: str, total: int, concurrency: int, progress, task) -> dict:  # type: ignore[no-untyped-def]
@@ -88,7 +55,7 @@ async def _floor(url: str, total: int, concurrency: int, progress, task) -> dict
 
         for index in range(concurrency):  # warm-up
             await call(index)
-        return await _drive(total, concurrency, call, progress, task)
+        return await drive(total, concurrency, call, progress, task)
     finally:
         await pool.close()
 
@@ -106,7 +73,7 @@ async def _loopdesk(base: str, headers: dict, total: int, concurrency: int, prog
 
         for index in range(concurrency):  # warm-up
             await call(index)
-        return await _drive(total, concurrency, call, progress, task)
+        return await drive(total, concurrency, call, progress, task)
 
 
 def main(
@@ -151,21 +118,10 @@ def main(
         server.wait(timeout=30)
         leave_embedded_postgres(data_dir)
 
-    table = Table(title=f"runs.wait of a one-node graph, {runs} runs per row (2 cores, embedded PostgreSQL)")
-    for column in ("scenario", "runs/s", "p50 ms", "p99 ms", "failures", "runs/s vs floor"):
-        table.add_column(column)
-    for level in concurrency_levels:
-        floor, ours = results[f"floor c={level}"], results[f"loopdesk c={level}"]
-        ours["ratio_vs_floor"] = round(ours["runs_per_s"] / floor["runs_per_s"], 3)
-        for name, r in ((f"floor c={level}", floor), (f"loopdesk c={level}", ours)):
-            ratio = f"{r['ratio_vs_floor']:.2f}×" if "ratio_vs_floor" in r else "1.00× (floor)"
-            table.add_row(
-                name, f"{r['runs_per_s']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", str(r["failures"]), ratio
-            )
-    console.print(table)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"runs": runs, "results": results}, indent=2))
-    console.print(f"results written to {output}")
+    pairs = [(f"floor c={level}", f"loopdesk c={level}") for level in concurrency_levels]
+    title = f"runs.wait of a one-node graph, {runs} runs per row (2 cores, embedded PostgreSQL)"
+    console.print(ratio_table(title, "runs", "floor", "ratio_vs_floor", pairs, results))
+    write_results(console, output, {"runs": runs, "results": results})
 
 
 if __name__ == "__main__":

@@ -21,11 +21,9 @@ from pathlib import Path
 
 import httpx
 import typer
-from common import bench_database, bench_token, free_port, wait_until_up
+from common import bench_database, bench_token, drive, free_port, ratio_table, wait_until_up, write_results
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
-from runtime import _drive
 
 from loopdesk.core.embedded import leave_embedded_postgres
 
@@ -66,7 +64,7 @@ async def _scenario(base: str, headers: dict, kind: str, total: int, concurrency
         call = execute if kind == "execute" else wait
         for index in range(concurrency):  # warm-up
             await call(index)
-        return await _drive(total, concurrency, call, progress, task)
+        return await drive(total, concurrency, call, progress, task)
 
 
 def main(
@@ -112,21 +110,10 @@ def main(
         server.wait(timeout=30)
         leave_embedded_postgres(data_dir)
 
-    table = Table(title=f"One chat turn of the general agent (scripted model), {runs} per row (2 cores)")
-    for column in ("scenario", "turns/s", "p50 ms", "p99 ms", "failures", "turns/s vs runs.wait"):
-        table.add_column(column)
-    for level in concurrency_levels:
-        baseline, ours = results[f"runs.wait c={level}"], results[f"execute c={level}"]
-        ours["ratio_vs_runs_wait"] = round(ours["runs_per_s"] / baseline["runs_per_s"], 3)
-        for name, r in ((f"runs.wait c={level}", baseline), (f"execute c={level}", ours)):
-            ratio = f"{r['ratio_vs_runs_wait']:.2f}×" if "ratio_vs_runs_wait" in r else "1.00× (baseline)"
-            table.add_row(
-                name, f"{r['runs_per_s']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", str(r["failures"]), ratio
-            )
-    console.print(table)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"runs": runs, "results": results}, indent=2))
-    console.print(f"results written to {output}")
+    pairs = [(f"runs.wait c={level}", f"execute c={level}") for level in concurrency_levels]
+    title = f"One chat turn of the general agent (scripted model), {runs} per row (2 cores)"
+    console.print(ratio_table(title, "turns", "runs.wait", "ratio_vs_runs_wait", pairs, results))
+    write_results(console, output, {"runs": runs, "results": results})
 
 
 if __name__ == "__main__":

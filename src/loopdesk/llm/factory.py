@@ -259,12 +259,15 @@ def _api_key(resolved: _Resolved, *, check: bool = True) -> SecretStr | None:
     return None
 
 
+def _sampling(resolved: _Resolved) -> dict[str, Any]:
+    """Client options every provider takes the same way (unset ones are left to the provider)."""
+    return {"temperature": resolved.temperature} if resolved.temperature is not None else {}
+
+
 def _build_openai(resolved: _Resolved) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
-    options: dict[str, Any] = {}
-    if resolved.temperature is not None:
-        options["temperature"] = resolved.temperature
+    options = _sampling(resolved)
     return ChatOpenAI(
         model=_require_model(resolved),
         base_url=_base_url(resolved),
@@ -279,9 +282,7 @@ def _build_openai(resolved: _Resolved) -> BaseChatModel:
 def _build_anthropic(resolved: _Resolved) -> BaseChatModel:
     from langchain_anthropic import ChatAnthropic
 
-    options: dict[str, Any] = {}
-    if resolved.temperature is not None:
-        options["temperature"] = resolved.temperature
+    options = _sampling(resolved)
     if url := _base_url(resolved):
         options["base_url"] = url
     return ChatAnthropic(
@@ -309,9 +310,7 @@ def _build_azure(resolved: _Resolved) -> BaseChatModel:
             f"provider {resolved.provider!r} needs a deployment: set LOOPDESK_LLM_MODEL, "
             f"or use '{resolved.provider}:<deployment>' / {{'provider': ..., 'deployment': ...}}"
         )
-    options: dict[str, Any] = {}
-    if resolved.temperature is not None:
-        options["temperature"] = resolved.temperature
+    options = _sampling(resolved)
     return AzureChatOpenAI(
         azure_endpoint=endpoint,
         azure_deployment=resolved.deployment,
@@ -329,9 +328,7 @@ def _build_azure(resolved: _Resolved) -> BaseChatModel:
 def _build_gemini(resolved: _Resolved) -> BaseChatModel:
     from langchain_google_genai import ChatGoogleGenerativeAI  # ~1.5 s of imports (gRPC), paid only when used
 
-    options: dict[str, Any] = {}
-    if resolved.temperature is not None:
-        options["temperature"] = resolved.temperature
+    options = _sampling(resolved)
     if resolved.base_url:
         options["base_url"] = _base_url(resolved)
     # langchain-google-genai 3.x counts attempts here (0 and 1 both mean one); the gRPC layer under it still
