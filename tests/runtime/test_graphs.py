@@ -20,6 +20,23 @@ def test_a_langgraph_json_registers_files_modules_and_factories():
     assert os.environ["LOOPDESK_TEST_GRAPH_ENV"] == "from-langgraph-json"
 
 
+def test_graphs_named_in_one_file_share_one_execution_of_it(tmp_path):
+    (tmp_path / "pair.py").write_text(
+        (TEST_GRAPHS.parent / "echo.py").read_text()
+        + "\nimport builtins\nbuiltins.loopdesk_pair_loads = getattr(builtins, 'loopdesk_pair_loads', 0) + 1\n"
+        + "SHARED = object()\nfirst = graph\nsecond = graph\n"
+    )
+    (tmp_path / "langgraph.json").write_text(json.dumps({"graphs": {"a": "./pair.py:first", "b": "./pair.py:second"}}))
+    import builtins
+
+    builtins.loopdesk_pair_loads = 0
+    registry = GraphRegistry()
+    registry.load_config(load_config(tmp_path / "langgraph.json"))
+    assert builtins.loopdesk_pair_loads == 1  # module-level state is the same for both graphs
+    assert registry.get("a").build() is not None and registry.get("b").build() is not None
+    del builtins.loopdesk_pair_loads
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

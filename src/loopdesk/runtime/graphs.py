@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import structlog
@@ -90,8 +91,9 @@ class GraphRegistry:
 
     def load_config(self, config: LanggraphConfig) -> None:
         config.apply_environment()
+        modules: dict[Path, ModuleType] = {}  # a file naming several graphs is executed once: they share it
         for graph_id, spec in config.graphs.items():
-            self.register(graph_id, _import_spec(spec, config.base_dir), source=spec)
+            self.register(graph_id, _import_spec(spec, config.base_dir, modules), source=spec)
             log.info("graphs.registered", graph_id=graph_id, source=spec)
         if config.store is not None and config.store.index:
             self.store_index = _store_index(config.store.index, config.base_dir)
@@ -100,7 +102,7 @@ class GraphRegistry:
 
             from loopdesk.runtime.custom_auth import CustomAuth
 
-            auth = _import_spec(config.auth.path, config.base_dir)
+            auth = _import_spec(config.auth.path, config.base_dir, modules)
             if not isinstance(auth, Auth):
                 raise GraphLoadError(f"auth.path {config.auth.path!r} is not a langgraph_sdk.auth.Auth object")
             self.custom_auth = CustomAuth(auth)
@@ -126,20 +128,26 @@ def _store_index(index: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     return {**index, "embed": resolved}
 
 
-def _import_spec(spec: str, base_dir: Path) -> GraphValue:
+def _import_spec(spec: str, base_dir: Path, modules: dict[Path, ModuleType] | None = None) -> GraphValue:
+    """The object a `./file.py:name` or `package.module:name` spec names; `modules` holds the files this
+    configuration already executed."""
     target, _, attribute = spec.rpartition(":")
+    modules = {} if modules is None else modules
     try:
         if target.endswith(".py") or "/" in target:
             path = (base_dir / target).resolve()
             if not path.exists():
                 raise GraphLoadError(f"graph file {path} not found (from {spec!r})")
-            module_name = f"loopdesk_user_graph_{uuid.uuid5(ASSISTANT_NAMESPACE, str(path)).hex}"
-            module_spec = importlib.util.spec_from_file_location(module_name, path)
-            if module_spec is None or module_spec.loader is None:
-                raise GraphLoadError(f"cannot import {path}")
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[module_name] = module
-            module_spec.loader.exec_module(module)
+            module = modules.get(path)
+            if module is None:
+                module_name = f"loopdesk_user_graph_{uuid.uuid5(ASSISTANT_NAMESPACE, str(path)).hex}"
+                module_spec = importlib.util.spec_from_file_location(module_name, path)
+                if module_spec is None or module_spec.loader is None:
+                    raise GraphLoadError(f"cannot import {path}")
+                module = importlib.util.module_from_spec(module_spec)
+                sys.modules[module_name] = module
+                module_spec.loader.exec_module(module)
+                modules[path] = module
         else:
             module = importlib.import_module(target)
     except GraphLoadError:
