@@ -33,7 +33,7 @@ run: $(VENV)/.installed ## start the service on http://127.0.0.1:8000 (embedded 
 migrate: $(VENV)/.installed
 	$(BIN)/loopdesk migrate
 
-test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suite (real PostgreSQL), under 5 minutes on 2 cores
+test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suite (real PostgreSQL), about 6 minutes on 2 cores
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -m "not e2e"

@@ -192,3 +192,30 @@ async def test_runs_per_user_are_rate_limited_with_retry_after(http, client, mak
 
     other_session = (await new_session(http, other.headers))["session_id"]
     assert (await execute(http, other.headers, other_session, "hello")).status_code == 200
+
+
+async def test_a_new_message_on_a_thread_waiting_for_approval_withdraws_the_call(http, client, make_account):
+    plugin_module().EXECUTED.clear()
+    customer = await make_account("moved-on")
+    turns = [
+        {"tool_calls": [{"name": "refund_order", "args": {"order_id": "ORD-9", "amount": 1}}]},
+        {"content": "Understood, no refund."},
+    ]
+    assistant = await make_agent(client, customer.headers, turns, tools=["refund_order"])
+    sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
+    [approval] = (await execute(http, customer.headers, sid, "refund ORD-9")).json()["pending_approvals"]
+
+    # An Agent Protocol client sends new input to the waiting thread instead of deciding.
+    moved = await http.post(
+        f"/threads/{sid}/runs/wait",
+        json={"assistant_id": assistant, "input": {"messages": [{"role": "user", "content": "never mind"}]}},
+        headers=customer.headers,
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["messages"][-1]["content"] == "Understood, no refund."
+    withdrawn = (await http.get(f"/api/v1/approvals/{approval['id']}", headers=customer.headers)).json()
+    assert withdrawn["status"] == "rejected" and withdrawn["decided_via"] == "superseded"
+    late = await http.post(f"/api/v1/approvals/{approval['id']}/approve", headers=customer.headers)
+    assert_error(late, 409, "approval_not_pending")
+    assert [e for e in plugin_module().EXECUTED if e.get("order_id") == "ORD-9"] == []
+    assert (await http.get(f"/api/v1/sessions/{sid}", headers=customer.headers)).json()["status"] == "idle"

@@ -264,3 +264,26 @@ async def test_two_writes_in_one_turn_wait_one_after_the_other_and_each_runs_onc
         contents[0] == "refunded 1 for ORD-1" and "delivered" in contents[1] and contents[2] == "refunded 2 for ORD-2"
     )
     assert [e["order_id"] for e in plugin_module().EXECUTED] == ["ORD-1", "ORD-2"]
+
+
+async def test_a_decision_for_a_step_no_longer_waiting_resumes_nothing(client, make_account, app):
+    import uuid
+    from datetime import timedelta
+
+    from loopdesk.runtime.threads.models import Thread
+    from loopdesk.tools.approvals.service import open_approval
+    from loopdesk.tools.base import ToolSpec
+
+    customer = await make_account("idle")
+    created = await client.post("/threads", json={"metadata": {"assistant_id": "agent"}}, headers=customer.headers)
+    thread_id = uuid.UUID(created.json()["thread_id"])
+    spec = ToolSpec("refund_order", "Refund", {"type": "object"}, "write", "python", "shop")
+    async with app.state.database.sessionmaker() as session, session.begin():
+        approval = await open_approval(
+            session, key=f"{thread_id}:call_1", tool_call_id="call_1", thread_id=thread_id, run_id=None,
+            assistant_id=None, requester_id=uuid.UUID(customer.id), spec=spec, args={}, ttl=timedelta(minutes=5),
+        )  # fmt: skip
+        assert (await session.get(Thread, thread_id)).status == "idle"  # no step waits for this approval
+    decided = await client.post(f"/api/v1/approvals/{approval.id}/approve", headers=customer.headers)
+    assert decided.status_code == 200 and decided.json()["status"] == "approved"
+    assert (await client.get(f"/threads/{thread_id}/runs", headers=customer.headers)).json() == []

@@ -23,7 +23,7 @@ from loopdesk.llm.usage import UsageRecorder
 from loopdesk.tools import runtime as tool_runtime
 from loopdesk.tools.base import ToolSpec
 from loopdesk.tools.builtins import MEMORY_NAMESPACE
-from loopdesk.tools.gate import Caller, ToolGate
+from loopdesk.tools.gate import Caller, ToolGate, close_unanswered
 
 log = structlog.get_logger("loopdesk.agent")
 
@@ -82,9 +82,10 @@ async def call_model(state: MessagesState, config: RunnableConfig) -> dict[str, 
     prompt = str(conf.get("system_prompt") or DEFAULT_PROMPT)
     if conf.get("memory", True) and (remembered := await _memories(state["messages"])):
         prompt += "\n\nWhat you remember about this user:\n" + "\n".join(f"- {m}" for m in remembered)
-    response = await bound.with_config(callbacks=[recorder]).ainvoke(
-        [SystemMessage(prompt), *state["messages"]], config
-    )
+    conversation, unanswered = close_unanswered(state["messages"])
+    if unanswered:  # the user moved on while calls waited for approval: those calls will never run
+        await ToolGate(runtime, Caller.of(config), None).withdraw(unanswered)
+    response = await bound.with_config(callbacks=[recorder]).ainvoke([SystemMessage(prompt), *conversation], config)
     await save_usage(runtime.database, recorder, Caller.of(config))
     return {"messages": [response]}
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from langchain_core.messages import ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.types import interrupt
@@ -27,6 +27,7 @@ from loopdesk.tools.runtime import ToolRuntime
 log = structlog.get_logger("loopdesk.tools.gate")
 
 FINISHED = ("succeeded", "failed", "denied", "rejected", "expired")
+SUPERSEDED = "Not run: the user sent a new message before this call was decided."
 _DECIDED = {"approve": "approved", "reject": "rejected", "edit": "edited", "expired": "expired"}
 
 
@@ -72,6 +73,26 @@ def _decision_of(value: Any) -> dict[str, Any]:
     return {"type": None}
 
 
+def close_unanswered(messages: list[BaseMessage]) -> tuple[list[BaseMessage], list[str]]:
+    """The conversation as a model may read it, and the ids of tool calls that never got a result.
+
+    A user's new message can reach a thread whose last tool calls still wait for approval (a message
+    queued behind the run that stopped there, or Agent Protocol input on an interrupted thread): the
+    waiting step is abandoned. Providers refuse an assistant's tool calls without results, so each gets a
+    "not run" result right after the call."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    closed: list[BaseMessage] = []
+    missing: list[str] = []
+    for message in messages:
+        closed.append(message)
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                if call.get("id") and call["id"] not in answered:
+                    closed.append(_message(call, SUPERSEDED, error=True))  # type: ignore[arg-type]
+                    missing.append(call["id"])  # type: ignore[arg-type]
+    return closed, missing
+
+
 class ToolGate:
     def __init__(self, runtime: ToolRuntime, caller: Caller, allowed: set[str] | None):
         self.runtime = runtime
@@ -80,6 +101,18 @@ class ToolGate:
         self.sessionmaker = runtime.database.sessionmaker
         self.ttl = timedelta(minutes=runtime.settings.tools.approval_ttl_minutes)
         self.timeout = runtime.settings.tools.tool_timeout_seconds
+
+    async def withdraw(self, call_ids: list[str]) -> None:
+        """Approvals still pending for calls the conversation moved past are rejected (and audited)."""
+        keys = [f"{self.caller.thread_id}:{call_id}" for call_id in call_ids]
+        async with self.sessionmaker() as session, session.begin():
+            pending = await session.scalars(
+                select(Approval.id).where(Approval.tool_call_key.in_(keys), Approval.status == "pending")
+            )
+            for approval_id in pending.all():
+                await settle(
+                    session, approval_id, "rejected", actor_id=self.caller.user_id, via="superseded", message=SUPERSEDED
+                )
 
     async def run(self, calls: list[dict[str, Any]]) -> list[ToolMessage]:
         # One call after another: the interrupts of a step must come in the same order every time it runs.

@@ -218,6 +218,9 @@ class ApprovalService:
             return None
         value = resume_value(approval)
         interrupt_id = _interrupt_for(thread, approval.id)
+        if interrupt_id is None and thread.status != "busy":  # the thread moved on: no step waits for this
+            log.info("approvals.nothing_to_resume", approval_id=str(approval.id), thread_status=thread.status)
+            return None
         assistant = (thread.metadata_ or {}).get("assistant_id") or (
             str(approval.assistant_id) if approval.assistant_id else None
         )
