@@ -77,8 +77,10 @@ async def test_the_whole_life_cycle(http, client, make_account, app):
 async def test_the_default_assistant_is_the_general_agent_with_the_offline_model(http, make_account):
     customer = await make_account("offline")
     session = await new_session(http, customer.headers)
-    assert session["assistant_id"] == str(default_assistant_id("agent"))
+    assert session["assistant_id"] == str(default_assistant_id("agent")) and session["title"] is None
     result = (await execute(http, customer.headers, session["session_id"], "What is 12 * 7?")).json()
+    titled = (await http.get(f"/api/v1/sessions/{session['session_id']}", headers=customer.headers)).json()
+    assert titled["title"] == "What is 12 * 7?"  # an untitled session is named after its first message
     assert result["status"] == "success", result
     [call] = result["tool_calls"]
     assert call["tool"] == "calculator" and call["status"] == "succeeded"
@@ -235,3 +237,12 @@ async def test_a_repeated_idempotency_key_answers_with_the_first_run(http, clien
     assert first["run_id"] == second["run_id"]
     history = (await http.get(f"/api/v1/sessions/{sid}/messages", headers=customer.headers)).json()
     assert [m["content"] for m in history["items"]] == ["only once", "Hello there."]
+
+
+async def test_a_long_first_message_makes_a_short_title(http, client, make_account):
+    customer = await make_account("title")
+    assistant = await make_agent(client, customer.headers, HELLO)
+    sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
+    await execute(http, customer.headers, sid, "my   order\n" + "is late " * 30)
+    title = (await http.get(f"/api/v1/sessions/{sid}", headers=customer.headers)).json()["title"]
+    assert len(title) == 80 and title.startswith("my order is late is late") and title.endswith("…")

@@ -22,7 +22,7 @@ class SessionCreate(Schema):
         max_length=200,
         description="an assistant id or a graph id; default: LOOPDESK_DEFAULT_ASSISTANT (the general `agent`)",
     )
-    title: str | None = Field(None, max_length=200)
+    title: str | None = Field(None, max_length=200, description="default: the first message, shortened")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

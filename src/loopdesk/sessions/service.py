@@ -354,6 +354,8 @@ class SessionService:
             ),
         )
         await record_message(self.session, session_id, message_id, run.run_id, run.created_at)
+        if view.row.title is None:  # an untitled session is named after its first message
+            view.row.title = _title(message)
         view.row.last_activity_at = datetime.now(UTC)
         await self.session.flush()
         log.info("sessions.executed", session_id=str(session_id), run_id=str(run.run_id))
@@ -428,6 +430,11 @@ class SessionService:
             pending_approvals=[ApprovalRead.model_validate(a) for a in pending.all()],
             error=run.error if run.status == "error" else None,
         )
+
+
+def _title(message: str, limit: int = 80) -> str:
+    words = " ".join(message.split())
+    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
 
 
 def _tool_call(call: ToolCall) -> ToolCallRecord:
