@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import sys
 import uuid
 import warnings
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 from pydantic import create_model
 
+from loopdesk.core.imports import exec_file
 from loopdesk.runtime.config import ConfigFileError, LanggraphConfig
 
 log = structlog.get_logger("loopdesk.graphs")
@@ -140,13 +140,7 @@ def _import_spec(spec: str, base_dir: Path, modules: dict[Path, ModuleType] | No
                 raise GraphLoadError(f"graph file {path} not found (from {spec!r})")
             module = modules.get(path)
             if module is None:
-                module_name = f"loopdesk_user_graph_{uuid.uuid5(ASSISTANT_NAMESPACE, str(path)).hex}"
-                module_spec = importlib.util.spec_from_file_location(module_name, path)
-                if module_spec is None or module_spec.loader is None:
-                    raise GraphLoadError(f"cannot import {path}")
-                module = importlib.util.module_from_spec(module_spec)
-                sys.modules[module_name] = module
-                module_spec.loader.exec_module(module)
+                module = exec_file(path, f"loopdesk_user_graph_{uuid.uuid5(ASSISTANT_NAMESPACE, str(path)).hex}")
                 modules[path] = module
         else:
             module = importlib.import_module(target)

@@ -5,7 +5,6 @@ subprocess with a time and memory limit (`isolation="subprocess"`)."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import sys
 import uuid
@@ -21,6 +20,7 @@ from langchain_core.tools import BaseTool, ToolException
 from langchain_core.tools import tool as langchain_tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from loopdesk.core.imports import exec_file
 from loopdesk.tools.base import (
     ApprovalMode,
     SideEffect,
@@ -194,13 +194,7 @@ def tools_of(value: Any) -> list[BaseTool]:
 
 def load_file(path: Path) -> list[BaseTool]:
     """The tools a plugin file defines: its `TOOLS` list, else every module-level tool."""
-    name = f"loopdesk_plugin_{uuid.uuid5(uuid.NAMESPACE_URL, str(path.resolve())).hex}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    module = exec_file(path, f"loopdesk_plugin_{uuid.uuid5(uuid.NAMESPACE_URL, str(path.resolve())).hex}")
     if hasattr(module, "TOOLS"):
         return tools_of(module.TOOLS)
     return [v for v in vars(module).values() if isinstance(v, BaseTool)]
