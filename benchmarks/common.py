@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +116,41 @@ def write_results(console: Console, output: Path, payload: dict[str, Any]) -> No
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(payload, indent=2))
     console.print(f"results written to {output}")
+
+
+@contextmanager
+def served_loopdesk(
+    console: Console, name: str, *, worker_concurrency: int, args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """An embedded PostgreSQL and a `loopdesk serve` on it, with the benchmark user signed in:
+    (database URL, base URL, auth headers). One user drives every run, so its run limit is lifted."""
+    from loopdesk.core.embedded import leave_embedded_postgres
+
+    data_dir = Path(tempfile.mkdtemp(prefix=f"loopdesk-bench-{name}-"))
+    with console.status("starting PostgreSQL and migrating…"):
+        url = bench_database(data_dir)
+    port = free_port()
+    env = {
+        **os.environ,
+        "LOOPDESK_DATABASE_URL": url,
+        "LOOPDESK_DATA_DIR": str(data_dir),
+        "LOOPDESK_LOG_LEVEL": "WARNING",
+        "LOOPDESK_WORKER_CONCURRENCY": str(worker_concurrency),
+        "LOOPDESK_DB_POOL_SIZE": "20",
+        "LOOPDESK_LOGIN_LIMIT_PER_IP": "1000/minute",
+        "LOOPDESK_RUN_RATE_LIMIT": "100000/minute",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "loopdesk", "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{base}/api/v1/health", server)
+        yield url, base, {"Authorization": f"Bearer {bench_token(base)}"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        leave_embedded_postgres(data_dir)

@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
 import httpx
 import typer
-from common import bench_database, bench_token, drive, free_port, ratio_table, wait_until_up, write_results
+from common import drive, ratio_table, served_loopdesk, write_results
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 from rich.progress import Progress
-
-from loopdesk.core.embedded import leave_embedded_postgres
 
 ROOT = Path(__file__).resolve().parent
 GRAPHS = ROOT / "graphs" / "langgraph.json"
@@ -82,41 +77,16 @@ def main(
     output: Path = typer.Option(ROOT / "results" / "runtime.json", help="Where to write the JSON results."),
 ) -> None:
     concurrency_levels = [int(x) for x in levels.split(",")]
-    data_dir = Path(tempfile.mkdtemp(prefix="loopdesk-bench-runtime-"))
-    with console.status("starting PostgreSQL and migrating…"):
-        url = bench_database(data_dir)
-    port = free_port()
-    env = {
-        **os.environ,
-        "LOOPDESK_DATABASE_URL": url,
-        "LOOPDESK_DATA_DIR": str(data_dir),
-        "LOOPDESK_LOG_LEVEL": "WARNING",
-        "LOOPDESK_WORKER_CONCURRENCY": str(max(concurrency_levels)),
-        "LOOPDESK_DB_POOL_SIZE": "20",
-        "LOOPDESK_LOGIN_LIMIT_PER_IP": "1000/minute",
-        "LOOPDESK_RUN_RATE_LIMIT": "100000/minute",  # one user drives every run: measure throughput, not the limit
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "loopdesk", "serve", "--port", str(port), "--config", str(GRAPHS)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     results: dict[str, dict] = {}
-    try:
-        wait_until_up(f"{base}/api/v1/health", server)
-        headers = {"Authorization": f"Bearer {bench_token(base)}"}
+    workers = max(concurrency_levels)
+    with served_loopdesk(console, "runtime", worker_concurrency=workers, args=("--config", str(GRAPHS))) as served:
+        url, base, headers = served
         with Progress(console=console) as progress:
             for level in concurrency_levels:
                 task = progress.add_task(f"floor (in-process ainvoke) c={level}", total=runs)
                 results[f"floor c={level}"] = asyncio.run(_floor(url, runs, level, progress, task))
                 task = progress.add_task(f"loopdesk runs.wait c={level}", total=runs)
                 results[f"loopdesk c={level}"] = asyncio.run(_loopdesk(base, headers, runs, level, progress, task))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        leave_embedded_postgres(data_dir)
 
     pairs = [(f"floor c={level}", f"loopdesk c={level}") for level in concurrency_levels]
     title = f"runs.wait of a one-node graph, {runs} runs per row (2 cores, embedded PostgreSQL)"

@@ -13,19 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import httpx
 import typer
-from common import bench_database, bench_token, drive, free_port, ratio_table, wait_until_up, write_results
+from common import drive, ratio_table, served_loopdesk, write_results
 from rich.console import Console
 from rich.progress import Progress
-
-from loopdesk.core.embedded import leave_embedded_postgres
 
 ROOT = Path(__file__).resolve().parent
 console = Console()
@@ -73,31 +67,8 @@ def main(
     output: Path = typer.Option(ROOT / "results" / "sessions.json", help="Where to write the JSON results."),
 ) -> None:
     concurrency_levels = [int(x) for x in levels.split(",")]
-    data_dir = Path(tempfile.mkdtemp(prefix="loopdesk-bench-sessions-"))
-    with console.status("starting PostgreSQL and migrating…"):
-        url = bench_database(data_dir)
-    port = free_port()
-    env = {
-        **os.environ,
-        "LOOPDESK_DATABASE_URL": url,
-        "LOOPDESK_DATA_DIR": str(data_dir),
-        "LOOPDESK_LOG_LEVEL": "WARNING",
-        "LOOPDESK_WORKER_CONCURRENCY": str(max(concurrency_levels)),
-        "LOOPDESK_DB_POOL_SIZE": "20",
-        "LOOPDESK_LOGIN_LIMIT_PER_IP": "1000/minute",
-        "LOOPDESK_RUN_RATE_LIMIT": "100000/minute",  # one user drives every run: measure the path, not the limit
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "loopdesk", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     results: dict[str, dict] = {}
-    try:
-        wait_until_up(f"{base}/api/v1/health", server)
-        headers = {"Authorization": f"Bearer {bench_token(base)}"}
+    with served_loopdesk(console, "sessions", worker_concurrency=max(concurrency_levels)) as (_, base, headers):
         with Progress(console=console) as progress:
             for level in concurrency_levels:
                 for kind in ("runs.wait", "execute"):
@@ -105,10 +76,6 @@ def main(
                     results[f"{kind} c={level}"] = asyncio.run(
                         _scenario(base, headers, kind, runs, level, progress, task)
                     )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        leave_embedded_postgres(data_dir)
 
     pairs = [(f"runs.wait c={level}", f"execute c={level}") for level in concurrency_levels]
     title = f"One chat turn of the general agent (scripted model), {runs} per row (2 cores)"

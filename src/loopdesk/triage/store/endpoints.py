@@ -130,7 +130,7 @@ async def list_related_logs(
         trace_id=query.trace_id,
         limit=query.limit,
     )
-    return [RelatedLogRead.model_validate(item) for item in found]
+    return found
 
 
 @router.get("/api/v1/logs/anomalies", response_model=AnomalyReport)

@@ -85,9 +85,11 @@ class RelatedQuery(Schema):
 
 
 class RelatedLogRead(LogRead):
+    """A log record `related_logs` found, with why: the trace, and which keywords its message holds."""
+
     trace_match: bool
     keyword_hits: int
-    matched_keywords: list[str]
+    matched_keywords: tuple[str, ...]
 
 
 class AnomalyQuery(Schema):

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import orjson
 import structlog
@@ -20,7 +18,7 @@ from loopdesk.triage.store.fields import LEVELS, Parsed
 from loopdesk.triage.store.ingest import JsonLinesParser, LineParser, PatternError, TextParser
 from loopdesk.triage.store.models import LogRecord
 from loopdesk.triage.store.otlp import OtlpShapeError, parse_otlp
-from loopdesk.triage.store.schemas import IngestParams, LogQuery
+from loopdesk.triage.store.schemas import IngestParams, LogQuery, LogRead, RelatedLogRead
 from loopdesk.triage.store.writer import IngestReport, LogWriter, Templater
 
 log = structlog.get_logger("loopdesk.logs")
@@ -121,28 +119,6 @@ class LogService:
         return rows.all(), int(total or 0)
 
 
-@dataclass(frozen=True, slots=True)
-class RelatedLog:
-    """A log record `related_logs` found, with why: the trace, and which keywords its message holds."""
-
-    id: int
-    ts: datetime
-    level: str
-    severity: int
-    service: str | None
-    module: str | None
-    message: str
-    template_id: int | None
-    template: str | None
-    trace_id: str | None
-    span_id: str | None
-    attributes: dict[str, Any]
-    ingested_at: datetime
-    trace_match: bool
-    keyword_hits: int
-    matched_keywords: tuple[str, ...]
-
-
 async def related_logs(
     session: AsyncSession,
     *,
@@ -151,7 +127,7 @@ async def related_logs(
     time_range: TimeRange | None = None,
     trace_id: str | None = None,
     limit: int = 100,
-) -> list[RelatedLog]:
+) -> list[RelatedLogRead]:
     """Logs related to a report. A record matches when it is on `trace_id`, or when its message holds one of
     `keywords` (case-insensitive) and it is in one of `modules` (a module, its dotted children, or a service of
     that name); with neither keywords nor trace, every record of those modules matches. `time_range` (start
@@ -181,20 +157,8 @@ async def related_logs(
     rows = (await session.execute(statement)).all()
     lowered = [(word, word.casefold()) for word in words]
     return [
-        RelatedLog(
-            id=row.id,
-            ts=row.ts,
-            level=row.level,
-            severity=row.severity,
-            service=row.service,
-            module=row.module,
-            message=row.message,
-            template_id=row.template_id,
-            template=row.template,
-            trace_id=row.trace_id,
-            span_id=row.span_id,
-            attributes=row.attributes,
-            ingested_at=row.ingested_at,
+        RelatedLogRead(
+            **LogRead.model_validate(row).model_dump(),
             trace_match=bool(on),
             keyword_hits=int(count),
             matched_keywords=tuple(word for word, folded in lowered if folded in row.message.casefold()),
