@@ -51,8 +51,12 @@ fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
+# Pins come from the package index only: a wheel installed from a file or URL is pinned by its version,
+# so constraints.txt installs on a machine that never saw this one (.ci/check-constraints refuses it otherwise).
 lock: $(VENV)/.installed-dev ## refresh constraints.txt from the current environment
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+	$(BIN)/python -m pip list --format=freeze --exclude-editable --exclude pip --exclude setuptools --exclude wheel > constraints.txt.new
+	bash .ci/check-constraints constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

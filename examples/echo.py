@@ -16,7 +16,7 @@ class State(TypedDict):
 
 def reply(state: State) -> dict:
     seen = sum(1 for message in state["messages"] if message.type == "human")
-    last = state["messages"][-1].content if state["messages"] else ""
+    last = state["messages"][-1].text if state["messages"] else ""  # text blocks (agent-chat-ui) read as text
     return {"messages": [("ai", f"You said: {last!s} (message {seen} in this thread)")]}
 
 

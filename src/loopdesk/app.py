@@ -18,7 +18,12 @@ from loopdesk.core.db import Database, resolve_database_url
 from loopdesk.core.embedded import leave_embedded_postgres
 from loopdesk.core.errors import install_error_handlers
 from loopdesk.core.logging import configure_logging
-from loopdesk.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SeedPathMiddleware
+from loopdesk.core.middleware import (
+    BodySizeLimitMiddleware,
+    PlainJsonBodyMiddleware,
+    RequestContextMiddleware,
+    SeedPathMiddleware,
+)
 from loopdesk.core.migrate import run_migrations
 from loopdesk.core.ratelimit import RateLimiter
 from loopdesk.core.settings import Settings
@@ -121,6 +126,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
     app.state.graphs = graphs
     install_error_handlers(app)
     app.add_middleware(SeedPathMiddleware)
+    app.add_middleware(PlainJsonBodyMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     if origins := settings.server.allowed_origins:  # outermost: error responses carry the CORS headers too

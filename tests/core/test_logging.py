@@ -41,3 +41,18 @@ def test_console_tracebacks_do_not_print_local_variables():
     output = stream.getvalue()
     assert "ValueError" in output and "boom" in output
     assert "hunter2-local-secret" not in output
+
+
+def test_the_queue_and_uvicorn_start_up_chatter_show_at_debug_level_only():
+    import logging
+
+    try:
+        configure_logging(LoggingSettings(log_level="INFO", _env_file=None), stream=io.StringIO())
+        assert not logging.getLogger("procrastinate.worker").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("uvicorn.error").isEnabledFor(logging.INFO)
+        assert logging.getLogger("procrastinate.worker").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("loopdesk.worker").isEnabledFor(logging.INFO)
+        configure_logging(LoggingSettings(log_level="DEBUG", _env_file=None), stream=io.StringIO())
+        assert logging.getLogger("procrastinate.worker").isEnabledFor(logging.DEBUG)
+    finally:
+        configure_logging(LoggingSettings(log_level="WARNING", _env_file=None))

@@ -115,3 +115,29 @@ def test_a_restart_keeps_the_data_and_does_not_recreate_the_admin(data_dir):
     finally:
         second_output = _stop(second)
     assert "first admin created" not in second_output
+
+
+@pytest.mark.e2e  # slow: `make test-e2e` (idles for 15 s)
+def test_an_idle_server_prints_nothing_after_its_banner(data_dir, tmp_path):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "serve.log"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LOOPDESK_")}
+    environment.update({"LOOPDESK_DATA_DIR": str(data_dir), "LOOPDESK_LOG_LEVEL": "info"})
+    with log_path.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "loopdesk", "serve", "--port", str(port), "--config", str(REPO / "langgraph.json")],
+            env=environment,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(process, base)
+        time.sleep(15)  # three rounds of the 5-second periodic jobs, and the stalled-run sweep
+        printed = log_path.read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    banner_end = printed.index("stop with Ctrl-C")
+    after = [line for line in printed[banner_end:].splitlines()[1:] if line.strip()]
+    assert after == [], after

@@ -214,3 +214,20 @@ async def test_only_admins_import_and_staff_review(client, make_account, admin):
     assert_error(await client.get("/api/v1/openapi/jobs", headers=customer.headers), 403)
     assert (await client.get("/api/v1/openapi/jobs", headers=staff.headers)).status_code == 200
     assert_error(await client.post("/api/v1/openapi/import", json={"name": "x"}, headers=admin.headers), 422)
+
+
+async def test_an_import_without_a_name_is_named_after_the_documents_title(client, admin, shop):
+    first = await _job(client, admin, {"url": f"{shop.url}/openapi.json"})
+    second = await _job(client, admin, {"url": f"{shop.url}/openapi.json"})
+    assert (first["status"], first["name"]) == ("review", "shop")
+    assert (second["status"], second["name"]) == ("review", "shop-2")
+    paths = {"/ping": {"get": {"operationId": "ping", "responses": {"200": {"description": "ok"}}}}}
+
+    def document(title: str) -> str:
+        return json.dumps({"openapi": "3.0.0", "info": {"title": title, "version": "1"}, "paths": paths})
+
+    titled = await _job(client, admin, {"document": document("Acme Orders API - v2"), "base_url": shop.url})
+    assert (titled["status"], titled["name"]) == ("review", "acme-orders-api-v2")
+    assert (await _job(client, admin, {"document": document("订单接口"), "base_url": shop.url}))["name"] == "api"
+    broken = await _job(client, admin, {"document": "{}"})
+    assert broken["status"] == "failed" and broken["name"].startswith("import-")  # no title to name it after

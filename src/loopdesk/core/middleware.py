@@ -142,3 +142,34 @@ class SeedPathMiddleware:
                 raw = scope.get("raw_path") or path.encode()
                 scope = {**scope, "path": "/api/v1/" + path[5:], "raw_path": b"/api/v1/" + raw[5:]}
         await self.app(scope, receive, send)
+
+
+# Agent Protocol routes: the official server parses their JSON body whatever the content type says.
+AGENT_PROTOCOL_PREFIXES = ("assistants", "threads", "runs", "store")
+PLAIN_BODY_FLAG = "loopdesk_plain_json_body"
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class PlainJsonBodyMiddleware:
+    """Reads an Agent Protocol body sent as `text/plain` (or with no content type) as JSON: agent-chat-ui's
+    Next.js passthrough forwards the body as a string, so `fetch` labels it text/plain. Such a request is a
+    CORS "simple" request, so it is flagged: a cookie-authenticated one must then prove it is same-site
+    (auth/deps.py)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in _BODY_METHODS
+            and scope["path"][1:].split("/", 1)[0] in AGENT_PROTOCOL_PREFIXES
+        ):
+            headers = scope.get("headers", ())
+            content_type = next((value for name, value in headers if name == b"content-type"), None)
+            if content_type is None or content_type.lower().startswith(b"text/plain"):
+                rewritten = [(name, value) for name, value in headers if name != b"content-type"]
+                rewritten.append((b"content-type", b"application/json"))
+                state = {**scope.get("state", {}), PLAIN_BODY_FLAG: True}
+                scope = {**scope, "headers": rewritten, "state": state}
+        await self.app(scope, receive, send)

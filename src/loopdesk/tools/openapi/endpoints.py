@@ -24,6 +24,7 @@ from loopdesk.runtime.deps import GraphsDep
 from loopdesk.runtime.queue import OPENAPI_TASK, defer
 from loopdesk.tools.deps import ToolRuntimeDep
 from loopdesk.tools.models import OpenAPIImport
+from loopdesk.tools.openapi.imports import NAME_FROM_TITLE, PROVISIONAL_PREFIX, name_taken
 from loopdesk.tools.openapi.schemas import (
     ApproveImport,
     Classification,
@@ -73,14 +74,17 @@ def _read(row: OpenAPIImport) -> ImportRead:
 async def _create(
     session: SessionDep, settings: SettingsDep, admin: User, data: ImportCreate, document: bytes | None
 ) -> ImportRead:
-    if await session.scalar(select(OpenAPIImport.id).where(OpenAPIImport.name == data.name)) is not None:
+    if data.name is not None and await name_taken(session, data.name):
         raise Conflict("An import with this name exists", detail={"name": data.name})
     now = datetime.now(UTC)
+    # Unnamed: a provisional name until the job has read the document's title (imports.title_name).
+    name = data.name or f"{PROVISIONAL_PREFIX}{uuid.uuid4().hex[:12]}"
     credentials = data.credentials.model_dump() if data.credentials else None
     row = OpenAPIImport(
         id=uuid.uuid4(),
-        name=data.name,
+        name=name,
         status="queued",
+        spec={} if data.name else {NAME_FROM_TITLE: True},
         source_url=data.url,
         document=document,
         base_url=data.base_url,
@@ -93,7 +97,7 @@ async def _create(
     session.add(row)
     await session.flush()
     await defer(session, OPENAPI_TASK, {"import_id": str(row.id)})
-    await record(session, "openapi.imported", "openapi_import", row.id, actor_id=admin.id, url=data.url, name=data.name)
+    await record(session, "openapi.imported", "openapi_import", row.id, actor_id=admin.id, url=data.url, name=name)
     return _read(row)
 
 
@@ -113,7 +117,7 @@ async def upload_document(
     session: SessionDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="the OpenAPI / Swagger document, JSON or YAML")],
-    name: Annotated[str, Form()],
+    name: Annotated[str | None, Form()] = None,
     base_url: Annotated[str | None, Form()] = None,
     credentials_kind: Annotated[str | None, Form()] = None,
     credentials_name: Annotated[str | None, Form()] = None,

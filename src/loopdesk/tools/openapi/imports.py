@@ -4,13 +4,14 @@ document fails its job with the reason and changes nothing."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.db import Database
@@ -20,6 +21,11 @@ from loopdesk.tools.net import OutboundPolicy, UnsafeDestination, resolve, safe_
 from loopdesk.tools.openapi.spec import SpecError, fetch_document, load_document, parse_operations
 
 log = structlog.get_logger("loopdesk.openapi")
+
+# An import created without a name is named after its document's title once the job has read it.
+NAME_FROM_TITLE = "name_from_title"
+PROVISIONAL_PREFIX = "import-"
+_NAMING_LOCK = 0x6F70656E617069  # one advisory lock: two jobs never pick the same free name
 
 
 async def check_base_url(base_url: str, policy: OutboundPolicy) -> None:
@@ -46,6 +52,7 @@ async def process_import(database: Database, settings: Settings, import_id: uuid
         if row is None or row.status != "queued":
             return
         source_url, document, base_override = row.source_url, row.document, row.base_url
+        named_by_title = bool((row.spec or {}).get(NAME_FROM_TITLE))
     policy = OutboundPolicy.from_allowlist(settings.outbound.allowlist)
     try:
         parsed = await _parse(source_url, document, base_override, policy, settings)
@@ -60,6 +67,7 @@ async def process_import(database: Database, settings: Settings, import_id: uuid
         spec={k: v for k, v in parsed.to_dict().items() if k != "operations"},
         operations=[op.to_dict() for op in parsed.operations],
         base_url=base_override or parsed.base_url,
+        title=parsed.title if named_by_title else None,
     )
     log.info("openapi.import_parsed", import_id=str(import_id), operations=len(parsed.operations))
 
@@ -87,11 +95,14 @@ async def _parse(source_url: str | None, document: bytes | None, base_override: 
     return parsed
 
 
-async def _finish(database: Database, import_id: uuid.UUID, **values: Any) -> None:
+async def _finish(database: Database, import_id: uuid.UUID, *, title: str | None = None, **values: Any) -> None:
     async with database.sessionmaker() as session, session.begin():
         row = await session.get(OpenAPIImport, import_id, with_for_update=True)
         if row is None or row.status != "queued":
             return
+        if title is not None:
+            await session.execute(select(func.pg_advisory_xact_lock(_NAMING_LOCK)))
+            row.name = await free_name(session, slug(title))
         for key, value in values.items():
             setattr(row, key, value)
         row.updated_at = datetime.now(UTC)
@@ -99,3 +110,17 @@ async def _finish(database: Database, import_id: uuid.UUID, **values: Any) -> No
 
 async def name_taken(session: AsyncSession, name: str) -> bool:
     return await session.scalar(select(OpenAPIImport.id).where(OpenAPIImport.name == name)) is not None
+
+
+def slug(title: str, *, max_length: int = 34) -> str:
+    """`Swagger Petstore - OpenAPI 3.0` → `swagger-petstore-openapi-3-0`; a title with no ASCII letters → `api`."""
+    words = re.findall(r"[a-z0-9]+", title.lower())
+    return "-".join(words)[:max_length].strip("-") or "api"
+
+
+async def free_name(session: AsyncSession, base: str) -> str:
+    """`base`, or `base-2`, `base-3`, ... : the first no other import holds (names are at most 40 characters)."""
+    taken = set(await session.scalars(select(OpenAPIImport.name).where(OpenAPIImport.name.like(f"{base}%"))))
+    if base not in taken:
+        return base
+    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)

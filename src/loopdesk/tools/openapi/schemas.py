@@ -20,7 +20,13 @@ class CredentialsIn(Schema):
 
 
 class ImportCreate(Schema):
-    name: str = Field(..., min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$", description="names the tool source")
+    name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z0-9_-]+$",
+        description="names the tool source; default: a slug of the document's `info.title` (`-2`, `-3` if taken)",
+    )
     url: str | None = Field(None, max_length=2000, description="where to fetch the document (JSON or YAML)")
     document: str | None = Field(None, description="the document itself (JSON or YAML text), instead of `url`")
     base_url: str | None = Field(None, max_length=2000, description="the API's base URL, if not the document's")
