@@ -114,6 +114,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
             jwt_secret="test-secret-" + "x" * 32,
             admin_email=ADMIN_EMAIL,
             admin_password=ADMIN_PASSWORD,
+            register_limit_per_ip="1000/hour",  # tests register all their accounts from one address
             _env_file=None,
         ),
         logging=LoggingSettings(log_level="WARNING", _env_file=None),
@@ -134,6 +135,12 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+def client_at(app, address: str) -> httpx.AsyncClient:
+    """A client of the test's app calling from `address` (as uvicorn reports it, proxy headers applied)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 123))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from loopdesk import __version__
 from loopdesk.auth.endpoints import api_keys_router
 from loopdesk.auth.endpoints import router as auth_router
+from loopdesk.auth.watch import CredentialWatch
 from loopdesk.core.db import Database, resolve_database_url
 from loopdesk.core.embedded import leave_embedded_postgres
 from loopdesk.core.errors import install_error_handlers
@@ -84,26 +85,31 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         app.state.event_bus = EventBus(url, redis_url=redis_url)
         await app.state.event_bus.start()
         publisher = RedisPublisher(redis_url) if redis_url else LocalPublisher(app.state.event_bus)
+        app.state.rate_limiter = RateLimiter.from_redis_url(redis_url)
         worker = (
-            QueueWorker.build(url, settings, database, app.state.persistence, graphs, publisher)
+            QueueWorker.build(
+                url, settings, database, app.state.persistence, graphs, publisher, limiter=app.state.rate_limiter
+            )
             if settings.runtime.worker
             else None
         )
-        app.state.rate_limiter = RateLimiter.from_redis_url(redis_url)
         app.state.tools = await start_tools(database, settings)
         app.state.realtime = Gateway(settings.realtime)
+        app.state.credential_watch = CredentialWatch(database, settings.auth.credential_check_seconds)
         try:
             created = await bootstrap_admin(database, settings)
             async with database.sessionmaker() as session, session.begin():
                 await AssistantService(session, graphs).sync_defaults()
             if worker is not None:
                 await worker.start()
+            await app.state.credential_watch.start()
             log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)
             if announce:
                 _announce(settings, created)
             yield
         finally:
             await app.state.realtime.close_all()
+            await app.state.credential_watch.stop()
             if worker is not None:
                 await worker.stop()
             await stop_tools(app.state.tools)
@@ -167,10 +173,11 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
 
 def build_registry(settings: Settings) -> GraphRegistry:
     """Graphs to serve: the built-in `agent`, then those of the configured langgraph.json."""
+    from loopdesk.agent.graph import CALLER_SETTINGS
     from loopdesk.agent.graph import graph as agent_graph
 
     registry = GraphRegistry()
-    registry.register("agent", agent_graph)
+    registry.register("agent", agent_graph, caller_settings=CALLER_SETTINGS)
     if settings.runtime.graphs_config is not None:
         registry.load_config(load_config(settings.runtime.graphs_config))
     return registry

@@ -34,7 +34,7 @@ async def test_long_term_memory_is_per_user_and_outlives_the_thread(client, make
     ann, bob = await make_account("ann"), await make_account("bob")
     saver = await make_agent(
         client,
-        ann.headers,
+        None,
         [
             {"tool_calls": [{"name": "remember", "args": {"fact": "Ann prefers email over phone"}}]},
             {"content": "Noted."},
@@ -44,18 +44,18 @@ async def test_long_term_memory_is_per_user_and_outlives_the_thread(client, make
     recaller_turns = [{"tool_calls": [{"name": "recall", "args": {"query": "email"}}]}, {"content": "Found it."}]
     await say(client, ann.headers, await start_thread(client, ann.headers), saver, "remember I prefer email")
 
-    recaller = await make_agent(client, ann.headers, recaller_turns, tools=["recall"])
+    recaller = await make_agent(client, None, recaller_turns, tools=["recall"])
     [found] = tool_messages(await say(client, ann.headers, await start_thread(client, ann.headers), recaller, "?"))
     assert "Ann prefers email over phone" in found["content"]
 
-    theirs = await make_agent(client, bob.headers, recaller_turns, tools=["recall"])
+    theirs = await make_agent(client, None, recaller_turns, tools=["recall"])
     [nothing] = tool_messages(await say(client, bob.headers, await start_thread(client, bob.headers), theirs, "?"))
     assert "Ann" not in nothing["content"]
 
 
 async def test_usage_is_recorded_per_run_and_scoped_to_the_caller(client, make_account, admin):
     ann, bob = await make_account("ann"), await make_account("bob")
-    assistant = await make_agent(client, ann.headers, [{"content": "one two three four"}])
+    assistant = await make_agent(client, None, [{"content": "one two three four"}])
     thread = await start_thread(client, ann.headers)
     await say(client, ann.headers, thread, assistant, "count to four")
     [run] = (await client.get(f"/threads/{thread}/runs", headers=ann.headers)).json()

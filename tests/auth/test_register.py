@@ -1,4 +1,4 @@
-from tests.conftest import PASSWORD, assert_error
+from tests.conftest import PASSWORD, assert_error, client_at
 
 
 async def test_register_returns_the_new_customer_without_secrets(client):
@@ -47,3 +47,19 @@ async def test_a_failed_registration_loses_nothing(client):
     await client.post("/api/v1/auth/register", json={**data, "password": "other-password-1"})
     login = await client.post("/api/v1/auth/login", json={"email": data["email"], "password": PASSWORD})
     assert login.status_code == 200
+
+
+async def test_one_address_is_limited_in_registrations_across_every_registration_route(app, client, settings):
+    settings.auth.register_limit_per_ip = "3/hour"
+    for n, path in enumerate(("/api/v1/auth/register", "/api/v1/users", "/api/users")):
+        created = await client.post(path, json={"email": f"bulk{n}@example.com", "password": PASSWORD})
+        assert created.status_code == 201, created.text
+    for path in ("/api/v1/auth/register", "/api/v1/users", "/api/users"):
+        refused = await client.post(path, json={"email": "bulk-more@example.com", "password": PASSWORD})
+        error = assert_error(refused, 429, "rate_limited")
+        assert int(refused.headers["retry-after"]) >= 1 and error["detail"]["retry_after"] >= 1
+    async with client_at(app, "198.51.100.9") as elsewhere:
+        other = await elsewhere.post(
+            "/api/v1/auth/register", json={"email": "bulk-more@example.com", "password": PASSWORD}
+        )
+    assert other.status_code == 201

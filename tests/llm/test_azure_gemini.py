@@ -183,7 +183,8 @@ def test_azure_configuration_errors_name_what_to_set(spec, values, names):
         assert name in str(caught.value)
 
 
-def test_azure_against_a_local_server_sends_deployment_version_and_key_and_only_the_wrapper_retries():
+def test_azure_against_a_local_server_sends_deployment_version_and_key_and_only_the_wrapper_retries(monkeypatch):
+    monkeypatch.setenv("LOOPDESK_NET_ALLOWLIST", "127.0.0.1")  # a private endpoint must be allow-listed
     server = FakeProvider([429, "ok"])
     try:
         settings = _settings(llm_provider="azure", llm_api_key="azure-wire-key", azure_openai_endpoint=server.url)

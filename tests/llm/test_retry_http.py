@@ -20,6 +20,13 @@ from loopdesk.llm import LLMSettings, RetryingChatModel, UsageRecorder, build_ch
 USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
 
 
+@pytest.fixture(autouse=True)
+def _local_providers_allowed(monkeypatch):
+    """The fake providers listen on 127.0.0.1, which model calls may reach only when allow-listed (as a local
+    vLLM or Ollama is in production)."""
+    monkeypatch.setenv("LOOPDESK_NET_ALLOWLIST", "127.0.0.1")
+
+
 class FakeProvider:
     """Answers each request with the next step of its plan: an HTTP status, "ok", "drop" or ("sleep", seconds)."""
 
@@ -281,3 +288,22 @@ def test_anthropic_bad_request_is_not_retried(provider_with, monkeypatch):
     with pytest.raises(anthropic.BadRequestError):
         _fast(build_chat_model(None, settings)).invoke("ping")
     assert len(server.requests) == 1
+
+
+def test_a_private_base_url_is_refused_once_unless_allow_listed(provider_with, monkeypatch):
+    monkeypatch.delenv("LOOPDESK_NET_ALLOWLIST")
+    server = provider_with("ok")
+    with pytest.raises(openai.APIConnectionError) as caught:
+        _vllm(server).invoke("ping")
+    assert classify(caught.value) == "fatal"  # the policy's refusal is not retried
+    assert server.requests == []  # nothing reached the private address
+
+
+async def test_an_anthropic_base_url_goes_through_the_same_policy(provider_with, monkeypatch):
+    monkeypatch.delenv("LOOPDESK_NET_ALLOWLIST")
+    server = provider_with("ok")
+    settings = _settings(llm_provider="anthropic", llm_model="claude-haiku-4-5", llm_api_key="k",
+                         llm_base_url=server.url)  # fmt: skip
+    with pytest.raises(anthropic.APIConnectionError):
+        await _fast(build_chat_model(None, settings)).ainvoke("ping")
+    assert server.requests == []

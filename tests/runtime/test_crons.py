@@ -85,3 +85,101 @@ async def test_a_due_cron_creates_a_run_once_and_moves_to_its_next_date(server_u
     assert moved["next_run_date"].startswith(f"{datetime.now(UTC).year + 1}-01-01")
     await asyncio.sleep(6)  # another sweep passes: no second run
     assert len(await client.runs.list(thread["thread_id"])) == 1
+
+
+# -- crons that outlive their owner's standing -----------------------------------------------------
+
+
+async def _fire_now(app, database_url: str, cron_id: str) -> dict:
+    """Make the cron due and fire the due crons; returns its row once it is no longer due (the worker's
+    periodic job may take it first: the outcome is the same)."""
+    from loopdesk.runtime.crons.service import fire_due_crons
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE crons SET next_run_date = now() - interval '1 second' WHERE cron_id = %s", (cron_id,))
+    state = app.state
+    for _ in range(100):
+        await fire_due_crons(state.database, state.graphs, limiter=state.rate_limiter, settings=state.settings.sessions)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT enabled, next_run_date > now() AS later FROM crons WHERE cron_id = %s", (cron_id,)
+            ).fetchone()
+        if not row[0] or row[1]:
+            return {"enabled": row[0], "scheduled_later": row[1]}
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"cron {cron_id} still due")
+
+
+def _audit(database_url: str, cron_id: str) -> list[tuple[str, dict]]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT action, detail FROM audit_events WHERE subject_type = 'cron' AND subject_id = %s ORDER BY id",
+            (cron_id,),
+        ).fetchall()
+    return [(action, detail) for action, detail in rows]
+
+
+def _runs_of(database_url: str, owner_id: str) -> int:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM runs WHERE owner_id = %s", (owner_id,)).fetchone()[0]
+
+
+async def test_a_deactivated_owners_due_cron_is_skipped_disabled_and_audited(
+    server_url, make_account, admin, app, database_url
+):
+    owner = await make_account("gone")
+    client = sdk(server_url, owner)
+    thread = await client.threads.create()
+    cron = await client.crons.create_for_thread(thread["thread_id"], "echo", schedule="0 0 1 1 *", input={"x": 1})
+    async with httpx.AsyncClient(base_url=server_url, headers=admin.headers) as http:
+        deactivated = await http.patch(f"/api/v1/users/{owner.id}", json={"is_active": False})
+        assert deactivated.status_code == 200, deactivated.text
+
+    assert await _fire_now(app, database_url, cron["cron_id"]) == {"enabled": False, "scheduled_later": False}
+    assert _runs_of(database_url, owner.id) == 0
+    assert _audit(database_url, cron["cron_id"]) == [("cron.disabled", {"reason": "owner_inactive"})]
+
+
+async def test_cron_firings_count_against_the_owners_run_limit_and_one_over_it_is_skipped(
+    server_url, make_account, app, database_url
+):
+    app.state.settings.sessions.run_rate_limit = "2/minute"
+    owner = await make_account("busy")
+    client = sdk(server_url, owner)
+    cron = await client.crons.create("echo", schedule="0 0 1 1 *", input={"messages": ["tick"]})
+    async with httpx.AsyncClient(base_url=server_url, headers=owner.headers) as http:
+        first = await http.post("/runs", json={"assistant_id": "echo", "input": {"messages": ["own"]}})
+        assert first.status_code == 200, first.text
+
+        # The cron's run is the owner's second: it is created, and it uses up the limit.
+        assert await _fire_now(app, database_url, cron["cron_id"]) == {"enabled": True, "scheduled_later": True}
+        assert _runs_of(database_url, owner.id) == 2
+        assert_error(await http.post("/runs", json={"assistant_id": "echo", "input": {}}), 429, "rate_limited")
+
+        # Over the limit, a firing is skipped, not queued; the cron stays scheduled.
+        assert await _fire_now(app, database_url, cron["cron_id"]) == {"enabled": True, "scheduled_later": True}
+    assert _runs_of(database_url, owner.id) == 2
+    [(action, detail)] = _audit(database_url, cron["cron_id"])
+    assert action == "cron.skipped" and detail["reason"] == "rate_limited" and detail["retry_after"] >= 1
+
+
+async def test_a_customer_cannot_own_more_crons_than_the_cap(client, make_account, app):
+    app.state.settings.runtime.max_crons_per_user = 2
+    customer, staff = await make_account("many"), await make_account("ops", role="staff")
+    thread = (await client.post("/threads", json={}, headers=customer.headers)).json()["thread_id"]
+    body = {"assistant_id": "echo", "schedule": "0 9 * * *"}
+    kept = await client.post("/runs/crons", json=body, headers=customer.headers)
+    assert kept.status_code == 200, kept.text
+    assert (await client.post(f"/threads/{thread}/runs/crons", json=body, headers=customer.headers)).status_code == 200
+
+    for path in ("/runs/crons", f"/threads/{thread}/runs/crons"):
+        error = assert_error(await client.post(path, json=body, headers=customer.headers), 409, "cron_limit_reached")
+        assert error["detail"] == {"limit": 2}
+    count = await client.post("/runs/crons/count", json={}, headers=customer.headers)
+    assert count.json() == 2
+
+    # A deleted cron frees its place; staff are not capped.
+    assert (await client.delete(f"/runs/crons/{kept.json()['cron_id']}", headers=customer.headers)).status_code == 204
+    assert (await client.post("/runs/crons", json=body, headers=customer.headers)).status_code == 200
+    for _ in range(3):
+        assert (await client.post("/runs/crons", json=body, headers=staff.headers)).status_code == 200

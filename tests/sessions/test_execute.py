@@ -58,7 +58,7 @@ async def _events(response: httpx.Response, *, stop_after: int | None = None) ->
 async def test_a_write_tool_stops_at_an_approval_and_continues_when_approved(http, client, make_account):
     plugin_module().EXECUTED.clear()
     customer = await make_account("refund")
-    assistant = await make_agent(client, customer.headers, REFUND, tools=["refund_order", "lookup_order"])
+    assistant = await make_agent(client, None, REFUND, tools=["refund_order", "lookup_order"])
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
 
     answer = await execute(http, customer.headers, sid, "please refund ORD-7")
@@ -94,7 +94,7 @@ async def test_a_write_tool_stops_at_an_approval_and_continues_when_approved(htt
 
 async def test_a_dropped_stream_resumes_after_the_last_event_it_saw(http, client, make_account):
     customer = await make_account("stream")
-    assistant = await make_agent(client, customer.headers, [{"content": WORDS}])
+    assistant = await make_agent(client, None, [{"content": WORDS}])
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
 
     async with http.stream(
@@ -129,7 +129,7 @@ async def test_a_dropped_stream_resumes_after_the_last_event_it_saw(http, client
 
 async def test_accept_event_stream_streams_and_the_events_carry_the_approval(http, client, make_account):
     customer = await make_account("sse")
-    assistant = await make_agent(client, customer.headers, REFUND, tools=["refund_order"])
+    assistant = await make_agent(client, None, REFUND, tools=["refund_order"])
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
     headers = {**customer.headers, "Accept": "text/event-stream"}
     async with http.stream(
@@ -171,7 +171,7 @@ async def test_runs_per_user_are_rate_limited_with_retry_after(http, client, mak
     app.state.settings.sessions.run_rate_limit = "3/minute"
     customer = await make_account("limited")
     other = await make_account("other")
-    assistant = await make_agent(client, customer.headers, [{"content": "ok"}] * 5)
+    assistant = await make_agent(client, None, [{"content": "ok"}] * 5)
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
     for n in range(2):
         assert (await execute(http, customer.headers, sid, f"m{n}")).status_code == 200
@@ -201,7 +201,7 @@ async def test_a_new_message_on_a_thread_waiting_for_approval_withdraws_the_call
         {"tool_calls": [{"name": "refund_order", "args": {"order_id": "ORD-9", "amount": 1}}]},
         {"content": "Understood, no refund."},
     ]
-    assistant = await make_agent(client, customer.headers, turns, tools=["refund_order"])
+    assistant = await make_agent(client, None, turns, tools=["refund_order"])
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
     [approval] = (await execute(http, customer.headers, sid, "refund ORD-9")).json()["pending_approvals"]
 

@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from loopdesk.audit.models import AuditEvent
 from loopdesk.runtime.graphs import default_assistant_id
@@ -24,7 +24,7 @@ def _when(value: str) -> datetime:
 
 async def test_the_whole_life_cycle(http, client, make_account, app):
     customer = await make_account("life")
-    assistant = await make_agent(client, customer.headers, HELLO)
+    assistant = await make_agent(client, None, HELLO)
     session = await new_session(http, customer.headers, assistant_id=assistant, title="Order question")
     sid = session["session_id"]
     assert session["thread_id"] == sid and session["user_id"] == customer.id
@@ -93,7 +93,7 @@ async def test_the_default_assistant_is_the_general_agent_with_the_offline_model
 
 async def test_clearing_starts_the_conversation_afresh_and_keeps_the_audit_trail(http, client, make_account, app):
     customer = await make_account("clear")
-    assistant = await make_agent(client, customer.headers, HELLO)
+    assistant = await make_agent(client, None, HELLO)
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
     first = (await execute(http, customer.headers, sid, "one")).json()
     assert first["messages"][-1]["content"] == "Hello there."
@@ -155,16 +155,47 @@ async def test_users_see_only_their_own_sessions_and_staff_see_everyones(http, m
 async def test_an_expired_session_stays_readable_but_cannot_execute(http, client, make_account, app):
     app.state.settings.sessions.session_ttl_minutes = 1 / 60  # one second
     customer = await make_account("expiry")
-    assistant = await make_agent(client, customer.headers, HELLO)
+    assistant = await make_agent(client, None, HELLO)
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
     assert (await execute(http, customer.headers, sid, "quick")).json()["status"] == "success"
     await asyncio.sleep(1.5)
     read = (await http.get(f"/api/v1/sessions/{sid}", headers=customer.headers)).json()
     assert read["status"] == "expired"
-    error = assert_error(await execute(http, customer.headers, sid, "too late"), 409, "session_expired")
+    error = assert_error(await execute(http, customer.headers, sid, "too late"), 410, "session_expired")
     assert error["detail"]["session_id"] == sid
     history = (await http.get(f"/api/v1/sessions/{sid}/messages", headers=customer.headers)).json()
     assert [m["content"] for m in history["items"]] == ["quick", "Hello there."]  # the refused one is not there
+
+
+async def test_an_expired_sessions_thread_refuses_runs_on_every_path(http, client, make_account, server_url, app):
+    from tests.realtime.wsclient import WS
+
+    customer = await make_account("lapsed")
+    assistant = await make_agent(client, None, HELLO)
+    expired = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
+    live = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
+    async with app.state.database.sessionmaker() as db, db.begin():  # an hour without activity: past its 30 minutes
+        await db.execute(
+            text("UPDATE user_sessions SET last_activity_at = now() - interval '1 hour' WHERE session_id = :id"),
+            {"id": expired},
+        )
+        await db.execute(
+            text("UPDATE threads SET updated_at = now() - interval '1 hour' WHERE thread_id = :id"), {"id": expired}
+        )
+    body = {"assistant_id": assistant, "input": {"messages": [{"role": "user", "content": "still there?"}]}}
+    for path in ("runs", "runs/stream", "runs/wait"):
+        error = assert_error(await http.post(f"/threads/{expired}/{path}", json=body, headers=customer.headers), 410)
+        assert error["code"] == "session_expired" and error["detail"]["session_id"] == expired
+    assert_error(await execute(http, customer.headers, expired, "still there?"), 410, "session_expired")
+    ws = await WS.open(server_url, customer.token)
+    refused = await ws.request({"type": "message", "thread_id": expired, "content": "still there?"})
+    await ws.close()
+    assert refused["type"] == "error" and refused["code"] == "session_expired"
+    assert (await http.get(f"/threads/{expired}/runs", headers=customer.headers)).json() == []
+
+    # A session within its time takes runs on the same paths.
+    waited = await http.post(f"/threads/{live}/runs/wait", json=body, headers=customer.headers)
+    assert waited.status_code == 200, waited.text
 
 
 async def test_staff_sessions_do_not_expire_by_default(http, make_account):
@@ -175,7 +206,7 @@ async def test_staff_sessions_do_not_expire_by_default(http, make_account):
 
 async def test_bad_input_is_refused_and_nothing_is_recorded(http, client, make_account, app):
     customer = await make_account("bad")
-    assistant = await make_agent(client, customer.headers, HELLO)
+    assistant = await make_agent(client, None, HELLO)
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
     assert_error(await execute(http, customer.headers, sid, ""), 422, "invalid_message")
     assert_error(await execute(http, customer.headers, sid, "   \n"), 422, "invalid_message")
@@ -193,11 +224,11 @@ async def test_bad_input_is_refused_and_nothing_is_recorded(http, client, make_a
     assert history["total"] == 2  # only the accepted message and its answer
 
 
-async def test_execute_on_a_session_whose_assistant_was_deleted_says_why(http, client, make_account):
+async def test_execute_on_a_session_whose_assistant_was_deleted_says_why(http, client, admin, make_account):
     customer = await make_account("gone")
-    assistant = await make_agent(client, customer.headers, HELLO)
+    assistant = await make_agent(client, None, HELLO)
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
-    assert (await http.delete(f"/assistants/{assistant}", headers=customer.headers)).status_code in (200, 204)
+    assert (await http.delete(f"/assistants/{assistant}", headers=admin.headers)).status_code in (200, 204)
     error = assert_error(await execute(http, customer.headers, sid, "hello?"), 409, "assistant_unavailable")
     assert error["detail"] == {"assistant_id": assistant, "reason": "assistant_not_found"}
     assert (await http.get(f"/api/v1/sessions/{sid}", headers=customer.headers)).status_code == 200
@@ -205,7 +236,7 @@ async def test_execute_on_a_session_whose_assistant_was_deleted_says_why(http, c
 
 async def test_a_message_whose_run_fails_is_still_in_the_history_once(http, client, make_account):
     customer = await make_account("fails")
-    assistant = await make_agent(client, customer.headers, [{"content": "never", "expect": "^magic word$"}])
+    assistant = await make_agent(client, None, [{"content": "never", "expect": "^magic word$"}])
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
     result = (await execute(http, customer.headers, sid, "not the magic word")).json()
     assert result["status"] == "error" and "expects a user message" in result["error"]["message"]
@@ -216,7 +247,7 @@ async def test_a_message_whose_run_fails_is_still_in_the_history_once(http, clie
 async def test_messages_sent_while_a_run_is_active_queue_and_each_is_kept_once(http, client, make_account):
     customer = await make_account("queue")
     turns = [{"content": f"answer {n}"} for n in range(1, 4)]
-    assistant = await make_agent(client, customer.headers, turns)
+    assistant = await make_agent(client, None, turns)
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
     replies = await asyncio.gather(*(execute(http, customer.headers, sid, f"question {n}") for n in range(1, 4)))
     assert all(r.status_code == 200 for r in replies), [r.text for r in replies]
@@ -229,7 +260,7 @@ async def test_messages_sent_while_a_run_is_active_queue_and_each_is_kept_once(h
 
 async def test_a_repeated_idempotency_key_answers_with_the_first_run(http, client, make_account):
     customer = await make_account("idem")
-    assistant = await make_agent(client, customer.headers, HELLO)
+    assistant = await make_agent(client, None, HELLO)
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
     headers = {**customer.headers, "Idempotency-Key": "msg-1"}
     first = (await execute(http, headers, sid, "only once")).json()
@@ -241,7 +272,7 @@ async def test_a_repeated_idempotency_key_answers_with_the_first_run(http, clien
 
 async def test_a_long_first_message_makes_a_short_title(http, client, make_account):
     customer = await make_account("title")
-    assistant = await make_agent(client, customer.headers, HELLO)
+    assistant = await make_agent(client, None, HELLO)
     sid = (await new_session(http, customer.headers, assistant_id=assistant))["session_id"]
     await execute(http, customer.headers, sid, "my   order\n" + "is late " * 30)
     title = (await http.get(f"/api/v1/sessions/{sid}", headers=customer.headers)).json()["title"]

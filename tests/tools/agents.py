@@ -8,11 +8,18 @@ import httpx
 
 
 async def make_agent(
-    client: httpx.AsyncClient, headers: dict[str, str], turns: list[dict[str, Any]], tools=None
+    client: httpx.AsyncClient, headers: dict[str, str] | None, turns: list[dict[str, Any]], tools=None
 ) -> str:
+    """An assistant of the general agent playing `turns`. The model and tools are operator settings, so the
+    assistant is the organisation's, made by the admin (`headers` None) or by a staff account's headers;
+    every signed-in user may run it."""
+    from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
+
     configurable: dict[str, Any] = {"model": {"provider": "scripted", "script": {"turns": turns}}}
     if tools is not None:
         configurable["tools"] = tools
+    if headers is None:
+        headers = {"Authorization": f"Bearer {await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)}"}
     response = await client.post(
         "/assistants", json={"graph_id": "agent", "config": {"configurable": configurable}}, headers=headers
     )

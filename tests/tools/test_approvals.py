@@ -17,7 +17,7 @@ REFUND = [
 
 
 async def _interrupted_refund(client, account):
-    assistant = await make_agent(client, account.headers, REFUND, tools=["refund_order", "lookup_order"])
+    assistant = await make_agent(client, None, REFUND, tools=["refund_order", "lookup_order"])
     thread = await start_thread(client, account.headers)
     values = await say(client, account.headers, thread, assistant, "refund ORD-1 please")
     assert values.get("__interrupt__"), values
@@ -157,7 +157,7 @@ class TestPolicy:
         await client.put(
             "/api/v1/tools/refund_order/approval", json={"mode": "auto", "user_id": trusted.id}, headers=admin.headers
         )
-        assistant = await make_agent(client, trusted.headers, REFUND, tools=["refund_order"])
+        assistant = await make_agent(client, None, REFUND, tools=["refund_order"])
         thread = await start_thread(client, trusted.headers)
         values = await say(client, trusted.headers, thread, assistant, "refund ORD-1")
         assert not values.get("__interrupt__")
@@ -167,7 +167,7 @@ class TestPolicy:
         plugin_module().EXECUTED.clear()
         customer = await make_account("customer")
         await client.put("/api/v1/tools/refund_order/approval", json={"mode": "deny"}, headers=admin.headers)
-        assistant = await make_agent(client, customer.headers, REFUND, tools=["refund_order"])
+        assistant = await make_agent(client, None, REFUND, tools=["refund_order"])
         thread = await start_thread(client, customer.headers)
         values = await say(client, customer.headers, thread, assistant, "refund ORD-1")
         [tool] = tool_messages(values)
@@ -180,7 +180,7 @@ class TestPolicy:
             "/api/v1/tools/lookup_order/approval", json={"mode": "require_approval"}, headers=admin.headers
         )
         turns = [{"tool_calls": [{"name": "lookup_order", "args": {"order_id": "ORD-9"}}]}, {"content": "ok"}]
-        assistant = await make_agent(client, customer.headers, turns, tools=["lookup_order"])
+        assistant = await make_agent(client, None, turns, tools=["lookup_order"])
         thread = await start_thread(client, customer.headers)
         values = await say(client, customer.headers, thread, assistant, "where is ORD-9")
         assert values["__interrupt__"][0]["value"]["action"] == "lookup_order"
@@ -194,7 +194,7 @@ async def test_arguments_that_violate_the_schema_go_back_to_the_model(client, ma
         {"tool_calls": [{"name": "refund_order", "args": {"order_id": "ORD-1", "amount": "lots"}}]},
         {"content": "sorry"},
     ]
-    assistant = await make_agent(client, customer.headers, turns, tools=["refund_order"])
+    assistant = await make_agent(client, None, turns, tools=["refund_order"])
     thread = await start_thread(client, customer.headers)
     values = await say(client, customer.headers, thread, assistant, "refund")
     assert not values.get("__interrupt__")
@@ -206,7 +206,7 @@ async def test_arguments_that_violate_the_schema_go_back_to_the_model(client, ma
 async def test_a_tool_the_assistant_does_not_select_is_refused(client, make_account):
     customer = await make_account("customer")
     turns = [{"tool_calls": [{"name": "delete_account", "args": {"email": "a@b.c"}}], "rogue": True}, {"content": "hm"}]
-    assistant = await make_agent(client, customer.headers, turns, tools=["lookup_order"])
+    assistant = await make_agent(client, None, turns, tools=["lookup_order"])
     thread = await start_thread(client, customer.headers)
     [tool] = tool_messages(await say(client, customer.headers, thread, assistant, "delete me"))
     assert "no tool named 'delete_account'" in tool["content"]
@@ -247,7 +247,7 @@ async def test_two_writes_in_one_turn_wait_one_after_the_other_and_each_runs_onc
                         {"name": "refund_order", "args": {"order_id": "ORD-2", "amount": 2}}]},
         {"content": "Both handled."},
     ]  # fmt: skip
-    assistant = await make_agent(client, customer.headers, turns, tools=["refund_order", "lookup_order"])
+    assistant = await make_agent(client, None, turns, tools=["refund_order", "lookup_order"])
     thread = await start_thread(client, customer.headers)
     values = await say(client, customer.headers, thread, assistant, "refund both")
     assert values["__interrupt__"][0]["value"]["params"]["order_id"] == "ORD-1"

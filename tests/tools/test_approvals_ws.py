@@ -14,7 +14,7 @@ REFUND = [
 
 
 async def _interrupt(server_url, client, account):
-    assistant = await make_agent(client, account.headers, REFUND, tools=["refund_order"])
+    assistant = await make_agent(client, None, REFUND, tools=["refund_order"])
     thread = await start_thread(client, account.headers)
     ws = await WS.open(server_url, account.token)
     await ws.request({"type": "message", "thread_id": thread, "assistant_id": assistant, "content": "refund ORD-3"})

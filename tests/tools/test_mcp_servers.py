@@ -30,7 +30,7 @@ async def test_register_use_and_remove_a_real_mcp_server(client, admin, make_acc
         {"tool_calls": [{"name": "time_get_current_time", "args": {"timezone": "Asia/Shanghai"}}]},
         {"content": "That is the time in Shanghai."},
     ]
-    assistant = await make_agent(client, customer.headers, turns, tools=["mcp:time/*"])
+    assistant = await make_agent(client, None, turns, tools=["mcp:time/*"])
     thread = await start_thread(client, customer.headers)
     [tool] = tool_messages(await say(client, customer.headers, thread, assistant, "what time is it in Shanghai"))
     assert "Asia/Shanghai" in tool["content"] and tool["status"] == "success"

@@ -3,9 +3,10 @@ and long-term memory (the store, searched for what relates to the user's message
 what the assistant's `tools` setting selects from the registry; every call goes through the gate
 (policy, approvals, exactly-once records).
 
-Assistant config (`config.configurable`): `model` ("provider:model" or {provider, model, ...};
+Assistant config (`config.configurable`): `model` (a named model, "provider:model" or {provider, model, ...};
 default: the configured provider, else the offline model), `tools` (selectors, default all),
-`system_prompt`, `memory` (default true), `max_tool_rounds` (default 8)."""
+`system_prompt`, `memory` (default true), `max_tool_rounds` (default 8). All but `memory` are operator
+settings: a customer's run may set `memory` only (runtime/caller_settings.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from loopdesk.tools import runtime as tool_runtime
 from loopdesk.tools.base import ToolSpec
 from loopdesk.tools.builtins import MEMORY_NAMESPACE
 from loopdesk.tools.gate import Caller, ToolGate, close_unanswered
+from loopdesk.tools.net import OutboundPolicy
 
 log = structlog.get_logger("loopdesk.agent")
 
@@ -33,6 +35,7 @@ DEFAULT_PROMPT = (
     "a tool result."
 )
 MAX_TOOL_ROUNDS = 8
+CALLER_SETTINGS = frozenset({"memory"})
 
 
 def _configurable(config: RunnableConfig) -> dict[str, Any]:
@@ -75,7 +78,8 @@ async def call_model(state: MessagesState, config: RunnableConfig) -> dict[str, 
     conf = _configurable(config)
     specs = registry.select(conf.get("tools"))
     # Models from the factory retry retryable errors themselves (classified, with backoff).
-    model = build_chat_model(conf.get("model"), runtime.settings.llm)
+    outbound = OutboundPolicy.from_allowlist(runtime.settings.outbound.allowlist)
+    model = build_chat_model(conf.get("model"), runtime.settings.llm, operator=False, policy=outbound)
     enough = _rounds(state["messages"]) >= int(conf.get("max_tool_rounds") or MAX_TOOL_ROUNDS)
     bound: Any = model.bind_tools([_as_tool(s) for s in specs]) if specs and not enough else model
     recorder = UsageRecorder(runtime.settings.llm.llm_prices)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 
+from loopdesk.auth.credentials import Credential
 from loopdesk.auth.service import AuthService, Principal
 from loopdesk.core.db import SessionDep
 from loopdesk.core.deps import SettingsDep
@@ -104,3 +105,11 @@ async def get_admin_user(user: CurrentUser) -> User:
 
 StaffUser = Annotated[User, Depends(get_staff_user)]
 AdminUser = Annotated[User, Depends(get_admin_user)]
+
+
+async def get_credential(principal: CurrentPrincipal) -> Credential:
+    """What the caller authenticated with, for what stays open on it (streams end when it is revoked)."""
+    return Credential.of(principal)
+
+
+CurrentCredential = Annotated[Credential, Depends(get_credential)]

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
+from loopdesk.auth.attempts import ClientAddress, PasswordAttemptsDep
 from loopdesk.auth.deps import CurrentPrincipal, CurrentUser
 from loopdesk.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, LoginRequest, Token
 from loopdesk.auth.service import AuthService
 from loopdesk.core.db import SessionDep
 from loopdesk.core.deps import RateLimiterDep, SettingsDep
 from loopdesk.core.errors import error_body
+from loopdesk.core.ratelimit import rate
 from loopdesk.users.schemas import UserCreate, UserRead
 from loopdesk.users.service import UserService
 
@@ -22,7 +24,8 @@ def _error(status_code: int, code: str, message: str) -> dict:
 
 
 register_responses: dict[int | str, dict] = {
-    409: _error(409, "email_taken", "An account with this email (or username: `username_taken`) already exists")
+    409: _error(409, "email_taken", "An account with this email (or username: `username_taken`) already exists"),
+    429: _error(429, "rate_limited", "Too many registrations from this address"),
 }
 login_responses: dict[int | str, dict] = {
     401: _error(401, "invalid_credentials", "Incorrect email or password"),
@@ -31,25 +34,23 @@ login_responses: dict[int | str, dict] = {
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRead, responses=register_responses)
-async def register(data: UserCreate, session: SessionDep) -> UserRead:
+async def register(
+    data: UserCreate, session: SessionDep, settings: SettingsDep, limiter: RateLimiterDep, client_ip: ClientAddress
+) -> UserRead:
     """Create a customer account (an optional `username` logs in like the e-mail). Staff and admin roles
-    are granted by an admin. Also at `POST /api/v1/users`."""
+    are granted by an admin; LOOPDESK_REGISTER_LIMIT_PER_IP bounds registrations per address.
+    Also at `POST /api/v1/users`."""
+    await limiter.check(rate(settings.auth.register_limit_per_ip), "register-ip", client_ip)
     return UserRead.model_validate(await UserService(session).register(data))
 
 
 @router.post("/login", response_model=Token, responses=login_responses)
 async def login(
-    data: LoginRequest,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    settings: SettingsDep,
-    limiter: RateLimiterDep,
+    data: LoginRequest, response: Response, session: SessionDep, settings: SettingsDep, attempts: PasswordAttemptsDep
 ) -> Token:
     """Exchange e-mail (or username) and password for a bearer token; also sets the console's httpOnly
     cookie. Also at `POST /api/v1/users/login`."""
-    client_ip = request.client.host if request.client else "unknown"
-    token, claims = await AuthService(session, settings).login(data, client_ip=client_ip, limiter=limiter)
+    token, claims = await AuthService(session, settings).login(data, attempts=attempts)
     max_age = int((claims.expires_at - claims.issued_at).total_seconds())
     response.set_cookie(
         settings.auth.cookie_name,

@@ -11,11 +11,11 @@ from typing import Literal
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopdesk.auth.attempts import PasswordAttempts, account_names
 from loopdesk.auth.models import ApiKey
-from loopdesk.auth.repository import ApiKeyRepository, RevokedTokenRepository
+from loopdesk.auth.repository import ApiKeyRepository, CredentialState, RevokedTokenRepository
 from loopdesk.auth.schemas import ApiKeyCreate, LoginRequest
-from loopdesk.core.errors import InvalidCredentials, NotAuthenticated, NotFound, RateLimited
-from loopdesk.core.ratelimit import RateLimiter, rate
+from loopdesk.core.errors import InvalidCredentials, NotAuthenticated, NotFound
 from loopdesk.core.security import (
     TokenClaims,
     ahash_password,
@@ -55,22 +55,19 @@ class AuthService:
 
     # -- login / logout ------------------------------------------------------------------------
 
-    async def login(self, data: LoginRequest, *, client_ip: str, limiter: RateLimiter) -> tuple[str, TokenClaims]:
-        account_limit = rate(self.settings.auth.login_limit_per_account)
-        ip_limit = rate(self.settings.auth.login_limit_per_ip)
-        # Every attempt counts against the address (bounding an attacker's argon2 cost); only failures
-        # count against the account, so a user signing in from many devices is never locked out.
-        await limiter.check(ip_limit, "login-ip", client_ip)
+    async def login(self, data: LoginRequest, *, attempts: PasswordAttempts) -> tuple[str, TokenClaims]:
+        # Every attempt counts against the address; failures lock the account out for that address only,
+        # and slow it down (never lock it) from everywhere.
+        await attempts.check_address()
+        await attempts.slow_down(data.identifier)
         user = await self.users.get_by_login(data.identifier)
         # One counter per account whichever name is used (e-mail or username).
         account = str(user.id) if user is not None else data.identifier
-        wait = await limiter.retry_after(account_limit, "login-account", account)
-        if wait is not None:
-            raise RateLimited(wait, "Too many failed logins for this account; try again later")
+        await attempts.check_account(account)
 
         valid = await averify_password(user.password_hash if user else None, data.password)
         if user is None or not valid or not user.is_active:
-            await limiter.hit(account_limit, "login-account", account)
+            await attempts.failed(account, account_names(user) if user is not None else [data.identifier])
             log.info("auth.login_failed", reason="credentials" if user is None or not valid else "inactive")
             raise InvalidCredentials()
 
@@ -97,9 +94,7 @@ class AuthService:
         if claims is None:
             raise NotAuthenticated("Invalid or expired token")
         user = await self.revoked.user_if_token_live(claims.user_id, claims.jti)
-        if user is None or not user.is_active:
-            raise NotAuthenticated("Invalid or expired token")
-        if user.tokens_valid_after is not None and claims.issued_at < user.tokens_valid_after:
+        if user is None or _state(user).problem(issued_at=claims.issued_at, expires_at=None, now=datetime.now(UTC)):
             raise NotAuthenticated("Invalid or expired token")
         return Principal(user=user, method=method, claims=claims)
 
@@ -110,11 +105,9 @@ class AuthService:
             raise NotAuthenticated("Invalid API key")
         key, user = found
         now = datetime.now(UTC)
-        if (
-            not api_secret_matches(parts[1], key.secret_hash)
-            or key.revoked_at is not None
-            or (key.expires_at is not None and key.expires_at <= now)
-            or not user.is_active
+        live = key.revoked_at is None
+        if not api_secret_matches(parts[1], key.secret_hash) or _state(user, live, key.expires_at).problem(
+            issued_at=None, expires_at=None, now=now
         ):
             raise NotAuthenticated("Invalid API key")
         if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
@@ -146,3 +139,14 @@ class AuthService:
             key.revoked_at = datetime.now(UTC)
             await self.session.flush()
         log.info("auth.api_key_revoked", user_id=str(user.id), key_id=str(key.id))
+
+
+def _state(user: User, key_live: bool = True, key_expires_at: datetime | None = None) -> CredentialState:
+    """The facts authentication has just read, judged by the same rule as the checks of open sockets."""
+    return CredentialState(
+        user_active=user.is_active,
+        tokens_valid_after=user.tokens_valid_after,
+        key_live=key_live,
+        key_expires_at=key_expires_at,
+        token_revoked=False,  # user_if_token_live found no revocation
+    )

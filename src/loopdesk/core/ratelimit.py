@@ -38,6 +38,11 @@ class RateLimiter:
         stats = await self.strategy.get_window_stats(limit, *keys)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
+    async def count(self, limit: RateLimitItem, *keys: str) -> int:
+        """Hits counted for `keys` in the current window (at most the limit's amount)."""
+        stats = await self.strategy.get_window_stats(limit, *keys)
+        return limit.amount - stats.remaining
+
     async def hit(self, limit: RateLimitItem, *keys: str) -> bool:
         return await self.strategy.hit(limit, *keys)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -95,18 +96,35 @@ class DatabaseSettings(_Group):
 class AuthSettings(_Group):
     jwt_secret: SecretStr | None = Field(None, description="HS256 key; unset in dev = generated into the data dir")
     jwt_ttl_minutes: int = Field(60 * 12, ge=1)
+    credential_check_seconds: float = Field(
+        2.0, gt=0, le=60, description="how often open sockets and streams re-check their key or token"
+    )
     cookie_name: str = "loopdesk_session"
     cookie_secure: bool | None = Field(None, description="default: true in production")
     admin_email: str | None = None
     admin_password: SecretStr | None = None
-    login_limit_per_account: str = "5/minute"
-    login_limit_per_ip: str = "20/minute"
+    login_limit_per_account: str = Field(
+        "5/minute",
+        description="failed password checks (login, current_password) per account from one client address; past "
+        "it that address gets 429 for the account while other addresses still log in (see login_slowdown_*)",
+    )
+    login_limit_per_ip: str = Field("20/minute", description="password checks per client address, any account")
+    login_slowdown_per_account: str = Field(
+        "10/15 minutes",
+        description="failed password checks per account from all addresses after which every attempt on it waits "
+        "(0.25 s, doubling per further failure, up to login_slowdown_max_seconds): a cap here would let an "
+        "attacker lock the owner out from everywhere, a bounded wait only slows guessing",
+    )
+    login_slowdown_max_seconds: float = Field(2.0, ge=0, le=10, description="longest wait login_slowdown imposes")
+    register_limit_per_ip: str = Field("10/hour", description="registrations per client address")
     metrics_token: SecretStr | None = Field(None, description="bearer token Prometheus may scrape /metrics with")
     secrets_key: SecretStr | None = Field(
         None, description="key for credentials stored in the database; unset = derived from the JWT key"
     )
 
-    @field_validator("login_limit_per_account", "login_limit_per_ip")
+    @field_validator(
+        "login_limit_per_account", "login_limit_per_ip", "login_slowdown_per_account", "register_limit_per_ip"
+    )
     @classmethod
     def _valid_rate(cls, value: str) -> str:
         return _parse_rate(value)
@@ -168,6 +186,12 @@ class RuntimeSettings(_Group):
     )
     default_assistant: str = Field(
         "agent", min_length=1, max_length=200, description="assistant (or graph) id for chat messages that name none"
+    )
+    max_crons_per_user: int = Field(
+        20,
+        ge=0,
+        le=100_000,
+        description="crons a customer may own (one more: 409 cron_limit_reached); staff and admins are not capped",
     )
 
 
@@ -246,6 +270,14 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 }
 
 
+# What a model's settings may hold (named models, assistants); the LLM factory reads the same set.
+MODEL_SPEC_KEYS = frozenset(
+    {"provider", "model", "base_url", "api_key_env", "temperature", "timeout", "max_retries", "script", "deployment",
+     "api_version"}
+)  # fmt: skip
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
 class LLMSettings(_Group):
     llm_provider: Provider | None = Field(
         None,
@@ -278,9 +310,42 @@ class LLMSettings(_Group):
     azure_openai_api_version: str | None = Field(
         None, description="Azure OpenAI API version; unset = OPENAI_API_VERSION, else 2024-10-21"
     )
+    llm_models: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="named models (JSON): {name: {provider, model, base_url, api_key_env, ...}}; assistants and runs "
+        "refer to a name, and only here may a model have its own base URL or key variable",
+    )
+    llm_models_file: Path | None = Field(
+        None, description="a YAML or JSON file of named models (as LOOPDESK_LLM_MODELS)"
+    )
     # The seed's variables: TONGYI_API_KEY alone selects qwen (DashScope); LOOPDESK_LLM_* always win.
     tongyi_api_key: SecretStr | None = Field(None, validation_alias="TONGYI_API_KEY", exclude=True)
     tongyi_model_name: str | None = Field(None, validation_alias="TONGYI_MODEL_NAME", exclude=True)
+
+    @model_validator(mode="after")
+    def _named_models(self) -> LLMSettings:
+        """The file's models under the variable's; names and keys checked at start-up, not at the first run."""
+        models: dict[str, Any] = {}
+        if self.llm_models_file is not None:
+            import yaml
+
+            try:
+                loaded = yaml.safe_load(self.llm_models_file.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise ValueError(f"LOOPDESK_LLM_MODELS_FILE {self.llm_models_file}: {exc}") from None
+            if not isinstance(loaded, dict):
+                raise ValueError("LOOPDESK_LLM_MODELS_FILE must hold a mapping of model names to settings")
+            models.update(loaded)
+        models.update(self.llm_models)
+        for name, spec in models.items():
+            if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+                raise ValueError(f"model name {name!r}: letters, digits, '.', '_' and '-' only (no ':')")
+            if not isinstance(spec, dict) or not spec.get("provider"):
+                raise ValueError(f"named model {name!r} needs at least a 'provider'")
+            if unknown := set(spec) - MODEL_SPEC_KEYS:
+                raise ValueError(f"named model {name!r} has unknown keys {sorted(unknown)}")
+        self.llm_models = models
+        return self
 
     @model_validator(mode="after")
     def _tongyi_fallback(self) -> LLMSettings:

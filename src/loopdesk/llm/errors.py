@@ -79,7 +79,7 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def _classify(exc: BaseException, depth: int) -> Classification:
-    if isinstance(exc, (LLMConfigError, ContextOverflowError)):
+    if isinstance(exc, (LLMConfigError, ContextOverflowError)) or _refused_destination(exc):
         return "fatal"
     status = _status_code(exc)
     if status in _RETRYABLE_STATUS:
@@ -96,6 +96,20 @@ def _classify(exc: BaseException, depth: int) -> Classification:
     if cause is not None and depth < 3:  # `raise ... from exc`: judged by what really failed
         return _classify(cause, depth + 1)
     return "fatal"
+
+
+def _refused_destination(exc: BaseException) -> bool:
+    """The SSRF policy refused the provider's address (the SDK wraps it as a connection error): no retry helps."""
+    from loopdesk.tools.net import UnsafeDestination
+
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(seen, UnsafeDestination):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _status_code(exc: BaseException) -> int | None:

@@ -11,10 +11,12 @@ from urllib.parse import urlsplit, urlunsplit
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
+from loopdesk.core.settings import MODEL_SPEC_KEYS, OutboundSettings
 from loopdesk.llm.errors import LLMConfigError, RetryingChatModel, with_retries
 from loopdesk.llm.settings import PROVIDERS, LLMSettings
+from loopdesk.tools.net import OutboundPolicy, UnsafeDestination, check_url_blocking, safe_sdk_clients
 
-__all__ = ["ModelSpec", "build_chat_model", "describe", "with_retries"]
+__all__ = ["ModelSpec", "build_chat_model", "check_config_spec", "describe", "with_retries"]
 
 ModelSpec = str | Mapping[str, Any] | None
 
@@ -54,20 +56,9 @@ _PROVIDERS: dict[str, _Provider] = {
     "scripted": _Provider("scripted"),
     "offline": _Provider("offline"),
 }
-_SPEC_KEYS = frozenset(
-    {
-        "provider",
-        "model",
-        "base_url",
-        "api_key_env",
-        "temperature",
-        "timeout",
-        "max_retries",
-        "script",
-        "deployment",
-        "api_version",
-    }
-)
+_SPEC_KEYS = MODEL_SPEC_KEYS
+# Settings that reach the host's secrets or network: only operators set them (named models, LOOPDESK_LLM_*).
+OPERATOR_ONLY_KEYS = frozenset({"base_url", "api_key_env"})
 
 
 @dataclass(frozen=True)
@@ -83,15 +74,25 @@ class _Resolved:
     script: Any
     deployment: str | None = None  # Azure only, like api_version
     api_version: str | None = None
+    policy: OutboundPolicy = OutboundPolicy()
 
     @property
     def info(self) -> _Provider:
         return _PROVIDERS[self.provider]
 
 
-def build_chat_model(spec: ModelSpec = None, settings: LLMSettings | None = None) -> BaseChatModel:
-    """A chat model from `None` (the settings), `"provider:model"` or a per-assistant dict."""
-    resolved = _resolve(spec, settings or LLMSettings())
+def build_chat_model(
+    spec: ModelSpec = None,
+    settings: LLMSettings | None = None,
+    *,
+    operator: bool = True,
+    policy: OutboundPolicy | None = None,
+) -> BaseChatModel:
+    """A chat model from `None` (the settings), a named model, `"provider:model"` or a per-assistant dict.
+
+    `operator=False` for a spec from an assistant's or a run's config: it may name a model, not give it a base URL,
+    a key variable or a script file. Every request to the provider passes `policy` (default: LOOPDESK_NET_ALLOWLIST)."""
+    resolved = _resolve(spec, settings or LLMSettings(), operator=operator, policy=policy)
     kind = resolved.info.kind
     if kind == "offline":
         from loopdesk.llm.offline import OfflineChatModel
@@ -117,7 +118,7 @@ def build_chat_model(spec: ModelSpec = None, settings: LLMSettings | None = None
 
 def describe(spec: ModelSpec = None, settings: LLMSettings | None = None) -> dict[str, Any]:
     """Provider, model and endpoint for display: never a key (only whether one is configured)."""
-    resolved = _resolve(spec, settings or LLMSettings())
+    resolved = _resolve(spec, settings or LLMSettings(), operator=True, policy=OutboundPolicy())
     info: dict[str, Any] = {"provider": resolved.provider, "model": resolved.model}
     if resolved.info.kind == "scripted":
         script = resolved.script
@@ -134,8 +135,10 @@ def describe(spec: ModelSpec = None, settings: LLMSettings | None = None) -> dic
     return info
 
 
-def _resolve(spec: ModelSpec, settings: LLMSettings) -> _Resolved:
+def _resolve(spec: ModelSpec, settings: LLMSettings, *, operator: bool, policy: OutboundPolicy | None) -> _Resolved:
     fields: dict[str, Any]
+    if isinstance(spec, str) and spec.strip() in settings.llm_models:
+        spec, operator = settings.llm_models[spec.strip()], True  # a named model is the operator's own
     if spec is None:
         fields = {"provider": settings.llm_provider or "offline"}
     elif isinstance(spec, str):
@@ -143,7 +146,9 @@ def _resolve(spec: ModelSpec, settings: LLMSettings) -> _Resolved:
     elif isinstance(spec, Mapping):
         fields = _parse_mapping(spec, settings)
     else:
-        raise LLMConfigError(f"a model spec is 'provider:model' or a dict, not {type(spec).__name__}")
+        raise LLMConfigError(f"a model spec is a model name, 'provider:model' or a dict, not {type(spec).__name__}")
+    if not operator:
+        _check_caller_spec(spec, fields)
     provider = fields["provider"]
     same = provider == (settings.llm_provider or "offline")  # settings fill in only for their own provider
     model = fields.get("model") or (settings.llm_model if same else None)
@@ -168,8 +173,38 @@ def _resolve(spec: ModelSpec, settings: LLMSettings) -> _Resolved:
         timeout=_number(fields, "timeout", settings.llm_timeout_seconds),
         max_retries=int(_number(fields, "max_retries", settings.llm_max_retries)),
         script=fields.get("script") or model,
+        policy=policy or OutboundPolicy.from_allowlist(OutboundSettings().allowlist),
         **azure,
     )
+
+
+def check_config_spec(spec: Any) -> None:
+    """Refuse what a model spec from an assistant's or a run's config may not hold; a spec this cannot parse
+    is left to the factory's own errors at run time."""
+    if isinstance(spec, str):
+        provider, _, model = spec.strip().partition(":")
+        fields: dict[str, Any] = {"provider": provider, "model": model or None}
+    elif isinstance(spec, Mapping):
+        fields = dict(spec)
+        model = fields.get("model")
+        if not fields.get("provider") and isinstance(model, str) and ":" in model:
+            fields["provider"], _, fields["model"] = model.partition(":")
+    else:
+        return
+    _check_caller_spec(spec, fields)
+
+
+def _check_caller_spec(spec: ModelSpec, fields: Mapping[str, Any]) -> None:
+    """A model from an assistant's or a run's config names what to call, never where or with which secret."""
+    if isinstance(spec, Mapping) and (given := sorted(OPERATOR_ONLY_KEYS & set(spec))):
+        raise LLMConfigError(
+            f"model config {given[0]!r} is operator configuration: define a named model (LOOPDESK_LLM_MODELS) "
+            "with it and refer to the model by its name"
+        )
+    provider = _PROVIDERS.get(str(fields.get("provider") or "").strip().lower())
+    script = fields.get("script") or fields.get("model")
+    if provider is not None and provider.kind == "scripted" and isinstance(script, str) and "\n" not in script:
+        raise LLMConfigError("a model script file is operator configuration: give the script's turns inline")
 
 
 def _parse_string(spec: str) -> dict[str, Any]:
@@ -275,17 +310,26 @@ def _build_openai(resolved: _Resolved) -> BaseChatModel:
         timeout=resolved.timeout,
         max_retries=0,
         stream_usage=True,
+        **_http_clients(resolved),
         **options,
     )
 
 
+def _http_clients(resolved: _Resolved) -> dict[str, Any]:
+    """The SDK's requests go through the SSRF-safe transport: a base URL on a private network is refused
+    unless LOOPDESK_NET_ALLOWLIST names it."""
+    blocking, asynchronous = safe_sdk_clients(resolved.policy, timeout=resolved.timeout)
+    return {"http_client": blocking, "http_async_client": asynchronous}
+
+
 def _build_anthropic(resolved: _Resolved) -> BaseChatModel:
-    from langchain_anthropic import ChatAnthropic
+    from loopdesk.llm.anthropic import SafeChatAnthropic
 
     options = _sampling(resolved)
     if url := _base_url(resolved):
         options["base_url"] = url
-    return ChatAnthropic(
+    return SafeChatAnthropic(
+        outbound_policy=resolved.policy,
         model=_require_model(resolved),
         api_key=_api_key(resolved),
         timeout=resolved.timeout,
@@ -312,6 +356,7 @@ def _build_azure(resolved: _Resolved) -> BaseChatModel:
         )
     options = _sampling(resolved)
     return AzureChatOpenAI(
+        **_http_clients(resolved),
         azure_endpoint=endpoint,
         azure_deployment=resolved.deployment,
         api_version=resolved.api_version,
@@ -329,8 +374,14 @@ def _build_gemini(resolved: _Resolved) -> BaseChatModel:
     from langchain_google_genai import ChatGoogleGenerativeAI  # ~1.5 s of imports (gRPC), paid only when used
 
     options = _sampling(resolved)
-    if resolved.base_url:
+    if resolved.base_url:  # gRPC takes no transport of ours: the endpoint is checked against the policy instead
         options["base_url"] = _base_url(resolved)
+        try:
+            check_url_blocking(options["base_url"], resolved.policy)
+        except UnsafeDestination as exc:
+            raise LLMConfigError(f"the base URL of provider {resolved.provider!r} is refused: {exc}") from None
+        except OSError:
+            pass  # a host that does not resolve here is reached by no one
     # langchain-google-genai 3.x counts attempts here (0 and 1 both mean one); the gRPC layer under it still
     # retries 503 within the timeout, which the integration gives no way to turn off.
     return ChatGoogleGenerativeAI(

@@ -10,6 +10,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, ClassVar
 
+import re2
 import yaml
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import LangSmithParams
@@ -23,6 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from loopdesk.llm.errors import LLMConfigError
 
 CLOSING = "(scripted model) The script has no more turns: this is its fixed closing message."
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
+def _pattern(expression: str) -> Any:
+    """`expect` runs in RE2 (linear time): a pattern from a script can never stall the process that plays it."""
+    return re2.compile(expression, _RE2_OPTIONS)
+
+
 _WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]|[^\s\u3400-\u4dbf\u4e00-\u9fff]+")
 
 
@@ -117,7 +127,7 @@ class ScriptTurn(BaseModel):
 
     content: str = ""
     tool_calls: list[ScriptToolCall] = Field(default_factory=list)
-    expect: str | None = Field(None, description="regex the last human message must match")
+    expect: str | None = Field(None, description="regex (RE2 syntax) the last human message must match")
     rogue: bool = Field(False, description="call tools even when they are not bound (a model misbehaving, for tests)")
 
     @field_validator("expect")
@@ -125,9 +135,10 @@ class ScriptTurn(BaseModel):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"`expect` is not a valid regular expression: {exc}") from exc
+                _pattern(value)
+            except re2.error as exc:
+                reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+                raise ValueError(f"`expect` is not a valid regular expression: {reason}") from None
         return value
 
     @model_validator(mode="after")
@@ -190,7 +201,7 @@ class ScriptedChatModel(LocalChatModel):
         turn = self.turns[index]
         if turn.expect is not None:
             said = next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), None)
-            if said is None or not re.search(turn.expect, said):
+            if said is None or not _pattern(turn.expect).search(said):
                 raise ScriptMismatchError(
                     f"script turn {index + 1} expects a user message matching {turn.expect!r}, got {said!r}"
                 )

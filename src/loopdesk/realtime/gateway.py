@@ -1,7 +1,9 @@
 """The WebSocket gateway, `/ws`: one socket per device for chat messages, approvals and live events.
 
 A connection authenticates once (`?token=` JWT or API key, the headers, or the console cookie), then
-exchanges JSON frames (protocol.py). Each subscribed thread has a follower task (follower.py) that
+exchanges JSON frames (protocol.py). Its credential is re-checked before each frame that reads or
+starts something, and every few seconds (auth/watch.py): once revoked or expired, the socket closes
+with 4401 and the reason. Each subscribed thread has a follower task (follower.py) that
 reads the durable event log, so what a socket receives does not depend on which API process it
 landed on. Nothing a client sends ends the connection: bad frames get an `error` frame."""
 
@@ -12,7 +14,6 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.websockets import WebSocketState
 
+from loopdesk.auth.credentials import Credential, CredentialRevoked, CredentialService
 from loopdesk.auth.deps import CurrentUser, same_site
 from loopdesk.auth.service import AuthService
+from loopdesk.auth.watch import CredentialWatch, Revocation
 from loopdesk.core.errors import LoopdeskError, NotAuthenticated, RateLimited
 from loopdesk.core.metrics import WS_CONNECTIONS, WS_ERRORS, WS_FRAMES
 from loopdesk.core.ratelimit import rate
@@ -112,23 +115,22 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     """`/ws?token=<jwt or api key>` (or `Authorization` / `X-API-Key` headers, or the console cookie)."""
     await websocket.accept()
     try:
-        user = await _authenticate(websocket)
+        caller = await _authenticate(websocket)
     except _OriginRefused:
         await websocket.close(CLOSE_FORBIDDEN_ORIGIN, "cross-site WebSocket refused")
         return
-    if user is None:
+    if caller is None:
         await websocket.close(CLOSE_UNAUTHENTICATED, "not authenticated")
         return
-    user, expires_at = user
-    await Connection(websocket, user, expires_at).serve()
+    await Connection(websocket, *caller).serve()
 
 
 class _OriginRefused(Exception):
     pass
 
 
-async def _authenticate(websocket: WebSocket) -> tuple[User, datetime | None] | None:
-    """The caller and when its credential expires (a JWT's expiry; API keys are checked at connect)."""
+async def _authenticate(websocket: WebSocket) -> tuple[User, Credential] | None:
+    """The caller and what it authenticated with."""
     state = websocket.app.state
     settings = state.settings
     token = websocket.query_params.get("token") or websocket.headers.get("x-api-key")
@@ -146,24 +148,26 @@ async def _authenticate(websocket: WebSocket) -> tuple[User, datetime | None] | 
         service = AuthService(session, settings)
         try:
             if token and token.startswith(API_KEY_PREFIX):
-                return (await service.authenticate_api_key(token)).user, None
+                principal = await service.authenticate_api_key(token)
+                return principal.user, Credential.of(principal)
             if token:
                 principal = await service.authenticate_token(token, method)  # type: ignore[arg-type]
-                return principal.user, principal.claims.expires_at if principal.claims else None
+                return principal.user, Credential.of(principal)
         except NotAuthenticated:
             pass
         custom = getattr(state.graphs, "custom_auth", None)
         if custom is not None and custom.authenticates:
             with contextlib.suppress(LoopdeskError):
-                return await custom.authenticate(websocket, session), None
+                user = await custom.authenticate(websocket, session)
+                return user, Credential(user.id)
     return None
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, user: User, expires_at: datetime | None = None):
+    def __init__(self, websocket: WebSocket, user: User, credential: Credential):
         self.ws = websocket
         self.user = user
-        self.expires_at = expires_at
+        self.credential = credential
         state = websocket.app.state
         self.state = state
         self.gateway: Gateway = state.realtime
@@ -196,11 +200,12 @@ class Connection:
             if self.ws.client_state == WebSocketState.CONNECTED:
                 await self.ws.close(code, reason)
 
-    async def _close_at_expiry(self) -> None:
-        """A socket lives no longer than the token that opened it: the client reconnects with a fresh one."""
-        assert self.expires_at is not None
-        await asyncio.sleep(max(0.0, (self.expires_at - datetime.now(UTC)).total_seconds()))
-        await self.close(CLOSE_UNAUTHENTICATED, "token expired")
+    async def _close_when_revoked(self, revocation: Revocation) -> None:
+        """A socket lives no longer than its credential (expiry included): the client reconnects with a
+        fresh one."""
+        reason = await revocation.wait()
+        self._log.info("realtime.access_ended", reason=reason)
+        await self.close(CLOSE_UNAUTHENTICATED, reason)
 
     # -- receiving ---------------------------------------------------------------------------------
 
@@ -208,24 +213,25 @@ class Connection:
         self.gateway.connections.add(self)
         WS_CONNECTIONS.inc()
         self._log.debug("realtime.connected")
-        expiry = asyncio.create_task(self._close_at_expiry()) if self.expires_at is not None else None
-        try:
-            while True:
-                message = await self.ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                await self._handle(message)
-        except Exception as exc:  # noqa: BLE001 - the socket broke (closed mid-send and the like)
-            self._log.debug("realtime.connection_lost", error=type(exc).__name__)
-        finally:
-            if expiry is not None:
-                expiry.cancel()
-            for task in self.followers.values():
-                task.cancel()
-            self.followers.clear()
-            self.gateway.connections.discard(self)
-            WS_CONNECTIONS.dec()
-            self._log.debug("realtime.disconnected")
+        watch: CredentialWatch = self.state.credential_watch
+        with watch.watching(self.credential) as revocation:
+            closer = asyncio.create_task(self._close_when_revoked(revocation))
+            try:
+                while True:
+                    message = await self.ws.receive()
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    await self._handle(message)
+            except Exception as exc:  # noqa: BLE001 - the socket broke (closed mid-send and the like)
+                self._log.debug("realtime.connection_lost", error=type(exc).__name__)
+            finally:
+                closer.cancel()
+                for task in self.followers.values():
+                    task.cancel()
+                self.followers.clear()
+                self.gateway.connections.discard(self)
+                WS_CONNECTIONS.dec()
+                self._log.debug("realtime.disconnected")
 
     async def _handle(self, message: dict[str, Any]) -> None:
         text = message.get("text")
@@ -269,6 +275,9 @@ class Connection:
             return
         try:
             await self._dispatch(frame)
+        except CredentialRevoked as exc:
+            await self.error(exc.code, exc.message, ref=ref, detail=exc.detail)
+            await self.close(CLOSE_UNAUTHENTICATED, exc.reason)
         except LoopdeskError as exc:
             thread_id = getattr(frame, "thread_id", None)
             extra = {"retry_after": exc.detail["retry_after"]} if isinstance(exc, RateLimited) else {}
@@ -313,10 +322,12 @@ class Connection:
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[tuple[ThreadService, RunService]]:
-        """The thread and run services in one transaction, with the connection's `@auth.on` gate."""
+        """The thread and run services in one transaction, with the connection's `@auth.on` gate; a
+        credential revoked since the last periodic check reads and starts nothing."""
         authz = Authorizer(self.ws)  # type: ignore[arg-type]
         graphs = self.state.graphs
         async with self.state.database.sessionmaker() as session, session.begin():
+            await CredentialService(session).ensure_live(self.credential)
             yield ThreadService(session, graphs, self.state.persistence, authz), RunService(session, graphs, authz)
 
     async def _chat_run(self, runs: RunService, thread: Thread, assistant_id: str | None, **fields: Any) -> _Started:

@@ -4,6 +4,7 @@ can stand for that assistant anywhere an assistant id is accepted."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import inspect
@@ -45,6 +46,21 @@ class RegisteredGraph:
     value: GraphValue
     source: str
     takes_config: bool = False
+    # What a caller may set per run (runtime/caller_settings.py); None: read from the graph's schemas.
+    declared_caller_settings: frozenset[str] | None = None
+
+    def caller_settings(self) -> frozenset[str] | None:
+        """Keys a run's `configurable` / `context` may carry: declared at registration, else the fields of the
+        graph's context and config schemas; None when the graph declares none (a factory, or no schema)."""
+        if self.declared_caller_settings is not None:
+            return self.declared_caller_settings
+        if self.is_factory:
+            return None
+        graph = self.value.builder if isinstance(self.value, Pregel) and self.value.builder else self.value
+        names: set[str] = set()
+        for schema in (getattr(graph, "context_schema", None), getattr(graph, "config_schema", None)):
+            names |= _field_names(schema)
+        return frozenset(names) or None
 
     @property
     def is_factory(self) -> bool:
@@ -72,7 +88,14 @@ class GraphRegistry:
     # langgraph.json `auth.path`: a langgraph_sdk.auth.Auth object (see runtime/custom_auth.py).
     custom_auth: Any = None
 
-    def register(self, graph_id: str, value: GraphValue, *, source: str = "built-in") -> None:
+    def register(
+        self,
+        graph_id: str,
+        value: GraphValue,
+        *,
+        source: str = "built-in",
+        caller_settings: frozenset[str] | None = None,
+    ) -> None:
         takes_config = False
         if not isinstance(value, Pregel | StateGraph):
             if not callable(value):
@@ -81,7 +104,7 @@ class GraphRegistry:
             if len(parameters) > 1:
                 raise GraphLoadError(f"graph factory {graph_id!r} ({source}) must take no argument or one config")
             takes_config = len(parameters) == 1
-        self.graphs[graph_id] = RegisteredGraph(graph_id, value, source, takes_config)
+        self.graphs[graph_id] = RegisteredGraph(graph_id, value, source, takes_config, caller_settings)
 
     def get(self, graph_id: str) -> RegisteredGraph | None:
         return self.graphs.get(graph_id)
@@ -152,6 +175,17 @@ def _import_spec(spec: str, base_dir: Path, modules: dict[Path, ModuleType] | No
         return getattr(module, attribute)
     except AttributeError:
         raise GraphLoadError(f"{spec!r}: module has no attribute {attribute!r}") from None
+
+
+def _field_names(schema: Any) -> set[str]:
+    """Field names of a dataclass, TypedDict or pydantic model (the forms a LangGraph schema takes)."""
+    if schema is None or not isinstance(schema, type):
+        return set()
+    if dataclasses.is_dataclass(schema):
+        return {f.name for f in dataclasses.fields(schema)}
+    if hasattr(schema, "model_fields"):
+        return set(schema.model_fields)
+    return set(getattr(schema, "__annotations__", {}))
 
 
 def state_jsonschema(graph: Pregel) -> dict[str, Any] | None:

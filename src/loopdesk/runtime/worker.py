@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import httpx
 import procrastinate
 import structlog
-from sqlalchemy import text
 
 from loopdesk.core.db import Database
 from loopdesk.core.metrics import RUNS_RECOVERED, WEBHOOKS
+from loopdesk.core.ratelimit import RateLimiter
 from loopdesk.core.settings import Settings
 from loopdesk.runtime.crons.service import fire_due_crons
 from loopdesk.runtime.graphs import GraphRegistry
@@ -25,6 +25,8 @@ from loopdesk.runtime.runs.events import Publisher
 from loopdesk.runtime.runs.executor import INFRASTRUCTURE_ERRORS, MAX_ATTEMPTS, RunExecutor
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import RunRead
+from loopdesk.runtime.threads.deletion import delete_threads
+from loopdesk.runtime.threads.repository import ThreadRepository
 from loopdesk.tools.net import OutboundPolicy, UnsafeDestination, safe_client
 
 log = structlog.get_logger("loopdesk.worker")
@@ -41,14 +43,10 @@ APPROVAL_EXPIRY_TASK = "loopdesk.expire_approvals"
 
 
 async def sweep_expired_threads(database: Database, persistence: Persistence) -> int:
-    """Threads past their TTL (and not busy) go, with their checkpoints and runs; returns how many."""
+    """Threads past their TTL (and not busy) go, like any deleted thread; returns how many."""
     async with database.sessionmaker() as session, session.begin():
-        rows = await session.execute(
-            text("DELETE FROM threads WHERE expires_at < now() AND status <> 'busy' RETURNING thread_id")
-        )
-        expired = [str(row[0]) for row in rows]
-    for thread_id in expired:
-        await persistence.checkpointer.adelete_thread(thread_id)
+        expired = await ThreadRepository(session).expired_ids()
+        await delete_threads(session, persistence, expired)
     if expired:
         log.info("worker.threads_expired", count=len(expired))
     return len(expired)
@@ -69,7 +67,12 @@ class QueueWorker:
         persistence: Persistence,
         graphs: GraphRegistry,
         publisher: Publisher | None = None,
+        limiter: RateLimiter | None = None,
     ):
+        """`limiter`: the API's, so that cron runs and the owner's own runs share one count (default: one
+        on LOOPDESK_REDIS_URL, shared with every process, else this process's own)."""
+        redis_url = settings.redis.redis_url.get_secret_value() if settings.redis.redis_url else None
+        limiter = limiter or RateLimiter.from_redis_url(redis_url)
         connector = procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=4)
         app = procrastinate.App(connector=connector)
         executor = RunExecutor(database, persistence, graphs, publisher)
@@ -153,7 +156,7 @@ class QueueWorker:
         @app.task(name=CRON_TASK, queue=QUEUE)
         async def fire_crons(timestamp: int) -> None:
             """Scheduled runs that are due (checked every 5 s; cron schedules have minute precision)."""
-            await fire_due_crons(database, graphs)
+            await fire_due_crons(database, graphs, limiter=limiter, settings=settings.sessions)
 
         @app.periodic(cron=f"* * * * * */{settings.tools.approval_sweep_seconds}")
         @app.task(name=APPROVAL_EXPIRY_TASK, queue=QUEUE)

@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from loopdesk.auth.deps import CurrentUser
+from loopdesk.auth.credentials import Credential
+from loopdesk.auth.deps import CurrentCredential, CurrentUser
 from loopdesk.core.db import SessionDep
 from loopdesk.core.errors import BadRequest, Conflict, error_body
 from loopdesk.core.schemas import Page
@@ -19,7 +20,7 @@ from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.runs.events import dumps, last_seq
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import TERMINAL
-from loopdesk.runtime.runs.streaming import wait_outcome
+from loopdesk.runtime.runs.streaming import access_ended_body, wait_outcome
 from loopdesk.sessions.schemas import (
     ExecuteIn,
     ExecuteResult,
@@ -30,7 +31,7 @@ from loopdesk.sessions.schemas import (
     SessionRead,
 )
 from loopdesk.sessions.service import SessionService, page
-from loopdesk.sessions.stream import session_events
+from loopdesk.sessions.stream import access_ended, session_events
 from loopdesk.users.models import User
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
@@ -86,8 +87,8 @@ async def update_session(
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def delete_session(session_id: uuid.UUID, user: CurrentUser, service: ServiceDep) -> Response:
-    """Delete the session with its thread, checkpoints and runs. Pending approvals are rejected; the tool
-    calls, approvals and audit trail stay."""
+    """Delete the session with its thread, checkpoints, runs, tool calls and approvals (pending ones are
+    rejected first); the audit trail stays."""
     await service.delete(user, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -103,7 +104,8 @@ async def delete_session(session_id: uuid.UUID, user: CurrentUser, service: Serv
             "content": {"text/event-stream": {}},
         },
         **NOT_FOUND,
-        409: _error("session_expired", "Expired, waiting for a decision, or its assistant is gone"),
+        409: _error("session_interrupted", "Waiting for a decision, or its assistant is gone"),
+        410: _error("session_expired", "The session expired: start a new one"),
         422: _error("invalid_message", "The message is empty or too long"),
         429: _error("rate_limited", "Too many runs: wait `Retry-After` seconds"),
     },
@@ -113,6 +115,7 @@ async def execute(
     data: ExecuteIn,
     request: Request,
     user: CurrentUser,
+    credential: CurrentCredential,
     service: ServiceDep,
     accept: Annotated[str | None, Header(max_length=1000)] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
@@ -138,10 +141,11 @@ async def execute(
     if data.stream or "text/event-stream" in (accept or ""):
         row = RunRow(run.run_id, run.seq, run.owner_id, (run.kwargs or {}).get("input"))
         start = Position(tail=run.seq - 1, run=row, skip=NOTHING_SKIPPED)
-        return _events(request, session_id, start, until_run=run.run_id, headers=headers)
-    return StreamingResponse(
-        _outcome(request, user, session_id, run.run_id), media_type="application/json", headers=headers
+        return _events(request, credential, session_id, start, until_run=run.run_id, headers=headers)
+    outcome = request.app.state.credential_watch.guard(
+        _outcome(request, user, session_id, run.run_id), credential, access_ended_body
     )
+    return StreamingResponse(outcome, media_type="application/json", headers=headers)
 
 
 async def _outcome(request: Request, user: User, session_id: uuid.UUID, run_id: uuid.UUID) -> AsyncIterator[bytes]:
@@ -162,6 +166,7 @@ async def _outcome(request: Request, user: User, session_id: uuid.UUID, run_id: 
 
 def _events(
     request: Request,
+    credential: Credential,
     session_id: uuid.UUID,
     start: Position,
     *,
@@ -180,6 +185,7 @@ def _events(
         until_run=until_run,
         follow=follow,
     )
+    stream = state.credential_watch.guard(stream, credential, access_ended)
     return StreamingResponse(stream, media_type="text/event-stream", headers={**SSE_HEADERS, **(headers or {})})
 
 
@@ -192,6 +198,7 @@ async def stream_session(
     session_id: uuid.UUID,
     request: Request,
     user: CurrentUser,
+    credential: CurrentCredential,
     service: ServiceDep,
     run_id: Annotated[uuid.UUID | None, Query(description="a run of the session, from its first frame")] = None,
     follow: Annotated[bool, Query(description="keep following later runs instead of ending with the run")] = False,
@@ -213,14 +220,16 @@ async def stream_session(
         run = await service.session.get(Run, resumed)
         if not follow and run is not None and run.status in TERMINAL and parsed[1] >= await last_seq(pool, resumed):
             start = None  # the client has the run's last frame: nothing more to send
-        return _events(request, session_id, start, until_run=resumed, follow=follow) if start else _empty()
+        return _events(request, credential, session_id, start, until_run=resumed, follow=follow) if start else _empty()
     if run_id is not None:
         run = await service.session.get(Run, run_id)
         if run is None or run.thread_id != session_id:
             raise BadRequest("No such run on this session", detail={"run_id": str(run_id)})
         row = RunRow(run.run_id, run.seq, run.owner_id, (run.kwargs or {}).get("input"))
-        return _events(request, session_id, Position(tail=run.seq - 1, run=row), until_run=run_id, follow=follow)
-    return _events(request, session_id, await position_now(pool, session_id), until_run=None, follow=follow)
+        start = Position(tail=run.seq - 1, run=row)
+        return _events(request, credential, session_id, start, until_run=run_id, follow=follow)
+    start = await position_now(pool, session_id)
+    return _events(request, credential, session_id, start, until_run=None, follow=follow)
 
 
 def _empty() -> StreamingResponse:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -35,6 +35,7 @@ from loopdesk.runtime.threads.messages import message_times, record_message
 from loopdesk.runtime.threads.models import Thread, ThreadMessage
 from loopdesk.runtime.threads.schemas import ThreadCreate
 from loopdesk.runtime.threads.service import ThreadService
+from loopdesk.sessions.expiry import expires_at, is_expired
 from loopdesk.sessions.models import UserSession
 from loopdesk.sessions.schemas import (
     ExecuteResult,
@@ -59,10 +60,6 @@ _ROLES = {"human": "user", "ai": "assistant", "AIMessageChunk": "assistant", "to
 
 class SessionNotFound(NotFound):
     code, message = "session_not_found", "Session not found"
-
-
-class SessionExpired(Conflict):
-    code, message = "session_expired", "The session expired: start a new one (this one stays readable)"
 
 
 class SessionInterrupted(Conflict):
@@ -94,14 +91,12 @@ class SessionView:
 
     @property
     def expires_at(self) -> datetime | None:
-        ttl = self.row.ttl_minutes
-        return self.last_activity_at + timedelta(minutes=ttl) if ttl else None
+        return expires_at(self.row, self.thread)
 
     def status(self, now: datetime | None = None) -> SessionStatus:
         if self.thread.status == "busy":
             return "running"
-        expires_at = self.expires_at
-        if expires_at is not None and expires_at <= (now or datetime.now(UTC)):
+        if is_expired(self.row, self.thread, now):
             return "expired"
         return "interrupted" if self.thread.status == "interrupted" else "idle"
 
@@ -246,7 +241,8 @@ class SessionService:
         return view
 
     async def delete(self, caller: User, session_id: uuid.UUID) -> None:
-        """The thread, its checkpoints and runs go; approvals, tool calls and the audit trail stay."""
+        """The thread goes with everything keyed by its id (checkpoints, runs, tool calls, approvals);
+        pending approvals are rejected first, so the audit trail, which stays, shows how they ended."""
         view = await self.get(caller, session_id, for_update=True)
         if view.row.user_id != caller.id and caller.role != Role.admin:
             raise Forbidden("Only the session's owner or an admin can delete it")
@@ -318,11 +314,7 @@ class SessionService:
             )
             if existing is not None:
                 return existing, False
-        status = view.status()
-        if status == "expired":
-            expired_at = view.expires_at.isoformat() if view.expires_at else None
-            raise SessionExpired(detail={"session_id": str(session_id), "expired_at": expired_at})
-        if status == "interrupted":
+        if view.status() == "interrupted":  # an expired session is refused where the run is created
             pending = await self.session.scalars(
                 select(Approval.id).where(Approval.thread_id == session_id, Approval.status == "pending")
             )

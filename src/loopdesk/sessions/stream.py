@@ -15,6 +15,7 @@ import orjson
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
+from loopdesk.auth.credentials import CredentialRevoked
 from loopdesk.realtime.follower import Position, ThreadFollower
 from loopdesk.runtime.runs.events import EventBus
 
@@ -26,6 +27,12 @@ QUEUE_FRAMES = 256
 def encode(frame: dict[str, Any]) -> bytes:
     head = f"id: {frame['event_id']}\n" if frame.get("event_id") else ""
     return f"{head}event: {frame.get('type', 'message')}\ndata: ".encode() + orjson.dumps(frame) + b"\n\n"
+
+
+def access_ended(reason: str) -> bytes:
+    """The last frame of a stream whose credential was revoked (auth/watch.py)."""
+    error = CredentialRevoked(reason)
+    return encode({"type": "error", "code": error.code, "message": error.message, "detail": error.detail})
 
 
 async def session_events(

@@ -58,8 +58,8 @@ class ToolCall(Base):
 
 
 class Approval(Base):
-    """A tool call waiting for (or given) a person's decision. Kept after its thread is deleted: the
-    audit trail outlives the conversation."""
+    """A tool call waiting for (or given) a person's decision. Deleted with its thread (the id may be
+    taken again); the audit trail of the decision outlives both."""
 
     __tablename__ = "approvals"
     __table_args__ = (Index("ix_approvals_pending_expiry", "expires_at", postgresql_where=text("status = 'pending'")),)

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from loopdesk.auth.attempts import PasswordAttemptsDep
 from loopdesk.auth.deps import AdminUser, CurrentUser
 from loopdesk.auth.endpoints import login, login_responses, register, register_responses
 from loopdesk.auth.schemas import Token
@@ -26,11 +27,14 @@ async def read_me(user: CurrentUser) -> UserRead:
 
 @router.patch("/me", response_model=UserRead)
 @router.put("/profile", response_model=UserRead, summary="Update Me (the seeds' route)")
-async def update_me(data: UserUpdate, user: CurrentUser, session: SessionDep) -> UserRead:
+async def update_me(
+    data: UserUpdate, user: CurrentUser, session: SessionDep, attempts: PasswordAttemptsDep
+) -> UserRead:
     """Change your display name, username, e-mail or password (the last two need `current_password`);
     fields left out stay as they are. A new password ends every token issued before it.
+    Wrong `current_password`s are limited like logins (429 with `Retry-After`).
     `PUT /profile` is the same route under the seeds' name."""
-    return UserRead.model_validate(await UserService(session).update_me(user, data))
+    return UserRead.model_validate(await UserService(session).update_me(user, data, attempts=attempts))
 
 
 # The seeds' registration and login routes: the very same handlers as /api/v1/auth/register and /login.

@@ -9,6 +9,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopdesk.auth.attempts import PasswordAttempts, account_names
 from loopdesk.core.errors import Conflict, InvalidCredentials, NotFound
 from loopdesk.core.security import ahash_password, averify_password, now_ms
 from loopdesk.users.models import Role, User
@@ -63,9 +64,15 @@ class UserService:
     ) -> tuple[Sequence[User], int]:
         return await self.users.list(caller, limit=limit, offset=offset, role=role, query=query)
 
-    async def update_me(self, user: User, data: UserUpdate) -> User:
-        if data.current_password is not None and not await averify_password(user.password_hash, data.current_password):
-            raise InvalidCredentials("Current password is incorrect")
+    async def update_me(self, user: User, data: UserUpdate, *, attempts: PasswordAttempts) -> User:
+        if data.current_password is not None:
+            # As guessable as a login: the same limits, counted with the account's logins.
+            await attempts.check_address()
+            await attempts.slow_down(user.email)
+            await attempts.check_account(str(user.id))
+            if not await averify_password(user.password_hash, data.current_password):
+                await attempts.failed(str(user.id), account_names(user))
+                raise InvalidCredentials("Current password is incorrect")
         if data.display_name is not None:
             user.display_name = data.display_name
         if data.username is not None and data.username != user.username:

@@ -1,4 +1,5 @@
-"""SQL for assistants. Callers see the default (system) assistants and their own; admins see all."""
+"""SQL for assistants. Callers see the default (system) assistants, the organisation's (made by staff or an
+admin: the operator's assistants customers run) and their own; admins see all."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from loopdesk.users.models import Role, User
 def readable_statement(caller: User) -> Select[tuple[Assistant]]:
     statement = select(Assistant)
     if caller.role != Role.admin:
-        statement = statement.where(or_(Assistant.owner_id.is_(None), Assistant.owner_id == caller.id))
+        operators = select(User.id).where(User.role.in_((Role.staff, Role.admin)))
+        statement = statement.where(
+            or_(Assistant.owner_id.is_(None), Assistant.owner_id == caller.id, Assistant.owner_id.in_(operators))
+        )
     return statement
 
 

@@ -21,6 +21,7 @@ from loopdesk.runtime.assistants.schemas import (
     AssistantSearch,
     AssistantVersionsSearch,
 )
+from loopdesk.runtime.caller_settings import check_caller_settings
 from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.graphs import GraphRegistry, RegisteredGraph, default_assistant_id
 from loopdesk.runtime.paging import split_page
@@ -77,13 +78,15 @@ class AssistantService:
         assistant = await self.get(caller, assistant_id, for_update=True, action=action)
         if assistant.owner_id is None and caller.role != Role.admin:
             raise Forbidden("Default assistants can only be changed by an admin")
+        if assistant.owner_id != caller.id and not caller.is_staff:
+            raise Forbidden("The organisation's assistants are changed by staff")
         return assistant
 
     async def create(self, caller: User, data: AssistantCreate) -> Assistant:
         value = {"assistant_id": data.assistant_id, "graph_id": data.graph_id, "metadata": dict(data.metadata)}
         await self.authz(caller, "assistants", "create", value)
         data.metadata = value.get("metadata") or {}
-        self.graph(data.graph_id)
+        check_caller_settings(caller, self.graph(data.graph_id), config=data.config, context=data.context)
         assistant_id = data.assistant_id or uuid.uuid4()
         existing = await self.assistants.get_readable(caller, assistant_id)
         if existing is not None and data.if_exists == "do_nothing":
@@ -112,8 +115,10 @@ class AssistantService:
     async def patch(self, caller: User, assistant_id: str, data: AssistantPatch) -> Assistant:
         """A patch makes a new version, which becomes the current one."""
         assistant = await self._get_writable(caller, assistant_id)
+        check_caller_settings(
+            caller, self.graph(data.graph_id or assistant.graph_id), config=data.config, context=data.context
+        )
         if data.graph_id is not None:
-            self.graph(data.graph_id)
             assistant.graph_id = data.graph_id
         if data.config is not None:
             assistant.config = data.config

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.db import SessionDep
+from loopdesk.core.deps import SettingsDep
 from loopdesk.runtime.crons.schemas import CronCount, CronCreate, CronPatch, CronRead, CronSearch
 from loopdesk.runtime.crons.service import CronService
 from loopdesk.runtime.custom_auth import Authorizer
@@ -18,8 +19,8 @@ from loopdesk.runtime.paging import render_page
 router = APIRouter(tags=["crons"])
 
 
-def _service(request: Request, session: SessionDep, graphs: GraphsDep) -> CronService:
-    return CronService(session, graphs, Authorizer(request))
+def _service(request: Request, session: SessionDep, graphs: GraphsDep, settings: SettingsDep) -> CronService:
+    return CronService(session, graphs, Authorizer(request), max_per_customer=settings.runtime.max_crons_per_user)
 
 
 ServiceDep = Annotated[CronService, Depends(_service)]
@@ -29,7 +30,8 @@ ServiceDep = Annotated[CronService, Depends(_service)]
 async def create_thread_cron(
     thread_id: uuid.UUID, data: CronCreate, user: CurrentUser, service: ServiceDep
 ) -> CronRead:
-    """Run the assistant on this thread on a schedule (5-field cron, read in `timezone`, default UTC)."""
+    """Run the assistant on this thread on a schedule (5-field cron, read in `timezone`, default UTC). A
+    customer may own LOOPDESK_MAX_CRONS_PER_USER crons (one more: 409 `cron_limit_reached`)."""
     return CronRead.model_validate(await service.create(user, thread_id, data))
 
 

@@ -1,6 +1,7 @@
 """Crons: schedules owned by a user that create runs when due. A periodic queue job fires the due
 ones (`FOR UPDATE SKIP LOCKED`, one transaction per cron: with any number of workers each firing
-happens once), as the cron's owner, through the same RunService as the API."""
+happens once), as the cron's owner, through the same RunService as the API and counted against the
+owner's run rate limit. A deactivated owner's crons stop."""
 
 from __future__ import annotations
 
@@ -15,14 +16,18 @@ from croniter import croniter
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopdesk.audit.service import record
 from loopdesk.core.db import Database
-from loopdesk.core.errors import LoopdeskError, NotFound
+from loopdesk.core.errors import Conflict, LoopdeskError, NotFound, RateLimited
+from loopdesk.core.ratelimit import RateLimiter
+from loopdesk.core.settings import SessionSettings
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.crons.models import Cron
 from loopdesk.runtime.crons.schemas import CronCount, CronCreate, CronPatch, CronSearch
 from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
+from loopdesk.runtime.runs.limits import check_run_rate
 from loopdesk.runtime.runs.schemas import RunCreate
 from loopdesk.runtime.runs.service import RunService
 from loopdesk.runtime.threads.repository import ThreadRepository
@@ -38,6 +43,10 @@ class CronNotFound(NotFound):
     code, message = "cron_not_found", "Cron not found"
 
 
+class CronLimitReached(Conflict):
+    code, message = "cron_limit_reached", "You have as many crons as allowed: delete one first"
+
+
 def next_run(schedule: str, timezone: str | None, after: datetime) -> datetime:
     """The first time strictly after `after` that the schedule names, read in the cron's time zone."""
     zone = ZoneInfo(timezone or "UTC")
@@ -45,10 +54,19 @@ def next_run(schedule: str, timezone: str | None, after: datetime) -> datetime:
 
 
 class CronService:
-    def __init__(self, session: AsyncSession, graphs: GraphRegistry, authz: Authorizer | None = None):
+    def __init__(
+        self,
+        session: AsyncSession,
+        graphs: GraphRegistry,
+        authz: Authorizer | None = None,
+        *,
+        max_per_customer: int | None = None,
+    ):
+        """`max_per_customer`: how many crons a customer may own (None: no cap); staff are not capped."""
         self.session = session
         self.graphs = graphs
         self.authz = authz or Authorizer()
+        self.max_per_customer = max_per_customer
 
     def _readable(self, caller: User) -> Select[tuple[Cron]]:
         statement = select(Cron)
@@ -61,6 +79,7 @@ class CronService:
         assistant = await AssistantService(self.session, self.graphs, self.authz).get(caller, data.assistant_id)
         if thread_id is not None and await ThreadRepository(self.session).get_readable(caller, thread_id) is None:
             raise ThreadNotFound(detail={"thread_id": str(thread_id)})
+        await self._check_cap(caller)
         payload = data.model_dump(mode="json", include=RUN_FIELDS, exclude_none=True)
         payload["assistant_id"] = str(assistant.assistant_id)
         now = datetime.now(UTC)
@@ -83,6 +102,15 @@ class CronService:
         await self.session.refresh(cron)
         log.info("crons.created", cron_id=str(cron.cron_id), schedule=cron.schedule, timezone=cron.timezone)
         return cron
+
+    async def _check_cap(self, caller: User) -> None:
+        if self.max_per_customer is None or caller.is_staff:
+            return
+        # Serialises one user's creations until commit, so that parallel requests cannot pass the cap together.
+        await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"crons:{caller.id}", 0))))
+        owned = await self.session.scalar(select(func.count()).select_from(Cron).where(Cron.owner_id == caller.id))
+        if (owned or 0) >= self.max_per_customer:
+            raise CronLimitReached(detail={"limit": self.max_per_customer})
 
     async def get(self, caller: User, cron_id: uuid.UUID, *, for_update: bool = False, action: str = "read") -> Cron:
         statement = self._readable(caller).where(Cron.cron_id == cron_id)
@@ -151,7 +179,9 @@ class CronService:
         return int(await self.session.scalar(select(func.count()).select_from(Cron).where(*filters)) or 0)
 
 
-async def fire_due_crons(database: Database, graphs: GraphRegistry, *, limit: int = 100) -> int:
+async def fire_due_crons(
+    database: Database, graphs: GraphRegistry, *, limiter: RateLimiter, settings: SessionSettings, limit: int = 100
+) -> int:
     """Create the runs of every due cron and move each to its next date; returns how many fired."""
     fired = 0
     for _ in range(limit):
@@ -172,18 +202,46 @@ async def fire_due_crons(database: Database, graphs: GraphRegistry, *, limit: in
                 cron.enabled, cron.next_run_date = False, None
                 bound.info("crons.ended")
                 continue
-            payload = {**cron.payload}
-            if cron.thread_id is None and cron.on_run_completed:
-                payload["on_completion"] = cron.on_run_completed
-            try:
-                async with session.begin_nested():
-                    run = await RunService(session, graphs).create(
-                        owner, cron.thread_id, RunCreate.model_validate(payload)
-                    )
-                bound.info("crons.fired", run_id=str(run.run_id))
+            if owner is None or not owner.is_active:
+                cron.enabled, cron.updated_at = False, now
+                await record(session, "cron.disabled", "cron", cron.cron_id, actor_id=None, reason="owner_inactive")
+                bound.warning("crons.disabled", reason="owner_inactive", owner_id=str(cron.owner_id))
+                continue
+            if await _fire(session, graphs, cron, owner, limiter, settings):
                 fired += 1
-            except LoopdeskError as exc:  # the assistant or thread went away, the thread is busy (reject): skip
-                bound.warning("crons.skipped", reason=exc.message)
             cron.next_run_date = next_run(cron.schedule, cron.timezone, now)
             cron.updated_at = now
     return fired
+
+
+async def _fire(
+    session: AsyncSession,
+    graphs: GraphRegistry,
+    cron: Cron,
+    owner: User,
+    limiter: RateLimiter,
+    settings: SessionSettings,
+) -> bool:
+    """One firing as the owner, counted against their run limit; a refused one is skipped (the cron
+    stays scheduled). Returns whether a run was created."""
+    bound = log.bind(cron_id=str(cron.cron_id))
+    try:
+        await check_run_rate(limiter, settings, owner)
+    except RateLimited as exc:
+        retry_after = exc.detail["retry_after"]
+        await record(
+            session, "cron.skipped", "cron", cron.cron_id, actor_id=None, reason="rate_limited", retry_after=retry_after
+        )
+        bound.warning("crons.skipped", reason="rate_limited", retry_after=retry_after)
+        return False
+    payload = {**cron.payload}
+    if cron.thread_id is None and cron.on_run_completed:
+        payload["on_completion"] = cron.on_run_completed
+    try:
+        async with session.begin_nested():
+            run = await RunService(session, graphs).create(owner, cron.thread_id, RunCreate.model_validate(payload))
+    except LoopdeskError as exc:  # the assistant or thread went away, the thread is busy (reject): skip
+        bound.warning("crons.skipped", reason=exc.message)
+        return False
+    bound.info("crons.fired", run_id=str(run.run_id))
+    return True

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 
-from loopdesk.auth.deps import CurrentUser
+from loopdesk.auth.credentials import Credential
+from loopdesk.auth.deps import CurrentCredential, CurrentUser
+from loopdesk.auth.watch import CredentialWatch
 from loopdesk.core.db import SessionDep
 from loopdesk.core.errors import BadRequest, Conflict
 from loopdesk.runtime.custom_auth import Authorizer
@@ -21,7 +23,14 @@ from loopdesk.runtime.runs.limits import RunRateLimit, check_run_rate
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import RunCancelMany, RunCreate, RunListQuery, RunRead, RunStatus, StreamMode
 from loopdesk.runtime.runs.service import RunNotFound, RunService
-from loopdesk.runtime.runs.streaming import guarded, mode_filter, sse_events, wait_outcome
+from loopdesk.runtime.runs.streaming import (
+    access_ended_body,
+    access_ended_event,
+    guarded,
+    mode_filter,
+    sse_events,
+    wait_outcome,
+)
 from loopdesk.users.models import User
 
 router = APIRouter(tags=["runs"])
@@ -42,7 +51,8 @@ def _run_path(run: Run) -> str:
 
 
 class _Reader:
-    """What streaming and waiting endpoints need from the process: the pool, the bus, the settings."""
+    """What streaming and waiting endpoints need from the process: the pool, the bus, the settings, and
+    the watch that ends a response when the caller's credential is revoked."""
 
     def __init__(self, request: Request):
         state = request.app.state
@@ -51,6 +61,7 @@ class _Reader:
         self.heartbeat = state.settings.runtime.heartbeat_seconds
         self.database = state.database
         self.graphs = state.graphs
+        self.watch: CredentialWatch = state.credential_watch
 
 
 ReaderDep = Annotated[_Reader, Depends(_Reader)]
@@ -80,7 +91,16 @@ def _stream_modes(values: list[str] | None) -> list[str] | None:
     return modes or None
 
 
-def _sse(reader: _Reader, run: Run, caller: User, *, after: int, modes: set[str] | None, cancel: bool):
+def _sse(
+    reader: _Reader,
+    run: Run,
+    caller: User,
+    credential: Credential,
+    *,
+    after: int,
+    modes: set[str] | None,
+    cancel: bool,
+):
     async def on_disconnect() -> None:
         async with reader.database.sessionmaker() as session, session.begin():
             try:
@@ -89,6 +109,7 @@ def _sse(reader: _Reader, run: Run, caller: User, *, after: int, modes: set[str]
                 pass  # finished or gone meanwhile
 
     stream = sse_events(reader.pool, reader.bus, run.run_id, after=after, modes=modes, heartbeat=reader.heartbeat)
+    stream = reader.watch.guard(stream, credential, access_ended_event)
     return StreamingResponse(
         guarded(stream, on_disconnect if cancel else None),
         media_type="text/event-stream",
@@ -96,7 +117,7 @@ def _sse(reader: _Reader, run: Run, caller: User, *, after: int, modes: set[str]
     )
 
 
-def _waiting(reader: _Reader, run: Run) -> StreamingResponse:
+def _waiting(reader: _Reader, run: Run, credential: Credential) -> StreamingResponse:
     """A JSON body sent once the run ends; newlines keep the connection alive meanwhile (JSON allows
     leading whitespace). A client that loses it re-reads the outcome from `Location` (join)."""
 
@@ -110,7 +131,7 @@ def _waiting(reader: _Reader, run: Run) -> StreamingResponse:
                 yield dumps(item[1]).encode()
 
     return StreamingResponse(
-        body(),
+        reader.watch.guard(body(), credential, access_ended_body),
         media_type="application/json",
         headers={"Location": f"{_run_path(run)}/join", "Content-Location": _run_path(run)},
     )
@@ -131,23 +152,33 @@ async def create_run(
 
 @router.post("/threads/{thread_id}/runs/stream", response_class=StreamingResponse, dependencies=[RunRateLimit])
 async def stream_run(
-    thread_id: uuid.UUID, data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
+    thread_id: uuid.UUID,
+    data: RunCreate,
+    user: CurrentUser,
+    credential: CurrentCredential,
+    service: ServiceDep,
+    reader: ReaderDep,
 ) -> StreamingResponse:
     """Start a run and stream its events (SSE: `metadata` first, `end` last, resumable with
     `Last-Event-ID` at the `Location` given)."""
     run = await service.create(user, thread_id, data)
     await service.session.commit()
-    return _sse(reader, run, user, after=0, modes=None, cancel=data.on_disconnect == "cancel")
+    return _sse(reader, run, user, credential, after=0, modes=None, cancel=data.on_disconnect == "cancel")
 
 
 @router.post("/threads/{thread_id}/runs/wait", dependencies=[RunRateLimit])
 async def wait_run(
-    thread_id: uuid.UUID, data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
+    thread_id: uuid.UUID,
+    data: RunCreate,
+    user: CurrentUser,
+    credential: CurrentCredential,
+    service: ServiceDep,
+    reader: ReaderDep,
 ) -> StreamingResponse:
     """Start a run and answer with its final state values (`__error__` if it failed)."""
     run = await service.create(user, thread_id, data)
     await service.session.commit()
-    return _waiting(reader, run)
+    return _waiting(reader, run, credential)
 
 
 @router.get("/threads/{thread_id}/runs", response_model=list[dict[str, Any]])
@@ -204,10 +235,15 @@ async def cancel_run(
 
 @router.get("/threads/{thread_id}/runs/{run_id}/join")
 async def join_run(
-    thread_id: uuid.UUID, run_id: uuid.UUID, user: CurrentUser, service: ServiceDep, reader: ReaderDep
+    thread_id: uuid.UUID,
+    run_id: uuid.UUID,
+    user: CurrentUser,
+    credential: CurrentCredential,
+    service: ServiceDep,
+    reader: ReaderDep,
 ) -> StreamingResponse:
     """Wait for the run to end; answers with the thread's final values."""
-    return _waiting(reader, await service.get(user, thread_id, run_id))
+    return _waiting(reader, await service.get(user, thread_id, run_id), credential)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=StreamingResponse)
@@ -215,6 +251,7 @@ async def join_stream(
     thread_id: uuid.UUID,
     run_id: uuid.UUID,
     user: CurrentUser,
+    credential: CurrentCredential,
     service: ServiceDep,
     reader: ReaderDep,
     stream_mode: Annotated[list[str] | None, Query(max_length=20)] = None,
@@ -225,7 +262,7 @@ async def join_stream(
     run = await service.get(user, thread_id, run_id)
     after = _last_event_id(last_event_id)
     modes = _stream_modes(stream_mode)
-    return _sse(reader, run, user, after=after, modes=mode_filter(modes), cancel=cancel_on_disconnect)
+    return _sse(reader, run, user, credential, after=after, modes=mode_filter(modes), cancel=cancel_on_disconnect)
 
 
 # -- stateless runs ------------------------------------------------------------------------------
@@ -241,20 +278,20 @@ async def create_stateless_run(data: RunCreate, response: Response, user: Curren
 
 @router.post("/runs/stream", response_class=StreamingResponse, dependencies=[RunRateLimit])
 async def stream_stateless_run(
-    data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
+    data: RunCreate, user: CurrentUser, credential: CurrentCredential, service: ServiceDep, reader: ReaderDep
 ) -> StreamingResponse:
     run = await service.create(user, None, data)
     await service.session.commit()
-    return _sse(reader, run, user, after=0, modes=None, cancel=data.on_disconnect == "cancel")
+    return _sse(reader, run, user, credential, after=0, modes=None, cancel=data.on_disconnect == "cancel")
 
 
 @router.post("/runs/wait", dependencies=[RunRateLimit])
 async def wait_stateless_run(
-    data: RunCreate, user: CurrentUser, service: ServiceDep, reader: ReaderDep
+    data: RunCreate, user: CurrentUser, credential: CurrentCredential, service: ServiceDep, reader: ReaderDep
 ) -> StreamingResponse:
     run = await service.create(user, None, data)
     await service.session.commit()
-    return _waiting(reader, run)
+    return _waiting(reader, run, credential)
 
 
 @router.post("/runs/batch", response_model=list[RunRead])

@@ -1,6 +1,6 @@
-"""The per-user limit on starting runs (session execute, Agent Protocol run creation, chat messages):
-LOOPDESK_RUN_RATE_LIMIT for customers, LOOPDESK_STAFF_RUN_RATE_LIMIT for staff and admins. Runs the
-service starts itself (approval resumes, crons) are not counted."""
+"""The per-user limit on starting runs (session execute, Agent Protocol run creation, chat messages,
+and crons' firings, counted against the cron's owner): LOOPDESK_RUN_RATE_LIMIT for customers,
+LOOPDESK_STAFF_RUN_RATE_LIMIT for staff and admins. Approval resumes continue a counted run: not counted."""
 
 from __future__ import annotations
 

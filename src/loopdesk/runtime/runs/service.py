@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.errors import Conflict, NotFound
 from loopdesk.runtime.assistants.service import AssistantService
+from loopdesk.runtime.caller_settings import check_caller_settings
 from loopdesk.runtime.custom_auth import Authorizer, matches
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
@@ -26,6 +27,7 @@ from loopdesk.runtime.runs.schemas import INFLIGHT, RunCancelMany, RunCreate, Ru
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.runtime.threads.repository import ThreadRepository
 from loopdesk.runtime.threads.service import ThreadNotFound
+from loopdesk.sessions.expiry import check_session_open
 from loopdesk.users.models import Role, User
 
 log = structlog.get_logger("loopdesk.runs")
@@ -68,7 +70,12 @@ class RunService:
         """`resume_when_busy`: a resume may queue behind the run still finishing that will interrupt."""
         assistants = AssistantService(self.session, self.graphs, self.authz)
         assistant = await assistants.get(caller, data.assistant_id)
-        assistants.graph(assistant.graph_id)  # 404 when the graph is not served here
+        registered = assistants.graph(assistant.graph_id)  # 404 when the graph is not served here
+        check_caller_settings(caller, registered, config=data.config, context=data.context)
+        if assistant.owner_id == caller.id:  # a customer's own assistant (perhaps made before these rules)
+            check_caller_settings(
+                caller, registered, config=assistant.config, context=assistant.context, where="assistant."
+            )
         temporary = thread_id is None
         value = {"thread_id": thread_id, "assistant_id": str(assistant.assistant_id), "metadata": data.metadata or {}}
         filters = await self.authz(caller, "threads", "create_run", value)
@@ -76,6 +83,8 @@ class RunService:
         thread = await self._thread_for_run(caller, thread_id, data)
         if filters and not temporary and not matches(thread.metadata_, filters):
             raise ThreadNotFound(detail={"thread_id": str(thread_id)})
+        if not resume_when_busy:  # a decided approval continues a turn the session already took
+            await check_session_open(self.session, thread)
         resumable = thread.status == "interrupted" or (resume_when_busy and thread.status == "busy")
         if data.command is not None and data.command.resume is not None and not resumable:
             raise NotInterrupted(detail={"thread_id": str(thread.thread_id), "status": thread.status})

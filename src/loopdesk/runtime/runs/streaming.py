@@ -1,5 +1,6 @@
 """Reading runs back: SSE streams from the durable event log (replay from `Last-Event-ID`, then live,
-with `: heartbeat` comments while idle) and waits for a run's outcome."""
+with `: heartbeat` comments while idle) and waits for a run's outcome. Both end early, with an `error`,
+when the caller's credential is revoked (auth/watch.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from loopdesk.runtime.runs.events import EventBus, fetch, next_events, wait_for
+from loopdesk.auth.credentials import CredentialRevoked
+from loopdesk.core.errors import error_body
+from loopdesk.runtime.runs.events import EventBus, dumps, fetch, next_events, wait_for
 from loopdesk.runtime.runs.schemas import TERMINAL
 
 ALWAYS_SENT = {"metadata", "error", "end"}
@@ -76,6 +79,18 @@ async def wait_outcome(
                 return
             if not await wait_for(waiter, heartbeat):
                 yield b"\n"
+
+
+def access_ended_event(reason: str) -> bytes:
+    """The last event of a stream whose credential was revoked: no `end`, the run itself goes on."""
+    data = dumps({"error": "CredentialRevoked", "message": CredentialRevoked(reason).message})
+    return f"event: error\ndata: {data}\n\n".encode()
+
+
+def access_ended_body(reason: str) -> bytes:
+    """What a waiting (JSON) response ends with instead of the outcome when its credential is revoked."""
+    error = CredentialRevoked(reason)
+    return dumps(error_body(error.code, error.message, error.detail)).encode()
 
 
 _background: set[asyncio.Task[None]] = set()

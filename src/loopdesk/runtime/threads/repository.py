@@ -84,5 +84,14 @@ class ThreadRepository:
         await self.session.refresh(thread)
         return thread
 
+    async def expired_ids(self) -> list[uuid.UUID]:
+        """Threads past their TTL and not busy, locked (others sweeping at once skip them)."""
+        rows = await self.session.scalars(
+            select(Thread.thread_id)
+            .where(Thread.expires_at < func.now(), Thread.status != "busy")
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows.all())
+
     async def delete_many(self, thread_ids: Sequence[uuid.UUID]) -> None:
         await self.session.execute(delete(Thread).where(Thread.thread_id.in_(thread_ids)))

@@ -20,9 +20,9 @@ from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
 from loopdesk.runtime.persistence import Persistence
-from loopdesk.runtime.runs.lifecycle import notify_thread
 from loopdesk.runtime.serde import to_jsonable
 from loopdesk.runtime.threads.checkpoints import copy_checkpoints
+from loopdesk.runtime.threads.deletion import delete_threads
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.runtime.threads.repository import ThreadRepository
 from loopdesk.runtime.threads.schemas import (
@@ -110,9 +110,7 @@ class ThreadService:
 
     async def delete(self, caller: User, thread_id: uuid.UUID) -> None:
         thread = await self.get(caller, thread_id, for_update=True, action="delete")
-        await self.threads.delete_many([thread.thread_id])
-        await notify_thread(self.session, thread.thread_id)
-        await self.persistence.checkpointer.adelete_thread(str(thread.thread_id))
+        await delete_threads(self.session, self.persistence, [thread.thread_id])
         log.info("threads.deleted", thread_id=str(thread_id))
 
     async def search(self, caller: User, query: ThreadSearch) -> tuple[Sequence[Thread], bool]:
@@ -154,10 +152,7 @@ class ThreadService:
         if not ids:
             return 0
         if data.strategy == "delete":
-            await self.threads.delete_many(ids)
-            for thread_id in ids:
-                await notify_thread(self.session, thread_id)
-                await self.persistence.checkpointer.adelete_thread(str(thread_id))
+            await delete_threads(self.session, self.persistence, ids)
         else:
             await self.persistence.checkpointer.aprune([str(i) for i in ids], strategy="keep_latest")
         return len(ids)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopdesk.core.db import Database
 from loopdesk.core.settings import Settings
 from loopdesk.tools.models import OpenAPIImport
-from loopdesk.tools.net import OutboundPolicy, UnsafeDestination, resolve, safe_client
+from loopdesk.tools.net import OutboundPolicy, UnsafeDestination, check_url, safe_client
 from loopdesk.tools.openapi.spec import SpecError, fetch_document, load_document, parse_operations
 
 log = structlog.get_logger("loopdesk.openapi")
@@ -30,20 +30,12 @@ _NAMING_LOCK = 0x6F70656E617069  # one advisory lock: two jobs never pick the sa
 
 async def check_base_url(base_url: str, policy: OutboundPolicy) -> None:
     """The API's server must be one the outbound policy lets tools reach (no metadata endpoints)."""
-    url = httpx.URL(base_url)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise SpecError(f"the server URL {base_url!r} is not an absolute http(s) URL; give `base_url`")
-    port = url.port or (443 if url.scheme == "https" else 80)
     try:
-        addresses = await resolve(url.host, port)
+        await check_url(base_url, policy)
+    except UnsafeDestination as exc:
+        raise SpecError(f"the server URL {base_url!r} is refused: {exc}") from None
     except OSError as exc:
-        raise SpecError(f"the server URL's host {url.host!r} does not resolve: {exc}") from None
-    refused = [a for a in addresses if not policy.permits(url.host, a, port)]
-    if refused or not addresses:
-        raise SpecError(
-            f"the server URL {base_url!r} resolves to a private or reserved address "
-            f"({refused[0] if refused else 'none'}): refused (allow it with LOOPDESK_NET_ALLOWLIST)"
-        )
+        raise SpecError(f"the server URL {base_url!r} does not resolve: {exc}") from None
 
 
 async def process_import(database: Database, settings: Settings, import_id: uuid.UUID) -> None:
