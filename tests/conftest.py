@@ -9,6 +9,7 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from loopdesk.app import create_app
+from loopdesk.core.errors import is_agent_protocol_path
 from loopdesk.core.migrate import run_migrations
 from loopdesk.core.settings import (
     AuthSettings,
@@ -90,26 +92,38 @@ def template_db(pg_admin_url: str) -> Iterator[str]:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-@pytest.fixture
-def database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
-    """A migrated database of this test's own."""
-    name = f"loopdesk_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def copied_database(pg_admin_url: str, template_db: str, prefix: str = "loopdesk_test") -> Iterator[str]:
+    """A migrated database copied from the template, dropped afterwards; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db))
         )
-    yield _with_database(pg_admin_url, name)
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    try:
+        yield _with_database(pg_admin_url, name)
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """A migrated database of this test's own."""
+    with copied_database(pg_admin_url, template_db) as url:
+        yield url
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    return suite_settings(database_url, tmp_path / "data")
+
+
+def suite_settings(database_url: str, data_dir: Path) -> Settings:
+    """The suite's settings: the test graphs, a fixed JWT key and admin, quiet logs."""
     return Settings(
         server=ServerSettings(env="test", _env_file=None),
-        database=DatabaseSettings(
-            database_url=database_url, data_dir=tmp_path / "data", migrate_on_start=False, _env_file=None
-        ),
+        database=DatabaseSettings(database_url=database_url, data_dir=data_dir, migrate_on_start=False, _env_file=None),
         auth=AuthSettings(
             jwt_secret="test-secret-" + "x" * 32,
             admin_email=ADMIN_EMAIL,
@@ -219,10 +233,19 @@ async def admin(client: httpx.AsyncClient) -> Account:
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
-    """The response is the error envelope with this status (and code)."""
+    """The response is the error envelope with this status (and code); on Agent Protocol routes also a
+    top-level `detail` line (what langgraph_sdk shows) that names the problem: each invalid field for a 422."""
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error"}, body
+    if is_agent_protocol_path(response.request.url.path):
+        assert set(body) == {"error", "detail"}, body
+        if body["error"]["code"] == "validation_error":
+            for problem in body["error"]["detail"]:
+                assert ".".join(map(str, problem["loc"])) + ": " + problem["msg"] in body["detail"], body
+        else:
+            assert body["detail"] == body["error"]["message"], body
+    else:
+        assert set(body) == {"error"}, body
     assert set(body["error"]) == {"code", "message", "detail"}, body
     assert "Traceback" not in response.text
     if code is not None:

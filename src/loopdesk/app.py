@@ -35,6 +35,7 @@ from loopdesk.runtime.assistants.endpoints import router as assistants_router
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.config import load_config
 from loopdesk.runtime.crons.endpoints import router as crons_router
+from loopdesk.runtime.custom_routes import mount_custom_app
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.info import router as info_router
 from loopdesk.runtime.persistence import Persistence
@@ -43,6 +44,7 @@ from loopdesk.runtime.runs.events import EventBus, LocalPublisher
 from loopdesk.runtime.runs.redis_fanout import RedisPublisher
 from loopdesk.runtime.store.endpoints import router as store_router
 from loopdesk.runtime.threads.endpoints import router as threads_router
+from loopdesk.runtime.threads.stream_endpoints import router as thread_stream_router
 from loopdesk.runtime.worker import QueueWorker
 from loopdesk.sessions.endpoints import router as sessions_router
 from loopdesk.system.endpoints import router as system_router
@@ -153,6 +155,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         api_keys_router,
         assistants_router,
         threads_router,
+        thread_stream_router,
         crons_router,
         runs_router,
         store_router,
@@ -168,6 +171,8 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         dedup_router,
     ):
         app.include_router(router)
+    if graphs.custom_app is not None:  # langgraph.json `http.app`: after loopdesk's routes, which keep their paths
+        mount_custom_app(app, graphs.custom_app)
     return app
 
 

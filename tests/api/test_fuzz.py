@@ -22,6 +22,7 @@ from hypothesis.errors import Unsatisfiable
 from psycopg import sql
 from schemathesis import GenerationMode
 
+from loopdesk.core.errors import is_agent_protocol_path
 from tests.conftest import TEST_GRAPHS, _with_database
 
 # Derandomized: CI sees the same cases every run (a fresh seed is for local exploration).
@@ -102,7 +103,9 @@ def test_no_request_makes_the_api_fail(live_server, mode):
             assert response.status_code < 500, f"{case.operation.label}: {response.status_code} {response.text}"
             if response.status_code >= 400:
                 body = response.json()
-                assert set(body) == {"error"} and {"code", "message", "detail"} <= set(body["error"]), body
+                # Agent Protocol routes add the top-level `detail` LangGraph's SDK reads (core/errors.py).
+                expected = {"error", "detail"} if is_agent_protocol_path(case.operation.path) else {"error"}
+                assert set(body) == expected and {"code", "message", "detail"} <= set(body["error"]), body
 
         try:
             check()

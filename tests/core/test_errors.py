@@ -1,3 +1,7 @@
+import uuid
+
+import pytest
+
 from tests.conftest import assert_error
 
 
@@ -45,3 +49,26 @@ async def test_a_chunked_body_over_the_limit_is_refused_with_413(client):
     error = assert_error(response, 413, "payload_too_large")
     assert error["detail"] == {"max_bytes": 1024 * 1024}
     assert (await client.get("/api/v1/health")).status_code == 200
+
+
+async def test_the_sdk_exception_names_the_invalid_field_and_the_problem(server_url, make_account):
+    from langgraph_sdk import get_client
+    from langgraph_sdk.errors import UnprocessableEntityError
+
+    client = get_client(url=server_url, api_key=None, headers=(await make_account("val")).headers)
+    with pytest.raises(UnprocessableEntityError) as raised:
+        await client.threads.create(if_exists="sometimes")  # type: ignore[arg-type]
+    assert "body.if_exists" in str(raised.value) and "'raise' or 'do_nothing'" in str(raised.value)
+    assert raised.value.body["error"]["code"] == "validation_error"  # the envelope is still there
+
+
+async def test_agent_protocol_errors_carry_a_top_level_detail_and_other_routes_only_the_envelope(client, admin):
+    unprocessable = await client.post("/threads", json={"metadata": "not an object"}, headers=admin.headers)
+    assert_error(unprocessable, 422, "validation_error")
+    assert unprocessable.json()["detail"].startswith("Request is not valid: body.metadata: ")
+    missing = await client.get(f"/threads/{uuid.uuid4()}", headers=admin.headers)
+    assert assert_error(missing, 404)["message"] == missing.json()["detail"]
+    assert assert_error(await client.get("/info"), 401, "not_authenticated")
+    elsewhere = await client.post("/api/v1/auth/login", json={"email": 1})
+    assert set(assert_error(elsewhere, 422, "validation_error")) == {"code", "message", "detail"}
+    assert "detail" not in elsewhere.json()

@@ -1,5 +1,6 @@
 """Assistants over real HTTP with the official langgraph-sdk client."""
 
+import asyncio
 import json
 import uuid
 
@@ -129,3 +130,32 @@ async def test_a_graph_factory_is_built_with_the_assistants_config(server_url, m
     assistant = await client.assistants.create("configurable", config={"configurable": {"prefix": "hi"}})
     drawn = await client.assistants.get_graph(assistant["assistant_id"])
     assert {node["id"] for node in drawn["nodes"]} >= {"speak"}
+
+
+async def test_deleting_an_assistant_interrupts_its_runs_and_deletes_its_crons(server_url, make_account):
+    client = sdk(server_url, await make_account("gil"))
+    doomed = (await client.assistants.create("slow", name="doomed"))["assistant_id"]
+    kept = (await client.assistants.create("slow", name="kept"))["assistant_id"]
+    thread = (await client.threads.create())["thread_id"]
+    kept_thread = (await client.threads.create())["thread_id"]
+    long, yearly = {"steps": [], "delay": 30}, "0 0 1 1 *"
+    running = (await client.runs.create(thread, doomed, input=long))["run_id"]
+    for _ in range(500):  # until a worker has taken it up
+        if (await client.runs.get(thread, running))["status"] == "running":
+            break
+        await asyncio.sleep(0.02)
+    queued = (await client.runs.create(thread, doomed, input=long))["run_id"]
+    other = (await client.runs.create(kept_thread, kept, input=long))["run_id"]
+    await client.crons.create(doomed, schedule=yearly, input=long)
+    await client.crons.create_for_thread(thread, doomed, schedule=yearly)
+    kept_cron = await client.crons.create(kept, schedule=yearly)
+
+    await client.assistants.delete(doomed)
+
+    assert [(await client.runs.get(thread, r))["status"] for r in (running, queued)] == ["interrupted"] * 2
+    assert [c["cron_id"] for c in await client.crons.search()] == [kept_cron["cron_id"]]
+    # The deleted assistant's run stops and frees its thread; another assistant's run goes on.
+    await client.runs.join(thread, running)
+    assert (await client.threads.get(thread))["status"] == "idle"
+    assert (await client.runs.get(kept_thread, other))["status"] in ("pending", "running")
+    await client.runs.cancel(kept_thread, other, wait=True)

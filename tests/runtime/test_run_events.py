@@ -3,6 +3,8 @@ position; a gap, an overflow or a notification of unseen events sends the reader
 
 import uuid
 
+from langgraph_sdk import get_client
+
 from loopdesk.runtime.runs.events import Event, EventBus, Waiter, append_events, next_events
 from loopdesk.runtime.runs.redis_fanout import decode, encode
 
@@ -75,3 +77,22 @@ async def test_a_reader_that_overflowed_catches_up_from_the_log_without_loss(app
             after = events[-1].seq if events else after
         assert [e.seq for e in received] == list(range(1, 51))
         assert waiter.overflows == 1
+
+
+async def test_resuming_with_an_unknown_last_event_id_replays_the_log_from_the_start(server_url, make_account):
+    """As LangGraph's server: an id the run's log never had (another server's, a mangled one, one past
+    the end) continues from the start of the log instead of being refused; a known one after it."""
+    account = await make_account("lev")
+    client = get_client(url=server_url, api_key=None, headers=account.headers)
+    tid = (await client.threads.create())["thread_id"]
+    run = await client.runs.create(tid, "slow", input={"steps": [], "delay": 0}, stream_mode=["values", "updates"])
+
+    async def resumed(last_event_id: str | None) -> list[tuple]:
+        stream = client.runs.join_stream(tid, run["run_id"], last_event_id=last_event_id)
+        return [(p.event, p.data, p.id) async for p in stream]
+
+    full = await resumed(None)
+    assert full[0][0] == "metadata" and full[-1][0] == "end"
+    for unknown in ("abc", "1717171717171-0", "0", "-3", str(len(full) + 5), "99999999999"):
+        assert await resumed(unknown) == full, unknown
+    assert await resumed(full[1][2]) == full[2:]

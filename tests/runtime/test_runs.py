@@ -234,3 +234,118 @@ async def test_runs_go_on_after_the_database_drops_every_connection(
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
     result = await asyncio.wait_for(client.runs.wait(None, "echo", input={"messages": ["after"]}), timeout=30)
     assert result["messages"] == ["after", "echo: after"]
+
+
+# -- cancel ----------------------------------------------------------------------------------------
+
+LONG = {"steps": [], "delay": 30}  # a step that only a cancel ends
+
+
+async def _running(client, thread_id: str, input: dict = LONG) -> str:
+    run = await client.runs.create(thread_id, "slow", input=input)
+    deadline = asyncio.get_running_loop().time() + 10
+    while (await client.runs.get(thread_id, run["run_id"]))["status"] != "running":
+        assert asyncio.get_running_loop().time() < deadline, "the run never started"
+        await asyncio.sleep(0.02)
+    return run["run_id"]
+
+
+async def test_a_cancelled_run_reads_interrupted_at_once_and_cancel_answers_202_without_a_body(
+    server_url, make_account
+):
+    account = await make_account("pia")
+    client = sdk(server_url, account)
+    tid = (await client.threads.create())["thread_id"]
+    rid = await _running(client, tid)
+    async with httpx.AsyncClient(base_url=server_url, headers=account.headers) as http:
+        response = await http.post(f"/threads/{tid}/runs/{rid}/cancel")
+    assert response.status_code == 202 and response.content == b""
+    # Written when the cancel was accepted, not when the worker gets round to it.
+    assert (await client.runs.get(tid, rid))["status"] == "interrupted"
+    assert [r["status"] for r in await client.runs.list(tid)] == ["interrupted"]
+    # The worker still stops the run: its stream ends and the thread is free again.
+    parts = [p async for p in client.runs.join_stream(tid, rid)]
+    assert parts[0].event == "metadata" and parts[-1].event == "end"
+    assert (await client.threads.get(tid))["status"] == "idle"
+
+
+async def test_cancel_with_wait_answers_200_with_the_join_body_once_the_run_stopped(server_url, make_account):
+    account = await make_account("quin")
+    client = sdk(server_url, account)
+    tid = (await client.threads.create())["thread_id"]
+    rid = await _running(client, tid)
+    async with httpx.AsyncClient(base_url=server_url, headers=account.headers) as http:
+        response = await http.post(f"/threads/{tid}/runs/{rid}/cancel", params={"wait": 1})
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    assert response.headers["location"] == f"/threads/{tid}/runs/{rid}/join"
+    assert response.json() == {}  # LangGraph's server answers the run's result; this one left none
+    # Answered once the worker let go: the thread is settled and the log closed.
+    assert (await client.threads.get(tid))["status"] == "idle"
+    parts = [p async for p in client.runs.join_stream(tid, rid)]
+    assert parts[-1].event == "end"
+    # The SDK reads the same answer.
+    other = await _running(client, tid)
+    assert await client.runs.cancel(tid, other, wait=True) == {}
+
+
+async def test_cancel_with_rollback_deletes_the_run_and_answers_like_interrupt(server_url, make_account):
+    account = await make_account("rae")
+    client = sdk(server_url, account)
+    tid = (await client.threads.create())["thread_id"]
+    done = await client.runs.wait(tid, "slow", input={"steps": ["kept"], "delay": 0})
+    rid = await _running(client, tid)
+    async with httpx.AsyncClient(base_url=server_url, headers=account.headers) as http:
+        response = await http.post(f"/threads/{tid}/runs/{rid}/cancel", params={"wait": 1, "action": "rollback"})
+        assert response.status_code == 200 and response.json() == {}
+        assert_error(await http.get(f"/threads/{tid}/runs/{rid}"), 404, "run_not_found")
+        # No wait: 202; a run that never started goes at once.
+        running = await _running(client, tid)
+        queued = (await client.runs.create(tid, "slow", input={"delay": 0}))["run_id"]
+        response = await http.post(f"/threads/{tid}/runs/{queued}/cancel", params={"action": "rollback"})
+        assert response.status_code == 202 and response.content == b""
+        assert_error(await http.get(f"/threads/{tid}/runs/{queued}"), 404, "run_not_found")
+        await client.runs.cancel(tid, running, wait=True, action="rollback")
+    state = await client.threads.get_state(tid)
+    assert state["values"]["steps"] == done["steps"] == ["kept", "first", "second"]
+    assert (await client.threads.get(tid))["status"] == "idle"
+
+
+async def test_bulk_cancel_answers_204_and_the_runs_read_interrupted_at_once(server_url, make_account):
+    account = await make_account("sol")
+    client = sdk(server_url, account)
+    tid = (await client.threads.create())["thread_id"]
+    running = await _running(client, tid)
+    queued = (await client.runs.create(tid, "slow", input=LONG))["run_id"]
+    other_tid = (await client.threads.create())["thread_id"]
+    elsewhere = await _running(client, other_tid)
+    async with httpx.AsyncClient(base_url=server_url, headers=account.headers) as http:
+        response = await http.post("/runs/cancel", json={"thread_id": tid, "run_ids": [running, queued]})
+    assert response.status_code == 204 and response.content == b""
+    assert [(await client.runs.get(tid, r))["status"] for r in (running, queued)] == ["interrupted", "interrupted"]
+    assert (await client.runs.get(other_tid, elsewhere))["status"] == "running"
+    await client.runs.cancel_many(status="running", action="interrupt")
+    assert (await client.runs.get(other_tid, elsewhere))["status"] == "interrupted"
+    for thread_id, run_id in ((tid, running), (other_tid, elsewhere)):
+        await client.runs.join(thread_id, run_id)
+        assert (await client.threads.get(thread_id))["status"] == "idle"
+
+
+async def test_a_cancel_accepted_while_the_graph_ends_stands_and_the_run_cannot_be_deleted_meanwhile(
+    server_url, make_account, app
+):
+    """The cancel is on the row before the worker hears of it (here: never, no abort is sent): the
+    graph ends, and the worker records the cancel, not a success."""
+    account = await make_account("tam")
+    client = sdk(server_url, account)
+    tid = (await client.threads.create())["thread_id"]
+    rid = await _running(client, tid, input={"steps": [], "delay": 1})
+    async with app.state.persistence.pool.connection() as conn:
+        await conn.execute(
+            "UPDATE runs SET status = 'interrupted', cancel_action = 'interrupt' WHERE run_id = %s", (rid,)
+        )
+    async with httpx.AsyncClient(base_url=server_url, headers=account.headers) as http:
+        assert_error(await http.delete(f"/threads/{tid}/runs/{rid}"), 409)  # its worker has not let go yet
+        await client.runs.join(tid, rid)
+        assert (await client.runs.get(tid, rid))["status"] == "interrupted"
+        assert (await client.threads.get(tid))["status"] == "idle"
+        assert (await http.delete(f"/threads/{tid}/runs/{rid}")).status_code == 204

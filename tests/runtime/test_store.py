@@ -97,3 +97,13 @@ async def test_search_filters_take_comparison_operators_and_refuse_unknown_ones(
     assert [item["key"] for item in found.json()["items"]] == ["5"]
     bad = await client.post("/store/items/search", json={"filter": {"n": {"$regex": "x"}}}, headers=h)
     assert "$regex" in assert_error(bad, 422, "validation_error")["detail"][0]["msg"]
+
+
+async def test_a_nul_character_in_a_namespace_or_key_is_a_422_not_a_crash(client, make_account):
+    account = await make_account("nul")
+    got = await client.get("/store/items", params={"namespace": "\x00", "key": "k"}, headers=account.headers)
+    assert_error(got, 422)
+    put = await client.put(
+        "/store/items", json={"namespace": ["a\x00"], "key": "k\x00", "value": {}}, headers=account.headers
+    )
+    assert_error(put, 422)

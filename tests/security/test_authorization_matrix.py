@@ -18,28 +18,29 @@ from enum import Enum, StrEnum
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from fastapi.routing import APIWebSocketRoute, iter_route_contexts
-from psycopg import sql
 from starlette.routing import BaseRoute, WebSocketRoute
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from loopdesk.app import create_app
 from loopdesk.core.settings import (
-    AuthSettings,
-    DatabaseSettings,
-    LoggingSettings,
-    RuntimeSettings,
-    ServerSettings,
     Settings,
 )
 from loopdesk.tools.approvals.service import open_approval
 from loopdesk.tools.base import ToolSpec
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, TEST_GRAPHS, Account, _with_database, login, register_account
+from tests.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    Account,
+    copied_database,
+    login,
+    register_account,
+    suite_settings,
+)
 from tests.realtime.wsclient import WS, ws_url
 
 # -- callers and what each may get ---------------------------------------------------------------
@@ -120,6 +121,8 @@ class Case:
     query: Mapping[str, str] = field(default_factory=dict)
     # The call uses up what it names (a delete, a logout): each caller gets a fresh one of the owner's.
     fresh: str | None = None
+    # A stream that stays open (it follows what is still to come): judged by its status line alone.
+    stream: bool = False
 
 
 ECHO_RUN = {"assistant_id": "echo", "input": {"messages": ["matrix"]}}
@@ -184,6 +187,8 @@ RULES: dict[tuple[str, str], Case] = {
     ("GET", "/threads/{thread_id}/state/{checkpoint_id}"): Case(OWNER),
     ("POST", "/threads/{thread_id}/history"): Case(OWNER),
     ("GET", "/threads/{thread_id}/history"): Case(OWNER),
+    ("POST", "/threads/{thread_id}/commands"): Case(OWNER, body={"id": 1, "method": "run.start", "params": ECHO_RUN}),
+    ("POST", "/threads/{thread_id}/stream/events"): Case(OWNER, body={"channels": ["lifecycle"]}, stream=True),
     # crons
     ("POST", "/threads/{thread_id}/runs/crons"): Case(OWNER, body=CRON),
     ("POST", "/runs/crons"): Case(SIGNED_IN),
@@ -298,32 +303,13 @@ def _fill(value: Any, ids: Mapping[str, str]) -> Any:
 
 @pytest.fixture(scope="module")
 def database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
-    name = f"loopdesk_matrix_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db))
-        )
-    yield _with_database(pg_admin_url, name)
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with copied_database(pg_admin_url, template_db, "loopdesk_matrix") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        server=ServerSettings(env="test", _env_file=None),
-        database=DatabaseSettings(
-            database_url=database_url,
-            data_dir=tmp_path_factory.mktemp("matrix"),
-            migrate_on_start=False,
-            _env_file=None,
-        ),
-        auth=AuthSettings(
-            jwt_secret="test-secret-" + "x" * 32, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD, _env_file=None
-        ),
-        logging=LoggingSettings(log_level="WARNING", _env_file=None),
-        runtime=RuntimeSettings(graphs_config=TEST_GRAPHS, _env_file=None),
-    )
+    return suite_settings(database_url, tmp_path_factory.mktemp("matrix"))
 
 
 @pytest.fixture(scope="module")
@@ -445,7 +431,9 @@ class World:
             return {"session_id": _ok(created, 201)["session_id"]}
         raise AssertionError(f"no fresh {kind}")
 
-    async def answer(self, method: str, path: str, case: Case, caller: Caller, *, reads_body: bool) -> httpx.Response:
+    async def answer(
+        self, method: str, path: str, case: Case, caller: Caller, *, reads_body: bool, server: str | None = None
+    ) -> httpx.Response:
         ids, headers = dict(self.ids), self.headers(caller)
         if case.fresh == "token":
             if caller is not Caller.ANONYMOUS:
@@ -456,6 +444,17 @@ class World:
         body = _fill(case.body if case.body is not None else {}, ids) if reads_body else None
         # A guard against a stream that never ends (it would hang the suite), not a timing assertion.
         async with asyncio.timeout(60):
+            if case.stream:  # over a real server: the in-process transport would wait for the stream's end
+                assert server is not None, "a stream case needs the server"
+                async with (
+                    httpx.AsyncClient(base_url=server) as http,
+                    http.stream(
+                        method, path.format(**ids), params=_fill(dict(case.query), ids), json=body, headers=headers
+                    ) as response,
+                ):
+                    if response.status_code >= 300:
+                        await response.aread()
+                    return response
             return await self.client.request(
                 method, path.format(**ids), params=_fill(dict(case.query), ids), json=body, headers=headers
             )
@@ -489,8 +488,23 @@ def test_every_route_of_the_app_has_exactly_one_rule(app: FastAPI):
     )
 
 
-@pytest.mark.parametrize(("method", "path"), list(HTTP_RULES), ids=[f"{m} {p}" for m, p in HTTP_RULES])
+PLAIN_RULES = [key for key, case in HTTP_RULES.items() if not case.stream]
+STREAM_RULES = [key for key, case in HTTP_RULES.items() if case.stream]
+
+
+@pytest.mark.parametrize(("method", "path"), PLAIN_RULES, ids=[f"{m} {p}" for m, p in PLAIN_RULES])
 async def test_the_route_answers_every_caller_as_its_rule_says(world: World, method: str, path: str):
+    await _answers_as_its_rule_says(world, method, path)
+
+
+@pytest.mark.parametrize(("method", "path"), STREAM_RULES, ids=[f"{m} {p}" for m, p in STREAM_RULES])
+async def test_the_open_stream_answers_every_caller_as_its_rule_says(
+    world: World, server_url: str, method: str, path: str
+):
+    await _answers_as_its_rule_says(world, method, path, server=server_url)
+
+
+async def _answers_as_its_rule_says(world: World, method: str, path: str, server: str | None = None) -> None:
     case = RULES[method, path]
     route = app_routes(world.app).get((method, path))
     assert route is not None, f"the app does not serve {method} {path}"
@@ -498,7 +512,7 @@ async def test_the_route_answers_every_caller_as_its_rule_says(world: World, met
     wrong = []
     for caller in Caller:
         expected = case.rule.expect[caller]
-        response = await world.answer(method, path, case, caller, reads_body=reads_body)
+        response = await world.answer(method, path, case, caller, reads_body=reads_body, server=server)
         if not expected.admits(response.status_code):
             wrong.append(f"{caller}: expected {expected.value}, got {response.status_code} {response.text[:300]}")
     assert not wrong, f"{method} {path} ({case.rule.name}):\n" + "\n".join(wrong)

@@ -1,5 +1,8 @@
 """Domain errors carry their HTTP status and a stable code; one set of handlers renders every error
-as `{"error": {"code", "message", "detail"}}` and never lets a stack trace reach the client."""
+as `{"error": {"code", "message", "detail"}}` and never lets a stack trace reach the client.
+
+On Agent Protocol routes the answer also carries a top-level `detail` string, as LangGraph's server
+answers: langgraph_sdk makes it the exception's message, so SDK users read which field failed and why."""
 
 from __future__ import annotations
 
@@ -75,11 +78,39 @@ def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "detail": detail}}
 
 
+def is_agent_protocol_path(path: str) -> bool:
+    """/assistants, /threads, /runs, /store (AGENT_PROTOCOL_PREFIXES) or /info."""
+    from loopdesk.core.middleware import AGENT_PROTOCOL_PREFIXES  # imports this module: read at call time
+
+    root = path[1:].split("/", 1)[0]
+    return root in AGENT_PROTOCOL_PREFIXES or root == "info"
+
+
+def _error_response(
+    request: Request,
+    status: int,
+    body: dict[str, Any],
+    *,
+    summary: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The envelope; on Agent Protocol routes also `detail`: one line saying what is wrong (the SDK shows it)."""
+    if is_agent_protocol_path(request.scope.get("path", "")):
+        body = {**body, "detail": summary or body["error"]["message"]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def _status_code_name(status: int) -> str:
     try:
         return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
     except ValueError:
         return "error"
+
+
+def _validation_summary(detail: list[dict[str, Any]]) -> str:
+    """One line naming every invalid field: "Request is not valid: body.limit: Input should be ..." (no input)."""
+    problems = "; ".join(".".join(str(part) for part in item["loc"]) + ": " + item["msg"] for item in detail)
+    return f"Request is not valid: {problems}"
 
 
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -94,28 +125,29 @@ async def _loopdesk_error(request: Request, exc: LoopdeskError) -> JSONResponse:
     if exc.status_code >= 500:
         log.error("request.failed", code=exc.code, error=exc.message)
     detail = jsonable_encoder(exc.detail)  # a datetime or UUID in a detail must not turn the answer into a 500
-    return JSONResponse(error_body(exc.code, exc.message, detail), status_code=exc.status_code, headers=exc.headers)
+    return _error_response(request, exc.status_code, error_body(exc.code, exc.message, detail), headers=exc.headers)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = _status_code_name(exc.status_code)
     message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    return _error_response(request, exc.status_code, error_body(code, message), headers=getattr(exc, "headers", None))
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     detail = _validation_detail(exc)
     json_invalid = any(item["type"] == "json_invalid" for item in detail)
     if json_invalid:
-        return JSONResponse(error_body("invalid_json", "Request body is not valid JSON", detail), status_code=400)
-    return JSONResponse(error_body("validation_error", "Request is not valid: see detail", detail), status_code=422)
+        return _error_response(request, 400, error_body("invalid_json", "Request body is not valid JSON", detail))
+    body = error_body("validation_error", "Request is not valid: see detail", detail)
+    return _error_response(request, 422, body, summary=_validation_summary(detail))
 
 
 async def _data_error(request: Request, exc: DataError | psycopg.DataError) -> JSONResponse:
     # The database refused a value the schemas let through (range, encoding): the client's input.
     # SQLAlchemy wraps psycopg's error; LangGraph's saver and store raise psycopg's own.
     log.warning("request.invalid_value", error_type=type(getattr(exc, "orig", exc)).__name__)
-    return JSONResponse(error_body("invalid_value", "A value is out of range or not storable"), status_code=400)
+    return _error_response(request, 400, error_body("invalid_value", "A value is out of range or not storable"))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -4,21 +4,29 @@ can stand for that assistant anywhere an assistant id is accepted."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import importlib.util
 import inspect
+import typing
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import structlog
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import ensure_config
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
+from langgraph.store.base import BaseStore
+from langgraph_sdk.auth.types import BaseUser
+from langgraph_sdk.runtime import ServerRuntime, _ExecutionRuntime, _ReadRuntime, _ServerRuntimeBase
 from pydantic import create_model
 
 from loopdesk.core.imports import exec_file
@@ -30,6 +38,8 @@ log = structlog.get_logger("loopdesk.graphs")
 ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 GraphValue = Pregel | StateGraph | Callable[..., Any]
+# Why a graph is opened, as langgraph_sdk's ServerRuntime names it: only a run gets the execution runtime.
+AccessContext = Literal["threads.create_run", "threads.update", "threads.read", "assistants.read"]
 
 
 def default_assistant_id(graph_id: str) -> uuid.UUID:
@@ -45,7 +55,8 @@ class RegisteredGraph:
     graph_id: str
     value: GraphValue
     source: str
-    takes_config: bool = False
+    # A factory's parameters by name: "config" or "runtime" (a langgraph_sdk ServerRuntime); passed by keyword.
+    parameters: dict[str, str] = field(default_factory=dict)
     # What a caller may set per run (runtime/caller_settings.py); None: read from the graph's schemas.
     declared_caller_settings: frozenset[str] | None = None
 
@@ -59,34 +70,121 @@ class RegisteredGraph:
         graph = self.value.builder if isinstance(self.value, Pregel) and self.value.builder else self.value
         names: set[str] = set()
         for schema in (getattr(graph, "context_schema", None), getattr(graph, "config_schema", None)):
-            names |= _field_names(schema)
+            names |= schema_fields(schema)
         return frozenset(names) or None
 
     @property
     def is_factory(self) -> bool:
         return not isinstance(value := self.value, Pregel | StateGraph) and callable(value)
 
-    def build(self, config: dict[str, Any] | None = None, **update: Any) -> Pregel:
-        """The runnable graph; a factory is called per build (with the config if it takes one)."""
-        value = self.value
+    @asynccontextmanager
+    async def open(
+        self,
+        config: RunnableConfig | None = None,
+        *,
+        access: AccessContext,
+        store: BaseStore | None = None,
+        checkpointer: Any = None,
+        user: BaseUser | None = None,
+        context: Any = None,
+    ) -> AsyncIterator[Pregel]:
+        """The runnable graph for one use (a run, a state read, a schema), as the LangGraph server opens it: a
+        factory is called per use with what it asks for (the config, a ServerRuntime whose `context` only a run
+        gets), and what it returns (a graph, an awaitable, a sync or async context manager) is entered for this
+        use and exited after it."""
+        value: Any = self.value
         if self.is_factory:
-            value = value(config or {}) if self.takes_config else value()
-        if isinstance(value, StateGraph):
-            value = value.compile()
-        if not isinstance(value, Pregel):
-            raise GraphLoadError(f"graph {self.graph_id!r} ({self.source}) did not produce a LangGraph graph")
-        if value.name == "LangGraph":
-            update.setdefault("name", self.graph_id)
-        return value.copy(update=update) if update else value
+            runtime = _server_runtime(access, store, user, context)
+            config = ensure_config(config)
+            value = value(**{name: runtime if role == "runtime" else config for name, role in self.parameters.items()})
+        async with _entered(value) as graph:
+            if isinstance(graph, StateGraph):
+                graph = graph.compile()
+            if not isinstance(graph, Pregel):
+                raise GraphLoadError(f"graph {self.graph_id!r} ({self.source}) did not produce a LangGraph graph")
+            update: dict[str, Any] = {"checkpointer": checkpointer, "store": store}
+            update = {key: item for key, item in update.items() if item is not None}
+            if graph.name == "LangGraph":
+                update["name"] = self.graph_id
+            yield graph.copy(update=update) if update else graph
+
+
+def runtime_user(user_id: uuid.UUID | str, display_name: str | None = None) -> BaseUser:
+    """The loopdesk user a factory's `runtime.user` is: identified by the id runs carry as `user_id`."""
+    from loopdesk.runtime.custom_auth import ExternalUser
+
+    return ExternalUser(identity=str(user_id), display_name=display_name or str(user_id))
+
+
+def _server_runtime(
+    access: AccessContext, store: BaseStore | None, user: BaseUser | None, context: Any
+) -> ServerRuntime:
+    """langgraph_sdk's own runtime classes, so a factory's `runtime.execution_runtime` narrows as it does there."""
+    if access == "threads.create_run":
+        return _ExecutionRuntime(access_context=access, user=user, store=store, context=copy.copy(context))
+    return _ReadRuntime(access_context=access, user=user, store=store)
+
+
+@asynccontextmanager
+async def _entered(value: Any) -> AsyncIterator[Any]:
+    if isinstance(value, Pregel | StateGraph):
+        yield value
+    elif hasattr(value, "__aenter__") and hasattr(value, "__aexit__"):
+        async with value as entered:
+            yield entered
+    elif hasattr(value, "__enter__") and hasattr(value, "__exit__"):
+        with value as entered:
+            yield entered
+    elif inspect.isawaitable(value):
+        yield await value
+    else:
+        yield value
+
+
+def factory_parameters(value: Callable[..., Any]) -> dict[str, str]:
+    """What each parameter of a graph factory takes, as the LangGraph server reads it: none; one, a config
+    or a runtime; or a config and a runtime. A runtime is annotated `ServerRuntime` (or named `runtime`)."""
+    try:
+        parameters = list(inspect.signature(value).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"its signature cannot be read ({exc})") from None
+    if len(parameters) > 2:
+        raise ValueError(f"it must take no argument, a config, a runtime, or both; it takes {len(parameters)}")
+    try:
+        hints = typing.get_type_hints(value, localns={"ServerRuntime": ServerRuntime, "RunnableConfig": RunnableConfig})
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve: read it as written
+        hints = {}
+    runtime = [p.name for p in parameters if _is_runtime(hints.get(p.name, p.annotation))]
+    runtime = runtime or [p.name for p in parameters if p.name == "runtime"]
+    if len(parameters) == 2 and len(runtime) != 1:
+        raise ValueError("with two parameters, exactly one must be the runtime (annotated `ServerRuntime`)")
+    return {p.name: "runtime" if p.name in runtime else "config" for p in parameters}
+
+
+def _is_runtime(annotation: Any) -> bool:
+    if annotation is ServerRuntime:
+        return True
+    if isinstance(annotation, str):  # a forward reference that did not resolve
+        return annotation.split("[")[0].rpartition(".")[2] == "ServerRuntime"
+    if isinstance(annotation, type):
+        return issubclass(annotation, _ServerRuntimeBase)
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _is_runtime(typing.get_args(annotation)[0])
+    return origin is not None and _is_runtime(origin)
 
 
 @dataclass
 class GraphRegistry:
     graphs: dict[str, RegisteredGraph] = field(default_factory=dict)
+    # Graphs the configuration names that failed to load, with why: reported, never served.
+    unavailable: dict[str, str] = field(default_factory=dict)
     # langgraph.json `store.index` with `embed` resolved (a function, or a "provider:model" string).
     store_index: dict[str, Any] | None = None
     # langgraph.json `auth.path`: a langgraph_sdk.auth.Auth object (see runtime/custom_auth.py).
     custom_auth: Any = None
+    # langgraph.json `http.app`: routes served beside the API (see runtime/custom_routes.py).
+    custom_app: Any = None
 
     def register(
         self,
@@ -96,15 +194,18 @@ class GraphRegistry:
         source: str = "built-in",
         caller_settings: frozenset[str] | None = None,
     ) -> None:
-        takes_config = False
+        parameters: dict[str, str] = {}
         if not isinstance(value, Pregel | StateGraph):
             if not callable(value):
                 raise GraphLoadError(f"graph {graph_id!r} ({source}) is neither a graph nor a graph factory")
-            parameters = inspect.signature(value).parameters
-            if len(parameters) > 1:
-                raise GraphLoadError(f"graph factory {graph_id!r} ({source}) must take no argument or one config")
-            takes_config = len(parameters) == 1
-        self.graphs[graph_id] = RegisteredGraph(graph_id, value, source, takes_config, caller_settings)
+            try:
+                parameters = factory_parameters(value)
+            except ValueError as exc:
+                raise GraphLoadError(f"graph factory {graph_id!r} ({source}): {exc}") from None
+        self.graphs[graph_id] = RegisteredGraph(
+            graph_id, value, source, parameters=parameters, declared_caller_settings=caller_settings
+        )
+        self.unavailable.pop(graph_id, None)
 
     def get(self, graph_id: str) -> RegisteredGraph | None:
         return self.graphs.get(graph_id)
@@ -116,7 +217,12 @@ class GraphRegistry:
         config.apply_environment()
         modules: dict[Path, ModuleType] = {}  # a file naming several graphs is executed once: they share it
         for graph_id, spec in config.graphs.items():
-            self.register(graph_id, _import_spec(spec, config.base_dir, modules), source=spec)
+            try:
+                self.register(graph_id, _import_spec(spec, config.base_dir, modules), source=spec)
+            except GraphLoadError as exc:  # one broken graph is reported; the others are served
+                self.unavailable[graph_id] = str(exc)
+                log.error("graphs.unavailable", graph_id=graph_id, source=spec, error=str(exc))
+                continue
             log.info("graphs.registered", graph_id=graph_id, source=spec)
         if config.store is not None and config.store.index:
             self.store_index = _store_index(config.store.index, config.base_dir)
@@ -130,6 +236,16 @@ class GraphRegistry:
                 raise GraphLoadError(f"auth.path {config.auth.path!r} is not a langgraph_sdk.auth.Auth object")
             self.custom_auth = CustomAuth(auth)
             log.info("graphs.custom_auth", source=config.auth.path)
+        if config.http is not None and config.http.app:
+            from starlette.applications import Starlette
+
+            from loopdesk.runtime.custom_routes import CustomApp
+
+            app = _import_spec(config.http.app, config.base_dir, modules)
+            if not isinstance(app, Starlette):
+                raise GraphLoadError(f"http.app {config.http.app!r} is not a Starlette or FastAPI application")
+            self.custom_app = CustomApp(app, config.http.app, authenticated=config.http.enable_custom_route_auth)
+            log.info("graphs.custom_app", source=config.http.app, authenticated=self.custom_app.authenticated)
 
 
 def _store_index(index: dict[str, Any], base_dir: Path) -> dict[str, Any]:
@@ -177,7 +293,7 @@ def _import_spec(spec: str, base_dir: Path, modules: dict[Path, ModuleType] | No
         raise GraphLoadError(f"{spec!r}: module has no attribute {attribute!r}") from None
 
 
-def _field_names(schema: Any) -> set[str]:
+def schema_fields(schema: Any) -> set[str]:
     """Field names of a dataclass, TypedDict or pydantic model (the forms a LangGraph schema takes)."""
     if schema is None or not isinstance(schema, type):
         return set()

@@ -22,10 +22,12 @@ async def ok() -> dict[str, bool]:
 
 @router.get("/info")
 async def info(user: CurrentUser, graphs: GraphsDep) -> dict[str, Any]:
-    """What this server is and can do."""
+    """What this server is and can do: the graphs it serves, and those its configuration names that failed to
+    load (the server log says why)."""
     return {
         "version": __version__,
         "langgraph_py_version": version("langgraph"),
         "flags": {"assistants": True, "crons": True, "store": True, "langsmith": False},
         "graphs": sorted(graphs.graphs),
+        "unavailable_graphs": sorted(graphs.unavailable),
     }

@@ -184,7 +184,8 @@ class QueueWorker:
             "stalled_worker_timeout": stall_timeout,
             "shutdown_graceful_timeout": 5.0,
             "delete_jobs": "successful",
-            "abort_job_polling_interval": max(0.5, stall_timeout / 4),
+            # Aborts arrive by NOTIFY at once; the poll only bounds a missed one (a cancelled run stops within 1 s).
+            "abort_job_polling_interval": 1.0,
             "fetch_job_polling_interval": 1.0,  # scheduled jobs (retries, after_seconds) start within a second
         }
 

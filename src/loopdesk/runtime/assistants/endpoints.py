@@ -84,15 +84,16 @@ async def get_assistant_graph(
 ) -> dict[str, Any]:
     """The graph's nodes and edges (drawable)."""
     assistant = await service.get(user, assistant_id)
-    graph = service.build_graph(assistant)
-    return (await graph.aget_graph(xray=xray)).to_json()
+    async with service.open_graph(user, assistant) as graph:
+        return (await graph.aget_graph(xray=xray)).to_json()
 
 
 @router.get("/{assistant_id}/schemas")
 async def get_assistant_schemas(assistant_id: str, user: CurrentUser, service: ServiceDep) -> dict[str, Any]:
     """JSON schemas of the graph's input, output, state, config and context."""
     assistant = await service.get(user, assistant_id)
-    return graph_schemas(assistant.graph_id, service.build_graph(assistant))
+    async with service.open_graph(user, assistant) as graph:
+        return graph_schemas(assistant.graph_id, graph)
 
 
 @router.get("/{assistant_id}/subgraphs")
@@ -106,11 +107,11 @@ async def get_assistant_subgraphs(
 ) -> dict[str, Any]:
     """Schemas of the graph's subgraphs, by namespace."""
     assistant = await service.get(user, assistant_id)
-    graph = service.build_graph(assistant)
-    return {
-        ns: graph_schemas(assistant.graph_id, sub)
-        async for ns, sub in graph.aget_subgraphs(namespace=namespace, recurse=recurse)
-    }
+    async with service.open_graph(user, assistant) as graph:
+        return {
+            ns: graph_schemas(assistant.graph_id, sub)
+            async for ns, sub in graph.aget_subgraphs(namespace=namespace, recurse=recurse)
+        }
 
 
 @router.post("/{assistant_id}/versions", response_model=list[AssistantVersionRead])

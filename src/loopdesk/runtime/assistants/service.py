@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
+from langgraph.pregel import Pregel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopdesk.core.errors import Conflict, Forbidden, NotFound
+from loopdesk.core.errors import Conflict, Forbidden, LoopdeskError, NotFound
 from loopdesk.runtime.assistants.models import Assistant, AssistantVersion
 from loopdesk.runtime.assistants.repository import AssistantRepository
 from loopdesk.runtime.assistants.schemas import (
@@ -23,7 +24,7 @@ from loopdesk.runtime.assistants.schemas import (
 )
 from loopdesk.runtime.caller_settings import check_caller_settings
 from loopdesk.runtime.custom_auth import Authorizer
-from loopdesk.runtime.graphs import GraphRegistry, RegisteredGraph, default_assistant_id
+from loopdesk.runtime.graphs import GraphRegistry, RegisteredGraph, default_assistant_id, runtime_user
 from loopdesk.runtime.paging import split_page
 from loopdesk.users.models import Role, User
 
@@ -38,6 +39,18 @@ class GraphNotFound(NotFound):
     code, message = "graph_not_found", "Graph not found"
 
 
+class GraphUnavailable(LoopdeskError):
+    """The configuration names the graph but it failed to load at start (the server log says why)."""
+
+    status_code, code, message = 424, "graph_unavailable", "Graph failed to load and is not served"
+
+    @classmethod
+    def of(cls, graph_id: str) -> GraphUnavailable:
+        return cls(
+            f"Graph '{graph_id}' failed to load and is not served: see the server log", detail={"graph_id": graph_id}
+        )
+
+
 class AssistantService:
     def __init__(self, session: AsyncSession, graphs: GraphRegistry, authz: Authorizer | None = None):
         self.session = session
@@ -47,7 +60,7 @@ class AssistantService:
 
     def resolve_id(self, assistant_id: str) -> uuid.UUID:
         """An assistant id, or a graph id standing for that graph's default assistant."""
-        if assistant_id in self.graphs:
+        if assistant_id in self.graphs or assistant_id in self.graphs.unavailable:
             return default_assistant_id(assistant_id)
         try:
             return uuid.UUID(assistant_id)
@@ -56,6 +69,8 @@ class AssistantService:
 
     def graph(self, graph_id: str) -> RegisteredGraph:
         registered = self.graphs.get(graph_id)
+        if graph_id in self.graphs.unavailable:
+            raise GraphUnavailable.of(graph_id)
         if registered is None:
             raise GraphNotFound(f"Graph '{graph_id}' not found", detail={"graph_id": graph_id})
         return registered
@@ -148,9 +163,19 @@ class AssistantService:
         return assistant
 
     async def delete(self, caller: User, assistant_id: str) -> None:
+        """The assistant, its crons, and an interrupt of its in-flight runs (whoever started them), as
+        LangGraph's server does: nothing runs or fires for an assistant that is gone."""
+        # Imported here: runs and crons resolve assistants through this module.
+        from loopdesk.runtime.crons.service import CronService
+        from loopdesk.runtime.runs.service import RunService
+
         assistant = await self._get_writable(caller, assistant_id, "delete")
+        crons = await CronService(self.session, self.graphs).delete_for_assistant(assistant.assistant_id)
+        runs = await RunService(self.session, self.graphs).cancel_for_assistant(assistant.assistant_id)
         await self.assistants.delete(assistant)
-        log.info("assistants.deleted", assistant_id=str(assistant.assistant_id))
+        log.info(
+            "assistants.deleted", assistant_id=str(assistant.assistant_id), crons_deleted=crons, runs_cancelled=runs
+        )
 
     async def search(self, caller: User, query: AssistantSearch) -> tuple[Sequence[Assistant], bool]:
         """The page, and whether more rows follow it."""
@@ -179,13 +204,18 @@ class AssistantService:
         )
 
     async def sync_defaults(self) -> list[str]:
-        """Create the default assistant of every registered graph that lacks one."""
+        """Create the default assistant of every configured graph that lacks one (one that failed to load too:
+        clients find it, and using it says why it is not served)."""
         created = []
-        for graph_id in self.graphs.graphs:
+        for graph_id in [*self.graphs.graphs, *self.graphs.unavailable]:
             if await self.assistants.ensure_system_assistant(default_assistant_id(graph_id), graph_id):
                 created.append(graph_id)
         return created
 
-    def build_graph(self, assistant: Assistant, config: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def open_graph(self, caller: User, assistant: Assistant) -> AsyncIterator[Pregel]:
+        """The assistant's graph, opened to describe it (schemas, nodes, subgraphs)."""
         registered = self.graph(assistant.graph_id)
-        return registered.build({**assistant.config, **(config or {})})
+        user = runtime_user(caller.id, caller.display_name)
+        async with registered.open(assistant.config, access="assistants.read", user=user) as graph:
+            yield graph

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from croniter import croniter
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.audit.service import record
@@ -148,6 +148,14 @@ class CronService:
 
     async def delete(self, caller: User, cron_id: uuid.UUID) -> None:
         await self.session.delete(await self.get(caller, cron_id, for_update=True, action="delete"))
+
+    async def delete_for_assistant(self, assistant_id: uuid.UUID) -> int:
+        """Every owner's crons of an assistant being deleted (they would fire for nothing); a firing in
+        progress finishes first (its row is locked). Returns how many went."""
+        deleted = await self.session.scalars(
+            delete(Cron).where(Cron.assistant_id == assistant_id).returning(Cron.cron_id)
+        )
+        return len(deleted.all())
 
     def _filters(self, caller: User, assistant_id: str | None, thread_id: uuid.UUID | None,
                  metadata: dict[str, Any] | None) -> list[ColumnElement[bool]]:  # fmt: skip

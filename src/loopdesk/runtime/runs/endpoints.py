@@ -18,7 +18,7 @@ from loopdesk.core.errors import BadRequest, Conflict
 from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.deps import GraphsDep
 from loopdesk.runtime.paging import render_page
-from loopdesk.runtime.runs.events import EventBus, dumps
+from loopdesk.runtime.runs.events import EventBus, dumps, has_event
 from loopdesk.runtime.runs.limits import RunRateLimit, check_run_rate
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import RunCancelMany, RunCreate, RunListQuery, RunRead, RunStatus, StreamMode
@@ -67,16 +67,15 @@ class _Reader:
 ReaderDep = Annotated[_Reader, Depends(_Reader)]
 
 
-def _last_event_id(value: str | None) -> int:
-    if value is None or value == "":
+async def _resume_after(reader: _Reader, run_id: uuid.UUID, last_event_id: str | None) -> int:
+    """The seq a join-stream continues after: the `Last-Event-ID` when it names an event of this run's
+    log, else 0. An id the log never had (another server's, a mangled one) replays the whole log, as
+    LangGraph's server continues from the start of what it retains instead of refusing."""
+    value = (last_event_id or "").strip()
+    if not value.isdecimal() or not 0 < int(value) < 2**31:
         return 0
-    try:
-        seq = int(value.rsplit("-", 1)[-1]) if "-" in value else int(value)
-    except ValueError:
-        raise BadRequest("Last-Event-ID is not an event id of this server", detail={"last_event_id": value}) from None
-    if not 0 <= seq < 2**31:
-        raise BadRequest("Last-Event-ID is out of range", detail={"last_event_id": value})
-    return seq
+    seq = int(value)
+    return seq if await has_event(reader.pool, run_id, seq) else 0
 
 
 def _stream_modes(values: list[str] | None) -> list[str] | None:
@@ -117,23 +116,27 @@ def _sse(
     )
 
 
-def _waiting(reader: _Reader, run: Run, credential: Credential) -> StreamingResponse:
+def _waiting(
+    reader: _Reader, thread_id: uuid.UUID, run_id: uuid.UUID, credential: Credential, *, missing: Any = None
+) -> StreamingResponse:
     """A JSON body sent once the run ends; newlines keep the connection alive meanwhile (JSON allows
-    leading whitespace). A client that loses it re-reads the outcome from `Location` (join)."""
+    leading whitespace). A client that loses it re-reads the outcome from `Location` (join).
+    `missing`: the body when the run left no output or is gone."""
 
     async def body() -> AsyncIterator[bytes]:
-        async for item in wait_outcome(reader.pool, reader.bus, run.run_id, heartbeat=reader.heartbeat):
+        async for item in wait_outcome(reader.pool, reader.bus, run_id, heartbeat=reader.heartbeat):
             if isinstance(item, bytes):
                 yield item
-            elif item is None:
-                yield dumps(None).encode()
+            elif item is None or item[1] is None:
+                yield dumps(missing).encode()
             else:
                 yield dumps(item[1]).encode()
 
+    path = f"/threads/{thread_id}/runs/{run_id}"
     return StreamingResponse(
         reader.watch.guard(body(), credential, access_ended_body),
         media_type="application/json",
-        headers={"Location": f"{_run_path(run)}/join", "Content-Location": _run_path(run)},
+        headers={"Location": f"{path}/join", "Content-Location": path},
     )
 
 
@@ -178,7 +181,7 @@ async def wait_run(
     """Start a run and answer with its final state values (`__error__` if it failed)."""
     run = await service.create(user, thread_id, data)
     await service.session.commit()
-    return _waiting(reader, run, credential)
+    return _waiting(reader, run.thread_id, run.run_id, credential)
 
 
 @router.get("/threads/{thread_id}/runs", response_model=list[dict[str, Any]])
@@ -220,16 +223,17 @@ async def cancel_run(
     user: CurrentUser,
     service: ServiceDep,
     reader: ReaderDep,
+    credential: CurrentCredential,
     wait: Annotated[bool, Query(description="answer once the run has stopped")] = False,
     action: CancelAction = "interrupt",
 ) -> Response:
-    """Stop a run: `interrupt` keeps what it did, `rollback` deletes the run and its checkpoints."""
-    run = await service.cancel(user, thread_id, run_id, action)
+    """Stop a run: `interrupt` keeps what it did, `rollback` deletes the run and its checkpoints. It
+    reads `interrupted` at once. 202 with no body; with `wait`, 200 once it stopped, with what join
+    answers (`{}` when it left no output, as after a rollback)."""
+    await service.cancel(user, thread_id, run_id, action)
     await service.session.commit()
-    if wait and run is not None:
-        async for _ in wait_outcome(reader.pool, reader.bus, run.run_id, heartbeat=reader.heartbeat):
-            pass
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    if wait:
+        return _waiting(reader, thread_id, run_id, credential, missing={})
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -243,7 +247,8 @@ async def join_run(
     reader: ReaderDep,
 ) -> StreamingResponse:
     """Wait for the run to end; answers with the thread's final values."""
-    return _waiting(reader, await service.get(user, thread_id, run_id), credential)
+    run = await service.get(user, thread_id, run_id)
+    return _waiting(reader, run.thread_id, run.run_id, credential)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=StreamingResponse)
@@ -260,7 +265,7 @@ async def join_stream(
 ) -> StreamingResponse:
     """The run's events from after `Last-Event-ID` (all of them without it), live until `end`."""
     run = await service.get(user, thread_id, run_id)
-    after = _last_event_id(last_event_id)
+    after = await _resume_after(reader, run.run_id, last_event_id)
     modes = _stream_modes(stream_mode)
     return _sse(reader, run, user, credential, after=after, modes=mode_filter(modes), cancel=cancel_on_disconnect)
 
@@ -291,7 +296,7 @@ async def wait_stateless_run(
 ) -> StreamingResponse:
     run = await service.create(user, None, data)
     await service.session.commit()
-    return _waiting(reader, run, credential)
+    return _waiting(reader, run.thread_id, run.run_id, credential)
 
 
 @router.post("/runs/batch", response_model=list[RunRead])

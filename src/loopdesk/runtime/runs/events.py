@@ -106,6 +106,12 @@ async def last_seq(pool: AsyncConnectionPool, run_id: uuid.UUID) -> int:
     return int(row["seq"]) if row else 0
 
 
+async def has_event(pool: AsyncConnectionPool, run_id: uuid.UUID, seq: int) -> bool:
+    """Whether the run's log holds event `seq` (a `Last-Event-ID` a reader may resume after)."""
+    rows = await fetch(pool, "SELECT 1 FROM run_events WHERE run_id = %s AND seq = %s", (run_id, seq))
+    return bool(rows)
+
+
 class EventWriter:
     """Buffers a run's events and writes them in batches from a background task: the graph never waits
     on the database, and a burst of token chunks becomes one INSERT."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.db import Database
 from loopdesk.core.metrics import RUN_DURATION, RUNS_FINISHED
-from loopdesk.runtime.graphs import GraphRegistry
+from loopdesk.runtime.graphs import GraphRegistry, runtime_user
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.queue import RUN_TASK, WEBHOOK_TASK, defer
+from loopdesk.runtime.runs.context import graph_context
 from loopdesk.runtime.runs.events import EventWriter, Publisher, last_seq
 from loopdesk.runtime.runs.lifecycle import close_log, notify, rollback_checkpoints, settle_thread
 from loopdesk.runtime.runs.models import Run
@@ -81,6 +84,11 @@ class Prepared:
         )
 
 
+def _settled(run: Run) -> bool:
+    """Over, with nothing left for a worker to do: terminal and no cancel waiting to be honoured."""
+    return run.status in TERMINAL and run.cancel_action is None
+
+
 def _command(spec: dict[str, Any]) -> Command:
     def target(item: Any) -> Any:
         return Send(item["node"], item.get("input")) if isinstance(item, dict) else item
@@ -118,26 +126,42 @@ class RunExecutor:
     async def _after_cancellation(self, run_id: uuid.UUID) -> None:
         async with self.database.sessionmaker() as session:
             run = await session.get(Run, run_id)
-            if run is None or run.status in TERMINAL:
+            if run is None or _settled(run):
                 return
             prepared = Prepared.of(run, resumed=True)
         if prepared.cancel_action:
             log.info("runs.cancelled", run_id=str(run_id))
-            graph = self._graph_for(prepared)
-            await self._finish_cancelled(prepared, graph)
+            async with self._graph_for(prepared) as graph:
+                await self._finish_cancelled(prepared, graph)
         else:
             log.info("runs.handed_back", run_id=str(run_id))  # the worker is stopping
             await self._requeue(prepared)
 
-    def _graph_for(self, prepared: Prepared) -> Pregel | None:
+    @asynccontextmanager
+    async def _graph_for(self, prepared: Prepared) -> AsyncIterator[Pregel | None]:
+        """The run's graph to read its state with; None when this worker does not serve it or it fails to open."""
         registered = self.graphs.get(prepared.kwargs["graph_id"])
-        if registered is None:
-            return None
-        return registered.build(
-            self._config(prepared), checkpointer=self.persistence.checkpointer, store=self.persistence.store
-        )
+        async with AsyncExitStack() as stack:
+            graph = None
+            if registered is not None:
+                opening = registered.open(
+                    self._config(prepared),
+                    access="threads.read",
+                    checkpointer=self.persistence.checkpointer,
+                    store=self.persistence.store,
+                    user=runtime_user(prepared.owner_id),
+                )
+                try:
+                    graph = await stack.enter_async_context(opening)
+                except Exception as exc:  # noqa: BLE001 - the run still ends; its thread keeps its last values
+                    log.warning("runs.graph_not_opened", run_id=str(prepared.run_id), error=type(exc).__name__)
+            yield graph
 
     async def _execute(self, run_id: uuid.UUID) -> None:
+        async with AsyncExitStack() as graphs:  # a factory's graph stays open until the run is recorded
+            await self._execute_in(run_id, graphs)
+
+    async def _execute_in(self, run_id: uuid.UUID, graphs: AsyncExitStack) -> None:
         prepared = await self._start(run_id)
         if prepared is None:
             return
@@ -158,7 +182,15 @@ class RunExecutor:
         timer.__enter__()
         try:
             store = ScopedStore.for_owner(self.persistence.store, prepared.owner_id)
-            graph = registered.build(config, checkpointer=self.persistence.checkpointer, store=store)
+            opening = registered.open(
+                config,
+                access="threads.create_run",
+                checkpointer=self.persistence.checkpointer,
+                store=store,
+                user=runtime_user(prepared.owner_id),
+                context=dict(prepared.kwargs.get("context") or {}),
+            )
+            graph = await graphs.enter_async_context(opening)
             if writer.seq == 0:
                 writer.emit("metadata", {"run_id": str(run_id), "attempt": prepared.attempt})
             await self._stream(prepared, graph, config, writer)
@@ -190,8 +222,10 @@ class RunExecutor:
                 return None
             thread = await session.get(Thread, thread_id, with_for_update=True)
             run = await session.get(Run, run_id, with_for_update=True)
-            if run is None or run.status in TERMINAL:
+            if run is None or _settled(run):
                 return None
+            if run.cancel_action is not None:  # cancelled while no worker held it: closed, never started
+                return Prepared.of(run, resumed=True)
             if run.attempt >= MAX_ATTEMPTS:
                 run.status = "error"
                 run.error = {"error": "RunAbandoned", "message": f"gave up after {run.attempt} attempts"}
@@ -249,8 +283,7 @@ class RunExecutor:
         }
         if kwargs.get("durability"):
             options["durability"] = kwargs["durability"]
-        if kwargs.get("context"):
-            options["context"] = kwargs["context"]
+        options["context"] = graph_context(graph, kwargs.get("context"))  # always: a schema's defaults apply
         router = _ChunkRouter(requested, writer, subgraphs=bool(kwargs.get("stream_subgraphs")))
         graph_input = await self._input(prepared)
         if "events" in requested:
@@ -273,6 +306,14 @@ class RunExecutor:
     async def _finish(
         self, prepared: Prepared, graph: Pregel | None, config: dict[str, Any], *, error: BaseException | None = None
     ) -> None:
+        if not await self._record(prepared, graph, error):
+            # A cancel accepted before the end was recorded stands. Its abort is on the way: shielded,
+            # so that landing now cannot leave the thread unsettled (a second finish finds it settled).
+            await asyncio.shield(self._finish_cancelled(prepared, graph))
+
+    async def _record(self, prepared: Prepared, graph: Pregel | None, error: BaseException | None) -> bool:
+        """The run's outcome, its log's end and its thread's state, in one transaction; False (nothing
+        recorded) when a cancel was accepted meanwhile."""
         try:
             values, interrupts = await self._snapshot(graph, prepared)
         except Exception as exc:  # noqa: BLE001 - a state we cannot read still ends the run
@@ -282,7 +323,9 @@ class RunExecutor:
             thread = await session.get(Thread, prepared.thread_id, with_for_update=True)
             run = await session.get(Run, prepared.run_id, with_for_update=True)
             if run is None or thread is None:
-                return
+                return True
+            if run.cancel_action is not None:
+                return False
             if error is not None:
                 run.status = "error"
                 run.error = {"error": type(error).__name__, "message": str(error)}
@@ -303,6 +346,7 @@ class RunExecutor:
             )
             await stamp_messages(session, thread.thread_id, run.run_id, run.created_at, values, run.updated_at)
             await self._after(session, run)
+        return True
 
     async def _after(self, session: AsyncSession, run: Run) -> None:
         """Follow-up jobs of a finished run, enqueued with its final status (webhooks)."""
@@ -310,25 +354,14 @@ class RunExecutor:
             await defer(session, WEBHOOK_TASK, {"run_id": str(run.run_id)})
 
     async def _finish_cancelled(self, prepared: Prepared, graph: Pregel | None) -> None:
-        values, interrupts = None, None
+        """Honour the run's cancel: its checkpoints go first on rollback (again is harmless), then the
+        run's end, its thread's state and the cleared `cancel_action` commit together, so that a
+        reader who sees the run stopped also sees its thread settled."""
         async with self.database.sessionmaker() as session, session.begin():
-            thread = await session.get(Thread, prepared.thread_id, with_for_update=True)
-            run = await session.get(Run, prepared.run_id, with_for_update=True)
-            if run is None or thread is None:
-                return
-            if run.cancel_action == "rollback":
-                await rollback_checkpoints(session, run.thread_id, run.run_id)
-                await session.delete(run)
-                await session.flush()
-                await notify(session, prepared.run_id)
-                finished = None
-            else:
-                run.status = "interrupted"
-                run.updated_at = datetime.now(UTC)
-                RUNS_FINISHED.labels(prepared.kwargs["graph_id"], "interrupted").inc()
-                await close_log(session, run.run_id, [("end", None)])
-                finished = run
-            await session.flush()
+            action = await session.scalar(select(Run.cancel_action).where(Run.run_id == prepared.run_id))
+            if action == "rollback":
+                await rollback_checkpoints(session, prepared.thread_id, prepared.run_id)
+        values, interrupts = None, None
         if graph is not None:
             try:
                 values, interrupts = await self._snapshot(graph, prepared)
@@ -336,11 +369,22 @@ class RunExecutor:
                 values, interrupts = None, None
         async with self.database.sessionmaker() as session, session.begin():
             thread = await session.get(Thread, prepared.thread_id, with_for_update=True)
-            if thread is not None:
-                run = await session.get(Run, prepared.run_id) if finished is not None else None
-                await settle_thread(session, thread, finished=run, values=values, interrupts=interrupts)
-                if run is not None:
-                    await stamp_messages(session, thread.thread_id, run.run_id, run.created_at, values, run.updated_at)
+            run = await session.get(Run, prepared.run_id, with_for_update=True)
+            if run is None or thread is None or _settled(run):
+                return  # gone, or honoured by a finish that got here first
+            if run.cancel_action == "rollback":
+                await session.delete(run)
+                await session.flush()
+                await notify(session, prepared.run_id)
+                await settle_thread(session, thread, finished=None, values=values, interrupts=interrupts)
+                return
+            run.status = "interrupted"
+            run.cancel_action = None  # honoured: readers may now take the run as stopped
+            run.updated_at = datetime.now(UTC)
+            RUNS_FINISHED.labels(prepared.kwargs["graph_id"], "interrupted").inc()
+            await close_log(session, run.run_id, [("end", None)])
+            await settle_thread(session, thread, finished=run, values=values, interrupts=interrupts)
+            await stamp_messages(session, thread.thread_id, run.run_id, run.created_at, values, run.updated_at)
 
     async def _requeue(self, prepared: Prepared) -> None:
         async with self.database.sessionmaker() as session, session.begin():

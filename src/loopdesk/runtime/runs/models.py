@@ -29,7 +29,8 @@ class Run(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
     kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     multitask_strategy: Mapped[str] = mapped_column(String(16), default="enqueue")
-    # Set when a cancel is asked for: "interrupt" or "rollback"; the executing worker honours it.
+    # A cancel of a running run ("interrupt" or "rollback") its worker has yet to honour (the status
+    # already reads `interrupted`); cleared when the worker has stopped and closed the run's log.
     cancel_action: Mapped[str | None] = mapped_column(String(16), default=None)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     job_id: Mapped[int | None] = mapped_column(BigInteger, default=None)

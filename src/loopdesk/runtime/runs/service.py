@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from loopdesk.runtime.custom_auth import Authorizer, matches
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
 from loopdesk.runtime.queue import RUN_TASK, abort, defer
+from loopdesk.runtime.runs.context import run_context
 from loopdesk.runtime.runs.lifecycle import close_log, notify, notify_thread, settle_thread
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import INFLIGHT, RunCancelMany, RunCreate, RunListQuery
@@ -115,7 +116,7 @@ class RunService:
             "input": data.input,
             "command": data.command.model_dump(exclude_none=True) if data.command else None,
             "config": config,
-            "context": {**assistant.context, **(data.context or {})},
+            "context": run_context(assistant.config, assistant.context, data.config, data.context),
             "stream_mode": data.stream_mode,
             "stream_subgraphs": data.stream_subgraphs,
             "interrupt_before": data.interrupt_before,
@@ -221,6 +222,14 @@ class RunService:
             statement = statement.where(Run.run_id.in_(data.run_ids))
         if data.status in ("pending", "running"):
             statement = statement.where(Run.status == data.status)
+        return await self._cancel_selected(statement, action)
+
+    async def cancel_for_assistant(self, assistant_id: uuid.UUID) -> int:
+        """Every in-flight run of an assistant being deleted, whoever started it: none may outlive it."""
+        statement = select(Run).where(Run.assistant_id == assistant_id, Run.status.in_(INFLIGHT))
+        return await self._cancel_selected(statement, "interrupt")
+
+    async def _cancel_selected(self, statement: Select[tuple[Run]], action: str) -> int:
         thread_ids = sorted(set((await self.session.scalars(statement.with_only_columns(Run.thread_id))).all()))
         threads = {}
         for thread_id in thread_ids:  # threads first, then their runs: the lock order of run creation
@@ -235,11 +244,13 @@ class RunService:
         return len(runs)
 
     async def _cancel(self, run: Run, thread: Thread, action: str) -> Run | None:
-        """A pending run ends here and now; a running one is told to stop, wherever it executes (the
-        request is durable: a worker that takes the run up later honours it before starting)."""
+        """A pending run ends here and now. A running one shows `interrupted` at once and its worker is
+        told to stop (through the queue's abort); the worker closes its log and settles the thread, and
+        honours the cancel even if it takes the run up later or finishes the graph meanwhile."""
         if run.job_id is not None:
             await abort(self.session, run.job_id)
         if run.status == "running":
+            run.status = "interrupted"
             run.cancel_action = action
             run.updated_at = datetime.now(UTC)
             await self.session.flush()
@@ -253,7 +264,6 @@ class RunService:
             log.info("runs.rolled_back", run_id=str(run.run_id))
             return None
         run.status = "interrupted"
-        run.cancel_action = action
         run.updated_at = datetime.now(UTC)
         await close_log(self.session, run.run_id, [("end", None)])
         await settle_thread(self.session, thread, finished=run)
@@ -264,4 +274,6 @@ class RunService:
         run = await self.get(caller, thread_id, run_id, for_update=True)
         if run.status in INFLIGHT:
             raise Conflict("Cancel the run before deleting it", detail={"run_id": str(run_id), "status": run.status})
+        if run.cancel_action is not None:  # its worker has yet to stop, close the log and settle the thread
+            raise Conflict("The run is still stopping", detail={"run_id": str(run_id), "status": run.status})
         await self.session.execute(delete(Run).where(Run.run_id == run.run_id))

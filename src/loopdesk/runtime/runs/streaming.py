@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from loopdesk.auth.credentials import CredentialRevoked
 from loopdesk.core.errors import error_body
-from loopdesk.runtime.runs.events import EventBus, dumps, fetch, next_events, wait_for
+from loopdesk.runtime.runs.events import Event, EventBus, dumps, fetch, next_events, wait_for
 from loopdesk.runtime.runs.schemas import TERMINAL
 
 ALWAYS_SENT = {"metadata", "error", "end"}
@@ -36,6 +36,29 @@ async def run_outcome(pool: AsyncConnectionPool, run_id: uuid.UUID) -> tuple[str
     return (rows[0]["status"], rows[0]["output"]) if rows else None
 
 
+async def log_events(
+    pool: AsyncConnectionPool, bus: EventBus, run_id: uuid.UUID, *, after: int = 0, heartbeat: float = 10.0
+) -> AsyncIterator[Event | None]:
+    """Every event of the run after `after`, in order, ending with `end` (seq 0 when the run was
+    deleted meanwhile); None after each idle heartbeat interval. One reader for every stream format."""
+    async with bus.subscribe(run_id) as waiter:
+        while True:
+            waiter.clear()
+            events, from_log = await next_events(pool, waiter, run_id, after)
+            for event in events:
+                after = event.seq
+                yield event
+                if event.event == "end":
+                    return
+            if events:
+                continue
+            if from_log and await run_outcome(pool, run_id) is None:  # deleted (rolled back) meanwhile
+                yield Event(0, "end", "null")
+                return
+            if not await wait_for(waiter, heartbeat):
+                yield None
+
+
 async def sse_events(
     pool: AsyncConnectionPool,
     bus: EventBus,
@@ -46,35 +69,30 @@ async def sse_events(
     heartbeat: float = 10.0,
 ) -> AsyncIterator[bytes]:
     """Every event of the run after `after`, in order, ending with `end`."""
-    async with bus.subscribe(run_id) as waiter:
-        while True:
-            waiter.clear()
-            events, from_log = await next_events(pool, waiter, run_id, after)
-            for event in events:
-                after = event.seq
-                if modes is not None and _base_mode(event.event) not in modes:
-                    continue
-                yield f"event: {event.event}\ndata: {event.data}\nid: {event.seq}\n\n".encode()
-                if event.event == "end":
-                    return
-            if events:
-                continue
-            if from_log and await run_outcome(pool, run_id) is None:  # deleted (rolled back) meanwhile
-                yield b"event: end\ndata: null\n\n"
-                return
-            if not await wait_for(waiter, heartbeat):
-                yield b": heartbeat\n\n"
+    async for event in log_events(pool, bus, run_id, after=after, heartbeat=heartbeat):
+        if event is None:
+            yield b": heartbeat\n\n"
+        elif event.seq == 0:
+            yield b"event: end\ndata: null\n\n"
+        elif modes is None or _base_mode(event.event) in modes:
+            yield f"event: {event.event}\ndata: {event.data}\nid: {event.seq}\n\n".encode()
+
+
+async def _stopping(pool: AsyncConnectionPool, run_id: uuid.UUID) -> bool:
+    """A cancel was accepted that the run's worker has yet to honour (it clears `cancel_action`)."""
+    return bool(await fetch(pool, "SELECT 1 FROM runs WHERE run_id = %s AND cancel_action IS NOT NULL", (run_id,)))
 
 
 async def wait_outcome(
     pool: AsyncConnectionPool, bus: EventBus, run_id: uuid.UUID, *, heartbeat: float = 10.0
 ) -> AsyncIterator[bytes | tuple[str, Any] | None]:
-    """Yields b"\\n" keep-alives while the run goes on, then its (status, output) (None if it is gone)."""
+    """Yields b"\\n" keep-alives while the run goes on, then its (status, output) (None if it is gone).
+    A cancelled run is waited for until its worker has stopped, though it reads `interrupted` at once."""
     async with bus.subscribe(run_id, final_only=True) as waiter:
         while True:
             waiter.clear()
             outcome = await run_outcome(pool, run_id)
-            if outcome is None or outcome[0] in TERMINAL:
+            if outcome is None or (outcome[0] in TERMINAL and not await _stopping(pool, run_id)):
                 yield outcome
                 return
             if not await wait_for(waiter, heartbeat):

@@ -12,7 +12,7 @@ from loopdesk.core.errors import NotFound
 from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.deps import PersistenceDep
 from loopdesk.runtime.serde import to_jsonable
-from loopdesk.runtime.store.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+from loopdesk.runtime.store.schemas import NO_NUL, StoreDelete, StoreNamespaces, StorePut, StoreSearch
 from loopdesk.runtime.store.scoped import ScopedStore
 from loopdesk.users.models import Role
 
@@ -71,8 +71,8 @@ async def put_item(data: StorePut, store: StoreDep, gate: GateDep) -> Response:
 async def get_item(
     store: StoreDep,
     gate: GateDep,
-    key: Annotated[str, Query(min_length=1, max_length=500)],
-    namespace: Annotated[str, Query(max_length=4000, description="labels joined by dots")] = "",
+    key: Annotated[str, Query(min_length=1, max_length=500, pattern=NO_NUL)],
+    namespace: Annotated[str, Query(max_length=4000, pattern=NO_NUL, description="labels joined by dots")] = "",
     refresh_ttl: bool | None = None,
 ) -> dict[str, Any]:
     labels = tuple(label for label in namespace.split(".") if label)

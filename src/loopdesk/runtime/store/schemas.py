@@ -9,14 +9,16 @@ from pydantic import Field, StringConstraints, field_validator
 from loopdesk.core.schemas import MAX_OFFSET
 from loopdesk.runtime.assistants.schemas import ProtocolSchema
 
-# A namespace label: non-empty, no dots (dots join labels in the GET query string).
-Label = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^.]+$")]
+# A namespace label: non-empty, no dots (dots join labels in the GET query string), no NUL (PostgreSQL text).
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^.\x00]+$")]
+# What PostgreSQL text can hold: no NUL character.
+NO_NUL = r"^[^\x00]*$"
 Namespace = Annotated[list[Label], Field(max_length=20)]
 
 
 class StorePut(ProtocolSchema):
     namespace: Namespace = Field(..., min_length=1)
-    key: str = Field(..., min_length=1, max_length=500)
+    key: str = Field(..., min_length=1, max_length=500, pattern=NO_NUL)
     value: dict[str, Any]
     index: bool | list[str] | None = None
     ttl: float | None = Field(None, gt=0, le=60 * 24 * 3650, description="minutes (at most ten years)")
@@ -24,7 +26,7 @@ class StorePut(ProtocolSchema):
 
 class StoreDelete(ProtocolSchema):
     namespace: Namespace = Field(..., min_length=1)
-    key: str = Field(..., min_length=1, max_length=500)
+    key: str = Field(..., min_length=1, max_length=500, pattern=NO_NUL)
 
 
 FILTER_OPERATORS = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"}

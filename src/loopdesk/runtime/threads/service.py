@@ -4,7 +4,8 @@ checkpoints, read and written through the thread's graph."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.errors import BadRequest, Conflict, NotFound
-from loopdesk.runtime.assistants.service import AssistantService
+from loopdesk.runtime.assistants.service import AssistantService, GraphUnavailable
 from loopdesk.runtime.custom_auth import Authorizer
-from loopdesk.runtime.graphs import GraphRegistry
+from loopdesk.runtime.graphs import AccessContext, GraphRegistry, runtime_user
 from loopdesk.runtime.paging import split_page
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.serde import to_jsonable
@@ -159,19 +160,31 @@ class ThreadService:
 
     # -- state ---------------------------------------------------------------------------------
 
-    async def _graph(self, caller: User, thread: Thread) -> Pregel | None:
-        """The graph the thread runs: metadata `graph_id`, else the graph of metadata `assistant_id`."""
+    @asynccontextmanager
+    async def _graph(self, caller: User, thread: Thread, access: AccessContext) -> AsyncIterator[Pregel | None]:
+        """The graph the thread runs, open for this use: metadata `graph_id`, else the graph of metadata
+        `assistant_id`; None when the thread names neither."""
         graph_id = thread.metadata_.get("graph_id")
         config: dict[str, Any] = {}
         if graph_id is None and (assistant_ref := thread.metadata_.get("assistant_id")):
             assistant = await AssistantService(self.session, self.graphs).get(caller, str(assistant_ref))
             graph_id, config = assistant.graph_id, assistant.config
         if graph_id is None:
-            return None
+            yield None
+            return
         registered = self.graphs.get(str(graph_id))
+        if str(graph_id) in self.graphs.unavailable:
+            raise GraphUnavailable.of(str(graph_id))
         if registered is None:
             raise BadRequest(f"Thread's graph '{graph_id}' is not served here", detail={"graph_id": graph_id})
-        return registered.build(config, checkpointer=self.persistence.checkpointer, store=self.persistence.store)
+        async with registered.open(
+            config,
+            access=access,
+            checkpointer=self.persistence.checkpointer,
+            store=self.persistence.store,
+            user=runtime_user(caller.id, caller.display_name),
+        ) as graph:
+            yield graph
 
     @staticmethod
     def _config(thread: Thread, checkpoint: CheckpointRef | None = None, checkpoint_id: str | None = None) -> dict:
@@ -196,50 +209,49 @@ class ThreadService:
         subgraphs: bool = False,
     ) -> dict[str, Any]:
         thread = await self.get(caller, thread_id)
-        graph = await self._graph(caller, thread)
-        if graph is None:
-            return empty_state(str(thread.thread_id))
         config = self._config(thread, checkpoint, checkpoint_id)
-        if "checkpoint_id" in config["configurable"] and await self.persistence.checkpointer.aget_tuple(config) is None:
-            raise NotFound("Checkpoint not found", detail={"checkpoint_id": config["configurable"]["checkpoint_id"]})
-        return thread_state(await graph.aget_state(config, subgraphs=subgraphs))
+        async with self._graph(caller, thread, "threads.read") as graph:
+            if graph is None:
+                return empty_state(str(thread.thread_id))
+            checkpoint_id = config["configurable"].get("checkpoint_id")
+            if checkpoint_id and await self.persistence.checkpointer.aget_tuple(config) is None:
+                raise NotFound("Checkpoint not found", detail={"checkpoint_id": checkpoint_id})
+            return thread_state(await graph.aget_state(config, subgraphs=subgraphs))
 
     async def update_state(self, caller: User, thread_id: uuid.UUID, data: StateUpdate) -> dict[str, Any]:
         thread = await self.get(caller, thread_id, for_update=True, action="update")
         if thread.status == "busy":
             raise Conflict("Thread is busy with a run", detail={"thread_id": str(thread_id)})
-        graph = await self._graph(caller, thread)
-        if graph is None:
-            raise BadRequest(
-                "Thread has no graph: set metadata.graph_id or run an assistant on it first",
-                detail={"thread_id": str(thread_id)},
-            )
-        try:
-            config = await graph.aupdate_state(
-                self._config(thread, data.checkpoint, data.checkpoint_id), data.values, as_node=data.as_node
-            )
-        except (InvalidUpdateError, ValueError, KeyError) as exc:  # unknown node, ambiguous update, bad channel
-            raise BadRequest(f"Cannot update state: {exc}") from None
-        await self._refresh(thread, graph)
+        async with self._graph(caller, thread, "threads.update") as graph:
+            if graph is None:
+                raise BadRequest(
+                    "Thread has no graph: set metadata.graph_id or run an assistant on it first",
+                    detail={"thread_id": str(thread_id)},
+                )
+            try:
+                config = await graph.aupdate_state(
+                    self._config(thread, data.checkpoint, data.checkpoint_id), data.values, as_node=data.as_node
+                )
+            except (InvalidUpdateError, ValueError, KeyError) as exc:  # unknown node, ambiguous update, bad channel
+                raise BadRequest(f"Cannot update state: {exc}") from None
+            await self._refresh(thread, graph)
         return {"checkpoint": checkpoint_of(config)}
 
     async def history(self, caller: User, thread_id: uuid.UUID, query: HistoryQuery) -> list[dict[str, Any]]:
         thread = await self.get(caller, thread_id)
-        graph = await self._graph(caller, thread)
-        if graph is None:
-            return []
         before = query.before
         before_config = None
         if isinstance(before, str):
             before_config = self._config(thread, checkpoint_id=before)
         elif before is not None:
             before_config = self._config(thread, before)
-        states = []
-        async for snapshot in graph.aget_state_history(
-            self._config(thread, query.checkpoint), filter=query.metadata, before=before_config, limit=query.limit
-        ):
-            states.append(thread_state(snapshot))
-        return states
+        async with self._graph(caller, thread, "threads.read") as graph:
+            if graph is None:
+                return []
+            history = graph.aget_state_history(
+                self._config(thread, query.checkpoint), filter=query.metadata, before=before_config, limit=query.limit
+            )
+            return [thread_state(snapshot) async for snapshot in history]
 
     async def _refresh(self, thread: Thread, graph: Pregel) -> None:
         """Copy the latest values and interrupts onto the row (searchable, shown by GET /threads/{id})."""
