@@ -5,9 +5,12 @@ import asyncio
 
 import httpx
 import pytest
+from langchain_core.messages import AIMessageChunk
 from langgraph_sdk import get_client
 from langgraph_sdk.stream.transport import ProtocolSseTransport
 
+from loopdesk.runtime.serde import to_jsonable
+from loopdesk.runtime.threads.content_blocks import MessageStreams
 from tests.conftest import assert_error
 
 ALL = ["values", "updates", "lifecycle", "input", "custom", "tasks", "checkpoints"]
@@ -184,3 +187,153 @@ async def test_a_command_the_thread_cannot_take_answers_a_protocol_error(server_
         response = await http.post(f"/threads/{thread_id}/commands", json=command)
     assert response.status_code == 200
     assert response.json() == {"type": "error", "id": 3, "error": code, "message": response.json()["message"]}
+
+
+# The events the reference server (`langgraph dev`) sends for the agent's first reply, captured from it:
+# the fake model streams its words, then the tool call's arguments in two pieces.
+FIRST_REPLY = [
+    {"event": "content-block-start", "index": 0, "content": {"type": "text", "text": ""}},
+    *[
+        {"event": "content-block-delta", "index": 0, "delta": {"type": "text-delta", "text": word}}
+        for word in ("Let", " ", "me", " ", "check")
+    ],
+    {
+        "event": "content-block-start",
+        "index": 1,
+        "content": {"type": "tool_call_chunk", "id": "call-lookup-1", "name": "lookup_order", "args": "", "index": 0},
+    },
+    {"event": "content-block-delta", "index": 1, "delta": {"type": "tool-call-delta", "args": '{"ord'}},
+    {"event": "content-block-delta", "index": 1, "delta": {"type": "tool-call-delta", "args": 'er_id": "A-17"}'}},
+    {"event": "content-block-finish", "index": 0, "content": {"type": "text", "text": "Let me check"}},
+    {
+        "event": "content-block-finish",
+        "index": 1,
+        "content": {"type": "tool_call", "id": "call-lookup-1", "name": "lookup_order", "args": {"order_id": "A-17"}},
+    },
+    {"event": "message-finish"},
+]
+
+
+def _messages_by_id(events: list[dict]) -> dict[str, list[dict]]:
+    """`messages` event data grouped by the message each belongs to (events follow their `message-start`)."""
+    grouped: dict[str, list[dict]] = {}
+    current = None
+    for event in events:
+        if event["method"] == "messages":
+            data = event["params"]["data"]
+            if data["event"] == "message-start":
+                current = data["id"]
+                grouped[current] = []
+            grouped[current].append(data)
+    return grouped
+
+
+async def test_a_streamed_model_reply_reaches_thread_messages_with_its_text_and_tool_call_blocks(
+    server_url, make_account
+):
+    account = await make_account("mona")
+    client = sdk(server_url, account)
+    async with client.threads.stream(assistant_id="tool_agent") as thread:
+        await thread.run.start(input={"messages": [{"role": "user", "content": "where is A-17?"}]})
+        streams = []
+        async with asyncio.timeout(60):  # hang guard, not a timing assertion
+            async for stream in thread.messages:  # ends with the run
+                streams.append(stream)
+        outputs = [await stream.output for stream in streams]
+    assert [m.text for m in outputs] == ["Let me check", "Good news: order A-17 has shipped"]
+    assert [(c["name"], c["args"], c["id"]) for c in outputs[0].tool_calls] == [
+        ("lookup_order", {"order_id": "A-17"}, "call-lookup-1")
+    ]
+    assert outputs[1].tool_calls == []
+    state = (await client.threads.get_state(thread.thread_id))["values"]["messages"]
+    assert [m.id for m in outputs] == [state[1]["id"], state[3]["id"]]  # the ids the thread keeps
+
+    # The wire events, block by block, as the reference sends them.
+    events = [e async for e in _take(_replay(server_url, account, thread.thread_id))]
+    first, second = _messages_by_id(events).values()
+    assert first[0] == {"event": "message-start", "role": "ai", "id": outputs[0].id}
+    assert first[1:] == FIRST_REPLY
+    assert [e["event"] for e in second] == [
+        "message-start",
+        "content-block-start",
+        *["content-block-delta"] * 11,
+        "content-block-finish",
+        "message-finish",
+    ]
+    assert all(e["params"]["namespace"] == [] for e in events if e["method"] == "messages")
+
+
+async def _replay(server_url: str, account, thread_id: str):
+    """The thread's events from its start, on every channel."""
+    http, transport = await _transport(server_url, account, thread_id)
+    handle = transport.open_event_stream({"channels": [*ALL, "messages"]})
+    try:
+        async for event in handle.events:
+            yield event
+    finally:
+        await handle.close()
+        await transport.close()
+        await http.aclose()
+
+
+async def test_a_subgraph_is_started_and_completed_on_its_namespace_and_its_messages_stream_there(
+    server_url, make_account
+):
+    account = await make_account("nils")
+    client = sdk(server_url, account)
+    thread_id = (await client.threads.create())["thread_id"]
+    http, transport = await _transport(server_url, account, thread_id)
+    async with http:
+        reply = await transport.send_command(
+            {
+                "id": 1,
+                "method": "run.start",
+                "params": {
+                    "assistant_id": "nested_agent",
+                    "input": {"messages": [{"role": "user", "content": "A-17?"}]},
+                },
+            }
+        )
+        assert reply["type"] == "success"
+        events = await _until_runs_end(transport.open_event_stream({"channels": [*ALL, "messages"]}))
+    await transport.close()
+    lifecycle = [(e["params"]["namespace"], e["params"]["data"]) for e in events if e["method"] == "lifecycle"]
+    child = lifecycle[1][0]
+    assert len(child) == 1 and child[0].startswith("subgraph_agent:")
+    task_id = child[0].split(":", 1)[1]
+    assert lifecycle == [
+        ([], {"event": "running", "graph_name": "nested_agent"}),
+        (
+            child,
+            {"event": "started", "namespace": child, "graph_name": "subgraph_agent", "trigger_call_id": task_id},
+        ),
+        (child, {"event": "completed", "graph_name": "subgraph_agent"}),
+        ([], {"event": "completed", "graph_name": "nested_agent"}),
+    ]
+    methods = [(e["method"], e["params"]["namespace"]) for e in events]
+    started, completed = (
+        i for i, e in enumerate(events) if e["method"] == "lifecycle" and e["params"]["namespace"] == child
+    )
+    messages = [i for i, (method, _) in enumerate(methods) if method == "messages"]
+    assert messages and all(methods[i][1] == child for i in messages) and started < messages[0] < completed
+    assert [data[0]["event"] for data in _messages_by_id(events).values()] == ["message-start"] * 2
+
+
+def test_a_model_that_names_its_message_still_finishes_it_when_langchain_ends_the_stream_under_the_run_id():
+    meta = {"langgraph_checkpoint_ns": "agent:t1"}
+    chunks = [
+        AIMessageChunk(content="Hi", id="chatcmpl-1"),
+        AIMessageChunk(content="", id="lc_run--r1", chunk_position="last"),  # what LangChain appends
+        AIMessageChunk(content="", id="lc_run--r1", chunk_position="last"),  # a stray end: nothing
+    ]
+    streams = MessageStreams()
+    events = [data for chunk in chunks for _, data in streams.chunk([], [to_jsonable(chunk), meta])]
+    assert [e["event"] for e in events] == [
+        "message-start",
+        "content-block-start",
+        "content-block-delta",
+        "content-block-finish",
+        "message-finish",
+    ]
+    assert events[0]["id"] == "chatcmpl-1" and events[3]["content"] == {"type": "text", "text": "Hi"}
+    assert not streams.open

@@ -180,7 +180,9 @@ class RuntimeSettings(_Group):
     graphs_config: Path | None = Field(None, description="a langgraph.json whose graphs to serve")
     worker: bool = Field(True, description="run queue workers inside `serve` (false: use `loopdesk worker`)")
     worker_concurrency: int = Field(10, ge=1, le=1000, description="runs a worker executes at once")
-    heartbeat_seconds: float = Field(10.0, gt=0, le=300, description="idle seconds between SSE `: heartbeat` lines")
+    heartbeat_seconds: float = Field(
+        5.0, gt=0, le=300, description="idle seconds between SSE `: heartbeat` lines (and `runs/wait` keep-alives)"
+    )
     stall_timeout_seconds: float = Field(
         10.0, ge=3, le=3600, description="a worker silent this long is dead: its runs are taken up elsewhere"
     )

@@ -42,6 +42,10 @@ class ThreadBusy(Conflict):
     code, message = "thread_busy", "Thread already has a run in progress (multitask_strategy is reject)"
 
 
+class NothingToCancel(NotFound):
+    code, message = "run_not_cancellable", "No matching runs to cancel: the run is not pending or running"
+
+
 class NotInterrupted(Conflict):
     code, message = "thread_not_interrupted", "Cannot resume: the thread is not interrupted"
 
@@ -207,8 +211,8 @@ class RunService:
     async def cancel(self, caller: User, thread_id: uuid.UUID, run_id: uuid.UUID, action: str) -> Run | None:
         thread = await self.session.get(Thread, thread_id, with_for_update=True)  # the thread first, then its runs
         run = await self.get(caller, thread_id, run_id, for_update=True)
-        if run.status not in INFLIGHT:
-            raise Conflict("Run is not pending or running", detail={"run_id": str(run_id), "status": run.status})
+        if run.status not in INFLIGHT:  # as LangGraph's server answers: nothing left to cancel
+            raise NothingToCancel(detail={"run_id": str(run_id), "status": run.status})
         assert thread is not None  # runs cascade with their thread
         return await self._cancel(run, thread, action)
 

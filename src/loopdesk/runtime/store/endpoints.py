@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from langgraph.store.base import BaseStore
 
 from loopdesk.auth.deps import CurrentUser
-from loopdesk.core.errors import NotFound
 from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.deps import PersistenceDep
 from loopdesk.runtime.serde import to_jsonable
@@ -74,13 +73,13 @@ async def get_item(
     key: Annotated[str, Query(min_length=1, max_length=500, pattern=NO_NUL)],
     namespace: Annotated[str, Query(max_length=4000, pattern=NO_NUL, description="labels joined by dots")] = "",
     refresh_ttl: bool | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
+    """The item, or `null` when the caller's space holds none under that key (as LangGraph's server answers:
+    the SDK's `get_item` then returns None)."""
     labels = tuple(label for label in namespace.split(".") if label)
     op = await gate("get", namespace=labels, key=key)
     item = await store.aget(op["namespace"], key, refresh_ttl=refresh_ttl)
-    if item is None:
-        raise NotFound("Item not found", detail={"namespace": list(labels), "key": key})
-    return _item(item)
+    return None if item is None else _item(item)
 
 
 @router.delete("/items", status_code=status.HTTP_204_NO_CONTENT)

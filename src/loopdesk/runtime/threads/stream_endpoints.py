@@ -7,6 +7,7 @@ runs still to come, like the reference server's: the SDK keeps one connection fo
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, get_args
@@ -199,6 +200,23 @@ async def _run_start(
     return _success(command, {"run_id": str(run.run_id)})
 
 
+# How long `input.respond` waits for a busy thread to record the interrupts it answers (the client may have seen
+# `input.requested` on the stream before the run's end was committed), as LangGraph's server waits.
+SETTLE_SECONDS = 10.0
+
+
+async def _unknown_interrupts(threads: ThreadService, thread: Any, resume: dict[str, Any]) -> list[str]:
+    """The answered interrupt ids the thread does not hold, after it stopped being busy (or the wait ran out)."""
+    deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
+    while True:
+        pending = {i.get("id") for group in (thread.interrupts or {}).values() for i in group if isinstance(i, dict)}
+        unknown = [key for key in resume if key not in pending]
+        if not unknown or thread.status != "busy" or asyncio.get_running_loop().time() >= deadline:
+            return unknown
+        await asyncio.sleep(0.05)
+        await threads.session.refresh(thread)
+
+
 def _responses(params: dict[str, Any]) -> dict[str, Any] | None:
     """`{interrupt_id: response}` from `input.respond`'s one response or `responses` batch."""
     entries = params.get("responses") if isinstance(params.get("responses"), list) else [params]
@@ -218,8 +236,7 @@ async def _input_respond(
     if resume is None:
         return _failure(command, "invalid_argument", "input.respond requires an interrupt_id (or responses).")
     thread = await threads.get(user, thread_id)
-    pending = {i.get("id") for group in (thread.interrupts or {}).values() for i in group if isinstance(i, dict)}
-    unknown = [key for key in resume if key not in pending]
+    unknown = await _unknown_interrupts(threads, thread, resume)
     if unknown:
         return _failure(command, "no_such_interrupt", f"Unknown or already-consumed interrupt: {unknown[0]}")
     assistant_id = thread.metadata_.get("assistant_id")
