@@ -78,12 +78,15 @@ def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "detail": detail}}
 
 
-def is_agent_protocol_path(path: str) -> bool:
-    """/assistants, /threads, /runs, /store (AGENT_PROTOCOL_PREFIXES) or /info."""
-    from loopdesk.core.middleware import AGENT_PROTOCOL_PREFIXES  # imports this module: read at call time
+# Agent Protocol routes: bodies read as JSON whatever their type (middleware.py), errors with a top-level
+# `detail` the LangGraph SDK shows (below).
+AGENT_PROTOCOL_PREFIXES = ("assistants", "threads", "runs", "store")
 
+
+def is_agent_protocol_path(path: str, *, info: bool = True) -> bool:
+    """/assistants, /threads, /runs, /store, and (unless `info` is false) /info."""
     root = path[1:].split("/", 1)[0]
-    return root in AGENT_PROTOCOL_PREFIXES or root == "info"
+    return root in AGENT_PROTOCOL_PREFIXES or (info and root == "info")
 
 
 def _error_response(

@@ -11,7 +11,7 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from loopdesk.core.errors import PayloadTooLarge, error_body
+from loopdesk.core.errors import PayloadTooLarge, error_body, is_agent_protocol_path
 from loopdesk.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("loopdesk.http")
@@ -144,8 +144,6 @@ class SeedPathMiddleware:
         await self.app(scope, receive, send)
 
 
-# Agent Protocol routes: the official server parses their JSON body whatever the content type says.
-AGENT_PROTOCOL_PREFIXES = ("assistants", "threads", "runs", "store")
 PLAIN_BODY_FLAG = "loopdesk_plain_json_body"
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -163,7 +161,7 @@ class PlainJsonBodyMiddleware:
         if (
             scope["type"] == "http"
             and scope["method"] in _BODY_METHODS
-            and scope["path"][1:].split("/", 1)[0] in AGENT_PROTOCOL_PREFIXES
+            and is_agent_protocol_path(scope["path"], info=False)  # the official server parses any body type
         ):
             headers = scope.get("headers", ())
             content_type = next((value for name, value in headers if name == b"content-type"), None)

@@ -3,6 +3,7 @@
 from loopdesk.audit.models import AuditEvent
 from loopdesk.auth.models import ApiKey, RevokedToken
 from loopdesk.core.db import Base
+from loopdesk.feedback.models import Task, TaskEvent, TaskReporter
 from loopdesk.llm.models import LLMUsage
 from loopdesk.runtime.assistants.models import Assistant, AssistantVersion
 from loopdesk.runtime.crons.models import Cron
@@ -20,6 +21,9 @@ __all__ = [
     "AuditEvent",
     "LLMUsage",
     "OpenAPIImport",
+    "Task",
+    "TaskEvent",
+    "TaskReporter",
     "ToolCall",
     "ToolPolicy",
     "ToolSourceRow",
