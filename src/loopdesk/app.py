@@ -28,6 +28,7 @@ from loopdesk.core.middleware import (
 from loopdesk.core.migrate import run_migrations
 from loopdesk.core.ratelimit import RateLimiter
 from loopdesk.core.settings import Settings
+from loopdesk.feedback.endpoints import router as feedback_router
 from loopdesk.llm.endpoints import router as usage_router
 from loopdesk.realtime.gateway import Gateway
 from loopdesk.realtime.gateway import router as realtime_router
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         sessions_router,
         logs_router,
         dedup_router,
+        feedback_router,
     ):
         app.include_router(router)
     if graphs.custom_app is not None:  # langgraph.json `http.app`: after loopdesk's routes, which keep their paths

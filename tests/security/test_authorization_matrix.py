@@ -138,6 +138,8 @@ ECHO_RUN = {"assistant_id": "echo", "input": {"messages": ["matrix"]}}
 # Never due: the matrix must not start runs behind its back.
 CRON = {"assistant_id": "echo", "schedule": "0 0 1 1 *", "enabled": False}
 CHECKPOINT = {"checkpoint": {"checkpoint_id": "{checkpoint_id}"}}
+# Unlike the world's task: a caller's report must not join it (and so make them one of its reporters).
+FEEDBACK = {"title": "Dark mode please", "description": "I would like a dark theme for the dashboard."}
 STORE_ITEM = {"namespace": "matrix", "key": "{store_key}"}
 
 # fmt: off
@@ -277,6 +279,11 @@ RULES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/dedup/check"): Case(SIGNED_IN),  # compared with the caller's own items only
     ("GET", "/api/v1/dedup/clusters"): Case(STAFF),
     ("POST", "/api/v1/dedup/links/{item_id}/unlink"): Case(STAFF),
+    # feedback: reporters see the tasks they reported (or joined as a duplicate's reporter), staff all
+    ("POST", "/api/v1/feedback"): Case(SIGNED_IN, body=FEEDBACK),
+    ("GET", "/api/v1/tasks"): Case(SIGNED_IN),
+    ("GET", "/api/v1/tasks/{task}"): Case(OWNER_OR_STAFF),
+    ("GET", "/api/v1/tasks/{task}/timeline"): Case(OWNER_OR_STAFF),
 }
 # fmt: on
 
@@ -369,6 +376,8 @@ class World:
         store_item = {"namespace": ["matrix"], "key": "secret", "value": {"note": "the owner's"}}
         _ok(await http.put("/store/items", json=store_item, headers=owner), 204)
         key = _ok(await http.post("/api/v1/api-keys", json={"name": "matrix"}, headers=owner), 201)
+        report = {"title": "Invoice PDF is blank", "description": "Downloading an invoice gives an empty PDF file."}
+        task = _ok(await http.post("/api/v1/feedback", json=report, headers=owner), 201)["task"]
         self.ids = {
             "thread_id": thread,
             "run_id": run,
@@ -381,6 +390,7 @@ class World:
             "key_id": key["id"],
             "approval_id": await self.pending_approval(),
             "user_id": self.accounts[Caller.CUSTOMER].id,
+            "task": task["id"],
             # No owner semantics behind these: a missing one answers 404, which the rules allow.
             "name": "matrix-nothing",
             "namespace": "matrix",
