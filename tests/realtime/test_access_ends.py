@@ -23,6 +23,14 @@ from loopdesk.runtime.runs.models import Run
 from tests.conftest import Account
 from tests.realtime.wsclient import WS
 
+
+@pytest.fixture
+def settings(settings):
+    """A short re-check interval: ended access shows well inside the deadline, and the suite waits less."""
+    settings.auth.credential_check_seconds = 0.2
+    return settings
+
+
 CLOSE_WITHIN = 5.0
 
 

@@ -12,6 +12,14 @@ import pytest
 from tests.conftest import Account
 from tests.sessions.conftest import new_session
 
+
+@pytest.fixture
+def settings(settings):
+    """A short re-check interval: ended access shows well inside the deadline, and the suite waits less."""
+    settings.auth.credential_check_seconds = 0.2
+    return settings
+
+
 CLOSE_WITHIN = 5.0
 
 
