@@ -33,13 +33,14 @@ run: $(VENV)/.installed ## start the service on http://127.0.0.1:8000 (embedded 
 migrate: $(VENV)/.installed
 	$(BIN)/loopdesk migrate
 
-test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suite (real PostgreSQL), about 6 minutes on 2 cores
+test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suite (real PostgreSQL), about 9 minutes on 2 cores
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -m "not e2e"
 
-test-e2e: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## the slow end-to-end suites (process restarts, scale-out)
+test-e2e: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## the slow end-to-end suites (process restarts, scale-out) and the deep API fuzz
 	$(BIN)/python -m pytest -m e2e
+	LOOPDESK_FUZZ_EXAMPLES=30 $(BIN)/python -m pytest tests/api/test_fuzz.py
 
 bench: $(VENV)/.installed-dev ## benchmarks (not part of make test)
 	$(BIN)/python benchmarks/bench_api.py

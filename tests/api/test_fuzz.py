@@ -25,9 +25,15 @@ from schemathesis import GenerationMode
 from loopdesk.core.errors import is_agent_protocol_path
 from tests.conftest import TEST_GRAPHS, _with_database
 
-# Derandomized: CI sees the same cases every run (a fresh seed is for local exploration).
+# Derandomized: CI sees the same cases every run (a fresh seed is for local exploration). `make test` sends
+# each operation a handful of cases; `make test-e2e` runs the deeper pass (LOOPDESK_FUZZ_EXAMPLES=30).
+FUZZ_EXAMPLES = int(os.environ.get("LOOPDESK_FUZZ_EXAMPLES", "6"))
 FUZZ_SETTINGS = settings(
-    max_examples=15, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
 )
 ADMIN = {"email": "fuzz-admin@example.com", "password": "fuzz-admin-password"}
 
