@@ -3,8 +3,9 @@
 from loopdesk.audit.models import AuditEvent
 from loopdesk.auth.models import ApiKey, RevokedToken
 from loopdesk.core.db import Base
-from loopdesk.feedback.models import Task, TaskEvent, TaskReporter
+from loopdesk.feedback.models import RoutingRule, Task, TaskAttachment, TaskEvent, TaskReporter, Team, TeamMember
 from loopdesk.llm.models import LLMUsage
+from loopdesk.notifications.models import NotificationChannel, NotificationDelivery
 from loopdesk.runtime.assistants.models import Assistant, AssistantVersion
 from loopdesk.runtime.crons.models import Cron
 from loopdesk.runtime.runs.models import Run, RunEvent
@@ -21,9 +22,15 @@ __all__ = [
     "AuditEvent",
     "LLMUsage",
     "OpenAPIImport",
+    "NotificationChannel",
+    "NotificationDelivery",
+    "RoutingRule",
     "Task",
+    "TaskAttachment",
     "TaskEvent",
     "TaskReporter",
+    "Team",
+    "TeamMember",
     "ToolCall",
     "ToolPolicy",
     "ToolSourceRow",

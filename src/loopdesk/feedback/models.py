@@ -1,5 +1,6 @@
-"""Tables of the feedback loop: the task, who reported it (a duplicate's reporters join the original) and
-its append-only timeline. Later slices (teams, routing, attachments) add their own tables beside these."""
+"""Tables of the feedback loop: the task, who reported it (a duplicate's reporters join the original), its
+append-only timeline and attachments; the teams tasks are routed to (members with skills and an on-call rota)
+and the routing rules."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Identity,
     Index,
     Integer,
+    LargeBinary,
     Sequence,
     String,
     Text,
@@ -83,7 +86,7 @@ class Task(Base):
     root_cause_hypothesis: Mapped[str | None] = mapped_column(Text, default=None)
     resolution_plan: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
     person_feedback: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
-    team: Mapped[str | None] = mapped_column(Text, default=None)  # a teams table comes with routing
+    team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id"), default=None, index=True)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)
     workflow_stage: Mapped[str] = mapped_column(String(20), default="received", index=True)
     sla_deadline: Mapped[datetime | None] = mapped_column(default=None)
@@ -92,6 +95,18 @@ class Task(Base):
     duplicate_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tasks.id"), default=None, index=True)
     reporter_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     csat: Mapped[int | None] = mapped_column(Integer, default=None)
+    csat_comment: Mapped[str | None] = mapped_column(Text, default=None)
+    # When the current stage began (stage SLA clock), the first human response (time to first response).
+    stage_entered_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_at: Mapped[datetime | None] = mapped_column(default=None)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The SLA job's progress on the current stage: warned at 80 %, then escalation level 1 (assignee), 2 (team
+    # lead), 3 (admins); reset when the stage changes.
+    sla_warned_at: Mapped[datetime | None] = mapped_column(default=None)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The LangGraph thread the task's workflow runs on (owned by the system account).
+    workflow_thread_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), default=None)
+    archived_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -122,3 +137,67 @@ class TaskEvent(Base):
     to_value: Mapped[str | None] = mapped_column(Text, default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+
+
+class TaskAttachment(Base):
+    """A screenshot or log file of a task: bytes in PostgreSQL (`data`) or, with an S3-compatible store
+    configured, the object's key there (`storage_key`)."""
+
+    __tablename__ = "task_attachments"
+    __table_args__ = (CheckConstraint("(data IS NULL) <> (storage_key IS NULL)", name="one_storage"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"), index=True)
+    uploaded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
+    storage_key: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    __table_args__ = (CheckConstraint(_one_of("region", REGIONS), name="region"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    region: Mapped[str | None] = mapped_column(String(16), default=None)  # None: serves both regions
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class TeamMember(Base):
+    """A staff member of a team: skills, time zone and on-call windows (empty: always on duty)."""
+
+    __tablename__ = "team_members"
+
+    team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    skills: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default=text("'[]'::jsonb"))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # [{"days": [0..6] (Monday = 0), "start": "HH:MM", "end": "HH:MM"}] in the member's time zone.
+    on_call: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default=text("'[]'::jsonb"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class RoutingRule(Base):
+    """Tasks matching every set condition go to `team_id`; rules are tried by `position`, first match wins.
+    `skill`: the assignee must have it."""
+
+    __tablename__ = "routing_rules"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    issue_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    category: Mapped[str | None] = mapped_column(String(64), default=None)
+    module: Mapped[str | None] = mapped_column(String(100), default=None)
+    region: Mapped[str | None] = mapped_column(String(16), default=None)
+    team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    skill: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

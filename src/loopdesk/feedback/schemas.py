@@ -44,7 +44,7 @@ class FeedbackCreate(Schema):
 _PRIVATE_TO_JOINERS = {
     "title": None, "description": None, "region_reason": None, "priority_reason": None, "reporter_id": None,
     "affected_modules": [], "log_analysis": None, "root_cause_hypothesis": None, "resolution_plan": None,
-    "person_feedback": None, "assignee_id": None,
+    "person_feedback": None, "assignee_id": None, "team_id": None, "csat_comment": None,
 }  # fmt: skip
 
 
@@ -69,7 +69,7 @@ class TaskRead(Schema):
     root_cause_hypothesis: str | None
     resolution_plan: dict[str, Any] | None
     person_feedback: dict[str, Any] | None
-    team: str | None
+    team_id: uuid.UUID | None
     assignee_id: uuid.UUID | None
     workflow_stage: Stage
     sla_deadline: datetime | None = Field(..., description="the priority level's resolution target")
@@ -78,6 +78,12 @@ class TaskRead(Schema):
     duplicate_of: uuid.UUID | None
     reporter_count: int = Field(..., description="how many people reported it (duplicates joined)")
     csat: int | None
+    csat_comment: str | None
+    stage_entered_at: datetime | None = Field(..., description="when the current stage began (its SLA clock)")
+    first_response_at: datetime | None = Field(..., description="the first response by staff")
+    reopen_count: int
+    escalation_level: int = Field(..., description="0 none; 1 assignee, 2 team lead, 3 admins warned of a breach")
+    archived_at: datetime | None
     created_at: datetime
     updated_at: datetime
     joined: bool = Field(False, description="the caller joined this task as a duplicate: progress only, not content")

@@ -59,6 +59,9 @@ class RegisteredGraph:
     parameters: dict[str, str] = field(default_factory=dict)
     # What a caller may set per run (runtime/caller_settings.py); None: read from the graph's schemas.
     declared_caller_settings: frozenset[str] | None = None
+    # Run by loopdesk itself (the feedback workflow) as the system account: no default assistant, not listed,
+    # and no caller's assistant or run may use it.
+    internal: bool = False
 
     def caller_settings(self) -> frozenset[str] | None:
         """Keys a run's `configurable` / `context` may carry: declared at registration, else the fields of the
@@ -193,6 +196,7 @@ class GraphRegistry:
         *,
         source: str = "built-in",
         caller_settings: frozenset[str] | None = None,
+        internal: bool = False,
     ) -> None:
         parameters: dict[str, str] = {}
         if not isinstance(value, Pregel | StateGraph):
@@ -203,7 +207,7 @@ class GraphRegistry:
             except ValueError as exc:
                 raise GraphLoadError(f"graph factory {graph_id!r} ({source}): {exc}") from None
         self.graphs[graph_id] = RegisteredGraph(
-            graph_id, value, source, parameters=parameters, declared_caller_settings=caller_settings
+            graph_id, value, source, parameters=parameters, declared_caller_settings=caller_settings, internal=internal
         )
         self.unavailable.pop(graph_id, None)
 

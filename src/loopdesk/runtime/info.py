@@ -28,6 +28,6 @@ async def info(user: CurrentUser, graphs: GraphsDep) -> dict[str, Any]:
         "version": __version__,
         "langgraph_py_version": version("langgraph"),
         "flags": {"assistants": True, "crons": True, "store": True, "langsmith": False},
-        "graphs": sorted(graphs.graphs),
+        "graphs": sorted(graph_id for graph_id, registered in graphs.graphs.items() if not registered.internal),
         "unavailable_graphs": sorted(graphs.unavailable),
     }

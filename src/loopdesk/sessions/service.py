@@ -204,7 +204,7 @@ class SessionService:
     async def create(self, caller: User, data: SessionCreate) -> SessionView:
         assistants = AssistantService(self.session, self.graphs, self.authz)
         assistant = await assistants.get(caller, data.assistant_id or self.settings.runtime.default_assistant)
-        assistants.graph(assistant.graph_id)
+        assistants.graph(assistant.graph_id, caller)
         session_id = uuid.uuid4()
         thread = await ThreadService(self.session, self.graphs, self.persistence, self.authz).create(
             caller,
@@ -322,7 +322,7 @@ class SessionService:
         assistants = AssistantService(self.session, self.graphs, self.authz)
         try:
             assistant = await assistants.get(caller, str(view.row.assistant_id))
-            assistants.graph(assistant.graph_id)
+            assistants.graph(assistant.graph_id, caller)
         except NotFound as exc:
             raise AssistantUnavailable(
                 f"The session's assistant is not available: {exc.message}",

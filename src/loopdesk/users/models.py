@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from loopdesk.core.db import Base
 
+# The account that owns the feedback workflow's threads (migration a3c1f9d27e10): it has no usable password,
+# is not listed, read or changed through the users API, and does not count as an admin.
+SYSTEM_USER_ID = uuid.UUID("00000000-0000-0000-0000-00000000f10b")
+
 
 class Role(enum.StrEnum):
     admin = "admin"

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopdesk.users.models import Role, User
+from loopdesk.users.models import SYSTEM_USER_ID, Role, User
 
 
 def readable_statement(caller: User) -> Select[tuple[User]]:
-    """Users the caller may see: staff and admins see everyone, customers only themselves."""
-    statement = select(User)
+    """Users the caller may see: staff and admins see everyone (but the system account), customers only
+    themselves."""
+    statement = select(User).where(User.id != SYSTEM_USER_ID)
     if not caller.is_staff:
         statement = statement.where(User.id == caller.id)
     return statement
@@ -50,10 +51,15 @@ class UserRepository:
         return await self.session.scalar(statement) is not None
 
     async def any_admin(self) -> bool:
-        return await self.session.scalar(select(User.id).where(User.role == Role.admin).limit(1)) is not None
+        statement = select(User.id).where(User.role == Role.admin, User.id != SYSTEM_USER_ID).limit(1)
+        return await self.session.scalar(statement) is not None
 
     async def other_active_admin_exists(self, user_id: uuid.UUID) -> bool:
-        statement = select(User.id).where(User.role == Role.admin, User.is_active, User.id != user_id).limit(1)
+        statement = (
+            select(User.id)
+            .where(User.role == Role.admin, User.is_active, User.id != user_id, User.id != SYSTEM_USER_ID)
+            .limit(1)
+        )
         return await self.session.scalar(statement) is not None
 
     async def list(

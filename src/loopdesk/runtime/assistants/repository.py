@@ -12,13 +12,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.runtime.assistants.models import Assistant, AssistantVersion
-from loopdesk.users.models import Role, User
+from loopdesk.users.models import SYSTEM_USER_ID, Role, User
 
 
 def readable_statement(caller: User) -> Select[tuple[Assistant]]:
     statement = select(Assistant)
     if caller.role != Role.admin:
-        operators = select(User.id).where(User.role.in_((Role.staff, Role.admin)))
+        operators = select(User.id).where(User.role.in_((Role.staff, Role.admin)), User.id != SYSTEM_USER_ID)
         statement = statement.where(
             or_(Assistant.owner_id.is_(None), Assistant.owner_id == caller.id, Assistant.owner_id.in_(operators))
         )
@@ -128,9 +128,12 @@ class AssistantRepository:
     async def delete(self, assistant: Assistant) -> None:
         await self.session.execute(delete(Assistant).where(Assistant.assistant_id == assistant.assistant_id))
 
-    async def ensure_system_assistant(self, assistant_id: uuid.UUID, graph_id: str) -> bool:
+    async def ensure_system_assistant(
+        self, assistant_id: uuid.UUID, graph_id: str, *, owner_id: uuid.UUID | None = None
+    ) -> bool:
         """Insert the default assistant of a graph unless it exists; True if inserted."""
         values = {
+            "owner_id": owner_id,
             "assistant_id": assistant_id,
             "graph_id": graph_id,
             "name": graph_id,
@@ -143,5 +146,6 @@ class AssistantRepository:
             insert(Assistant).values(**values).on_conflict_do_nothing().returning(Assistant.assistant_id)
         )
         if inserted is not None:
-            await self.session.execute(insert(AssistantVersion).values(**values).on_conflict_do_nothing())
+            version = {key: value for key, value in values.items() if key != "owner_id"}
+            await self.session.execute(insert(AssistantVersion).values(**version).on_conflict_do_nothing())
         return inserted is not None

@@ -26,7 +26,7 @@ from loopdesk.runtime.caller_settings import check_caller_settings
 from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.graphs import GraphRegistry, RegisteredGraph, default_assistant_id, runtime_user
 from loopdesk.runtime.paging import split_page
-from loopdesk.users.models import Role, User
+from loopdesk.users.models import SYSTEM_USER_ID, Role, User
 
 log = structlog.get_logger("loopdesk.assistants")
 
@@ -67,10 +67,13 @@ class AssistantService:
         except ValueError:
             raise AssistantNotFound(detail={"assistant_id": assistant_id}) from None
 
-    def graph(self, graph_id: str) -> RegisteredGraph:
+    def graph(self, graph_id: str, caller: User | None = None) -> RegisteredGraph:
+        """The served graph; an internal one only for the system account (`caller` None: loopdesk itself)."""
         registered = self.graphs.get(graph_id)
         if graph_id in self.graphs.unavailable:
             raise GraphUnavailable.of(graph_id)
+        if registered is not None and registered.internal and caller is not None and caller.id != SYSTEM_USER_ID:
+            registered = None
         if registered is None:
             raise GraphNotFound(f"Graph '{graph_id}' not found", detail={"graph_id": graph_id})
         return registered
@@ -101,7 +104,7 @@ class AssistantService:
         value = {"assistant_id": data.assistant_id, "graph_id": data.graph_id, "metadata": dict(data.metadata)}
         await self.authz(caller, "assistants", "create", value)
         data.metadata = value.get("metadata") or {}
-        check_caller_settings(caller, self.graph(data.graph_id), config=data.config, context=data.context)
+        check_caller_settings(caller, self.graph(data.graph_id, caller), config=data.config, context=data.context)
         assistant_id = data.assistant_id or uuid.uuid4()
         existing = await self.assistants.get_readable(caller, assistant_id)
         if existing is not None and data.if_exists == "do_nothing":
@@ -131,7 +134,7 @@ class AssistantService:
         """A patch makes a new version, which becomes the current one."""
         assistant = await self._get_writable(caller, assistant_id)
         check_caller_settings(
-            caller, self.graph(data.graph_id or assistant.graph_id), config=data.config, context=data.context
+            caller, self.graph(data.graph_id or assistant.graph_id, caller), config=data.config, context=data.context
         )
         if data.graph_id is not None:
             assistant.graph_id = data.graph_id
@@ -207,15 +210,24 @@ class AssistantService:
         """Create the default assistant of every configured graph that lacks one (one that failed to load too:
         clients find it, and using it says why it is not served)."""
         created = []
+        internal = {graph_id for graph_id, registered in self.graphs.graphs.items() if registered.internal}
         for graph_id in [*self.graphs.graphs, *self.graphs.unavailable]:
+            if graph_id in internal:  # its owner makes its assistant (ensure_internal_assistant)
+                continue
             if await self.assistants.ensure_system_assistant(default_assistant_id(graph_id), graph_id):
                 created.append(graph_id)
         return created
 
+    async def ensure_internal_assistant(self, graph_id: str) -> uuid.UUID:
+        """The assistant loopdesk runs an internal graph with, owned by the system account (admins read it)."""
+        assistant_id = default_assistant_id(graph_id)
+        await self.assistants.ensure_system_assistant(assistant_id, graph_id, owner_id=SYSTEM_USER_ID)
+        return assistant_id
+
     @asynccontextmanager
     async def open_graph(self, caller: User, assistant: Assistant) -> AsyncIterator[Pregel]:
         """The assistant's graph, opened to describe it (schemas, nodes, subgraphs)."""
-        registered = self.graph(assistant.graph_id)
+        registered = self.graph(assistant.graph_id, caller)
         user = runtime_user(caller.id, caller.display_name)
         async with registered.open(assistant.config, access="assistants.read", user=user) as graph:
             yield graph

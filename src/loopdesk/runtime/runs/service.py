@@ -75,7 +75,7 @@ class RunService:
         """`resume_when_busy`: a resume may queue behind the run still finishing that will interrupt."""
         assistants = AssistantService(self.session, self.graphs, self.authz)
         assistant = await assistants.get(caller, data.assistant_id)
-        registered = assistants.graph(assistant.graph_id)  # 404 when the graph is not served here
+        registered = assistants.graph(assistant.graph_id, caller)  # 404 when the graph is not served here
         check_caller_settings(caller, registered, config=data.config, context=data.context)
         if assistant.owner_id == caller.id:  # a customer's own assistant (perhaps made before these rules)
             check_caller_settings(
