@@ -32,6 +32,8 @@ from loopdesk.core.settings import (
     Settings,
 )
 
+pytest_plugins = ["tests.feedback.workflow_helpers"]
+
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-123"
 PASSWORD = "correct horse battery"

@@ -28,8 +28,13 @@ from loopdesk.core.middleware import (
 from loopdesk.core.migrate import run_migrations
 from loopdesk.core.ratelimit import RateLimiter
 from loopdesk.core.settings import Settings
+from loopdesk.feedback.attachment_deps import upload_body_limit
+from loopdesk.feedback.attachment_endpoints import router as attachments_router
 from loopdesk.feedback.endpoints import router as feedback_router
+from loopdesk.feedback.team_endpoints import router as teams_router
+from loopdesk.feedback.workflow_endpoints import router as feedback_workflow_router
 from loopdesk.llm.endpoints import router as usage_router
+from loopdesk.notifications.endpoints import router as notifications_router
 from loopdesk.realtime.gateway import Gateway
 from loopdesk.realtime.gateway import router as realtime_router
 from loopdesk.runtime.assistants.endpoints import router as assistants_router
@@ -136,7 +141,11 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
     install_error_handlers(app)
     app.add_middleware(SeedPathMiddleware)
     app.add_middleware(PlainJsonBodyMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.server.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.server.max_body_bytes,
+        limit_for=upload_body_limit(settings),  # attachments: as large as their files
+    )
     app.add_middleware(RequestContextMiddleware)
     if origins := settings.server.allowed_origins:  # outermost: error responses carry the CORS headers too
         app.add_middleware(
@@ -171,6 +180,10 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         logs_router,
         dedup_router,
         feedback_router,
+        notifications_router,
+        attachments_router,
+        teams_router,
+        feedback_workflow_router,
     ):
         app.include_router(router)
     if graphs.custom_app is not None:  # langgraph.json `http.app`: after loopdesk's routes, which keep their paths
@@ -182,9 +195,12 @@ def build_registry(settings: Settings) -> GraphRegistry:
     """Graphs to serve: the built-in `agent`, then those of the configured langgraph.json."""
     from loopdesk.agent.graph import CALLER_SETTINGS
     from loopdesk.agent.graph import graph as agent_graph
+    from loopdesk.feedback.graph import GRAPH_ID as FEEDBACK_GRAPH_ID
+    from loopdesk.feedback.graph import graph as feedback_graph
 
     registry = GraphRegistry()
     registry.register("agent", agent_graph, caller_settings=CALLER_SETTINGS)
+    registry.register(FEEDBACK_GRAPH_ID, feedback_graph, internal=True)
     if settings.runtime.graphs_config is not None:
         registry.load_config(load_config(settings.runtime.graphs_config))
     return registry

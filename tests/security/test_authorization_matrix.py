@@ -112,6 +112,10 @@ OWNER_OR_STAFF = owner("OWNER_OR_STAFF", staff=FOUND, admin=FOUND)
 # A session's conversation is changed by its owner only: staff and admins may read it, not write it.
 OWNER_WRITES = owner("OWNER_WRITES", staff=FORBIDDEN, admin=FORBIDDEN)
 OWNER_OR_ADMIN_DELETES = owner("OWNER_OR_ADMIN_DELETES", staff=FORBIDDEN, admin=FOUND)
+# A task's workflow: staff take the gates (review, assign, close); its customer may not (403), another
+# customer does not see the task (404). Progress is the assignee's (or an admin's).
+STAFF_ACTS = rule("STAFF_ACTS", UNAUTHENTICATED, FORBIDDEN, HIDDEN, ALLOWED, ALLOWED)  # fmt: skip
+ASSIGNEE_ACTS = rule("ASSIGNEE_ACTS", UNAUTHENTICATED, FORBIDDEN, HIDDEN, FORBIDDEN, ALLOWED)  # fmt: skip
 # Your API keys are yours alone, whatever your role.
 PRIVATE = owner("PRIVATE", staff=HIDDEN, admin=HIDDEN)
 # The store: each caller works in a space of their own, where another's item under the same namespace and
@@ -284,6 +288,28 @@ RULES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/tasks"): Case(SIGNED_IN),
     ("GET", "/api/v1/tasks/{task}"): Case(OWNER_OR_STAFF),
     ("GET", "/api/v1/tasks/{task}/timeline"): Case(OWNER_OR_STAFF),
+    ("POST", "/api/v1/tasks/{task}/review"): Case(STAFF_ACTS, body={"action": "approve"}),
+    ("POST", "/api/v1/tasks/{task}/attachments"): Case(OWNER_OR_STAFF),  # the JSON body: 415 once allowed
+    ("GET", "/api/v1/tasks/{task}/attachments"): Case(OWNER_OR_STAFF),
+    ("GET", "/api/v1/tasks/{task}/attachments/{attachment}"): Case(OWNER_OR_STAFF),
+    ("GET", "/api/v1/teams"): Case(STAFF),
+    ("GET", "/api/v1/notifications/deliveries"): Case(STAFF),
+    ("GET", "/api/v1/notification-channels"): Case(ADMIN),
+    ("PUT", "/api/v1/notification-channels"): Case(ADMIN, body=[]),
+    ("POST", "/api/v1/teams"): Case(ADMIN, body={"name": "matrix-team"}),
+    ("GET", "/api/v1/teams/{team_id}"): Case(STAFF),
+    ("PATCH", "/api/v1/teams/{team_id}"): Case(ADMIN, body={"description": "x"}),
+    ("DELETE", "/api/v1/teams/{team_id}"): Case(ADMIN),
+    ("PUT", "/api/v1/teams/{team_id}/members"): Case(ADMIN, body=[]),
+    ("GET", "/api/v1/routing-rules"): Case(STAFF),
+    ("PUT", "/api/v1/routing-rules"): Case(ADMIN, body=[]),
+    ("POST", "/api/v1/tasks/{task}/assign"): Case(STAFF_ACTS, body={"assignee_id": "{user_id}"}),
+    ("POST", "/api/v1/tasks/{task}/request-update"): Case(STAFF_ACTS, body={}),
+    ("POST", "/api/v1/tasks/{task}/close"): Case(STAFF_ACTS, body={"reason": "matrix"}),
+    ("POST", "/api/v1/tasks/{task}/progress"): Case(ASSIGNEE_ACTS, body={"done": False}),
+    ("POST", "/api/v1/tasks/{task}/verify"): Case(OWNER_OR_STAFF, body={"result": "fail"}),
+    ("POST", "/api/v1/tasks/{task}/reopen"): Case(OWNER_OR_STAFF, body={"reason": "matrix"}),
+    ("POST", "/api/v1/tasks/{task}/csat"): Case(OWNER_WRITES, body={"score": 5}),
 }
 # fmt: on
 
@@ -378,6 +404,9 @@ class World:
         key = _ok(await http.post("/api/v1/api-keys", json={"name": "matrix"}, headers=owner), 201)
         report = {"title": "Invoice PDF is blank", "description": "Downloading an invoice gives an empty PDF file."}
         task = _ok(await http.post("/api/v1/feedback", json=report, headers=owner), 201)["task"]
+        files = {"file": ("matrix.txt", b"the owner's log", "text/plain")}
+        uploaded = await http.post(f"/api/v1/tasks/{task['id']}/attachments", files=files, headers=owner)
+        attachment = _ok(uploaded, 201)
         self.ids = {
             "thread_id": thread,
             "run_id": run,
@@ -391,6 +420,8 @@ class World:
             "approval_id": await self.pending_approval(),
             "user_id": self.accounts[Caller.CUSTOMER].id,
             "task": task["id"],
+            "attachment": attachment[0]["id"],
+            "team_id": str(uuid.uuid4()),  # none made: the staff rule is what is checked
             # No owner semantics behind these: a missing one answers 404, which the rules allow.
             "name": "matrix-nothing",
             "namespace": "matrix",

@@ -7,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,17 +45,21 @@ async def _send_json(send: Send, status: int, body: dict) -> None:
 
 class BodySizeLimitMiddleware:
     """413 for bodies over the limit: at once from Content-Length, or as soon as a chunked body
-    passes it (raised from `receive`, so the error handlers render the envelope)."""
+    passes it (raised from `receive`, so the error handlers render the envelope). `limit_for` may name a
+    larger limit for some requests (file uploads)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, limit_for: Callable[[Scope], int | None] | None = None):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.limit_for = limit_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
+        if self.limit_for is not None:
+            limit = max(limit, self.limit_for(scope) or 0)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 if not value.isdigit() or int(value) > limit:

@@ -14,6 +14,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator,
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from loopdesk.triage.dedup.config import DedupSettings
+from loopdesk.triage.sla import BusinessCalendar
 
 Environment = Literal["development", "test", "production"]
 
@@ -174,6 +175,34 @@ class ToolSettings(_Group):
     approval_ttl_minutes: float = Field(30.0, gt=0, le=7 * 24 * 60, description="pending approvals expire after")
     approval_sweep_seconds: int = Field(30, ge=1, le=59, description="how often expired approvals are settled")
     tool_timeout_seconds: float = Field(30.0, gt=0, le=3600, description="longest a tool call may take")
+
+
+class FeedbackSlaSettings(_Group):
+    sla_check_interval_seconds: int = Field(
+        60, ge=1, le=3600, description="how often the SLA job checks open tasks (a divisor of 60 s or of 60 min)"
+    )
+    sla_business_calendars: dict[Literal["domestic", "international"], BusinessCalendar] = Field(
+        default_factory=dict,
+        description="working hours per region, as JSON {region: {workdays, start, end, holidays, extra_workdays}} "
+        "(triage.sla.BusinessCalendar); a region without one counts round the clock",
+    )
+    sla_warn_fraction: float = Field(0.8, gt=0, lt=1, description="share of a stage's limit used when it warns")
+
+    @field_validator("sla_check_interval_seconds")
+    @classmethod
+    def _even_interval(cls, value: int) -> int:
+        # A cron step must divide its field, else the gaps are uneven (*/45 s fires at :45 and :00).
+        if (value < 60 and 60 % value) or (value >= 60 and (value % 60 or 60 % (value // 60))):
+            raise ValueError("must divide a minute (1-30 s) or an hour (1-60 min, given in seconds)")
+        return value
+
+    @property
+    def sla_check_cron(self) -> str:
+        seconds = self.sla_check_interval_seconds
+        if seconds < 60:
+            return f"* * * * * */{seconds}"
+        minutes = seconds // 60
+        return "0 * * * *" if minutes == 60 else f"*/{minutes} * * * *"
 
 
 class RuntimeSettings(_Group):
@@ -358,6 +387,109 @@ class LLMSettings(_Group):
         return self
 
 
+# What a task's attachments may be by default: screenshots, logs and exports, documents.
+DEFAULT_ATTACHMENT_TYPES = (
+    "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain", "application/json", "application/zip",
+    "application/gzip", "application/x-ndjson", "text/csv", "application/pdf",
+)  # fmt: skip
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+
+
+class AttachmentSettings(_Group):
+    attachment_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024, description="largest attachment file (bigger: 413)"
+    )
+    attachment_max_files: int = Field(10, ge=1, le=1000, description="attachments one task may hold")
+    attachment_content_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_ATTACHMENT_TYPES),
+        description="media types an attachment may have (comma-separated or a JSON list); images, zip, gzip and "
+        "PDF must also start with their format's magic bytes, text types must be UTF-8",
+    )
+
+    @field_validator("attachment_content_types", mode="before")
+    @classmethod
+    def _split_types(cls, value: object) -> object:
+        if isinstance(value, str):
+            import json
+
+            return json.loads(value) if value.strip().startswith("[") else value.split(",")
+        return value
+
+    @field_validator("attachment_content_types")
+    @classmethod
+    def _media_types(cls, value: list[str]) -> list[str]:
+        types = list(dict.fromkeys(item.strip().lower() for item in value if item.strip()))
+        for media_type in types:
+            if not _MEDIA_TYPE.fullmatch(media_type) or len(media_type) > 100:  # the column's width
+                raise ValueError(f"not a media type such as image/png: {media_type!r}")
+        return types
+
+    @property
+    def upload_body_bytes(self) -> int:
+        """The request body an upload may send: every file at its largest, and room for the form's fields."""
+        return self.attachment_max_files * self.attachment_max_bytes + 1024 * 1024
+
+
+class FeedbackSettings(_Group):
+    feedback_analysis_lookback_hours: float = Field(
+        24.0, gt=0, le=24 * 90, description="log analysis looks this far back from a report's time (and 1 h after it)"
+    )
+    feedback_module_keywords: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='words of a report that name a module of the logs (JSON), e.g. {"支付": "payments", '
+        '"checkout": ["payments", "cart"]}; modules the logs know are found by name without it',
+    )
+    feedback_analysis_model: str | None = Field(
+        None,
+        description="a named model (LOOPDESK_LLM_MODELS) that writes the analysis' root-cause hypothesis and "
+        "recommendation from the log evidence; unset = written by rules",
+    )
+
+    @field_validator("feedback_module_keywords", mode="before")
+    @classmethod
+    def _module_lists(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {key: [item] if isinstance(item, str) else item for key, item in value.items()}
+        return value
+
+    @field_validator("feedback_module_keywords")
+    @classmethod
+    def _keywords_and_modules(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        cleaned: dict[str, list[str]] = {}
+        for key, modules in value.items():
+            word, names = key.strip(), [m.strip() for m in modules if m.strip()]
+            if not word or not names or len(word) > 100 or any(len(m) > 256 for m in names):
+                raise ValueError(f"keyword {key!r}: a word (up to 100 characters) and at least one module name")
+            cleaned[word] = list(dict.fromkeys(names))
+        return cleaned
+
+
+class NotificationSettings(_Group):
+    smtp_host: str | None = Field(None, description="SMTP server for notification e-mails; unset = they fail")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = Field(None, description="SMTP login; unset = no authentication")
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field("loopdesk@localhost", description="the From address of notification e-mails")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls (upgrade, usually port 587), tls (implicit, usually 465) or none"
+    )
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    notification_max_attempts: int = Field(6, ge=1, le=50, description="sends of one delivery before it is failed")
+    notification_backoff_seconds: float = Field(
+        30.0, gt=0, le=3600, description="wait before the first retry; doubles per attempt (at most one hour)"
+    )
+    notification_sweep_seconds: int = Field(
+        15, ge=1, le=30, description="how often due pending deliveries are sent (a divisor of 60)"
+    )
+
+    @field_validator("notification_sweep_seconds")
+    @classmethod
+    def _even_sweep(cls, value: int) -> int:
+        if 60 % value:  # a cron step must divide the minute, else the gaps are uneven
+            raise ValueError("must divide a minute (1, 2, 3, 4, 5, 6, 10, 12, 15, 20 or 30)")
+        return value
+
+
 class SettingsError(RuntimeError):
     """Start-up refused: the message says which setting to fix."""
 
@@ -375,8 +507,19 @@ class Settings(BaseModel):
     tools: ToolSettings = Field(default_factory=ToolSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    feedback_sla: FeedbackSlaSettings = Field(default_factory=FeedbackSlaSettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
     model_config = {"frozen": False}
+
+    @model_validator(mode="after")
+    def _feedback_model_is_named(self) -> Settings:
+        name = self.feedback.feedback_analysis_model
+        if name is not None and name not in self.llm.llm_models:
+            raise ValueError(f"LOOPDESK_FEEDBACK_ANALYSIS_MODEL: {name!r} is not a model of LOOPDESK_LLM_MODELS")
+        return self
 
     @classmethod
     def load(cls) -> Settings:

@@ -13,8 +13,11 @@ from loopdesk.core.db import SessionDep
 from loopdesk.core.deps import SettingsDep
 from loopdesk.core.errors import error_body
 from loopdesk.core.schemas import Page
-from loopdesk.feedback.schemas import FeedbackCreate, IntakeRead, TaskEventRead, TaskQuery, TaskRead
+from loopdesk.feedback.attachment_deps import FEEDBACK_BODY, AttachmentServiceDep, FeedbackBodyDep
+from loopdesk.feedback.attachment_schemas import AttachmentRead, IntakeWithAttachmentsRead
+from loopdesk.feedback.schemas import TaskEventRead, TaskQuery, TaskRead
 from loopdesk.feedback.service import FeedbackService
+from loopdesk.runtime.deps import GraphsDep
 from loopdesk.triage.dedup import service as dedup
 from loopdesk.triage.dedup.embeddings import Embedder, EmbedderUnavailable
 from loopdesk.triage.dedup.endpoints import DedupSettingsDep
@@ -34,9 +37,12 @@ async def _embedder(settings: SettingsDep, dedup_settings: DedupSettingsDep) -> 
 
 
 def _service(
-    session: SessionDep, dedup_settings: DedupSettingsDep, embedder: Annotated[Embedder | None, Depends(_embedder)]
+    session: SessionDep,
+    dedup_settings: DedupSettingsDep,
+    embedder: Annotated[Embedder | None, Depends(_embedder)],
+    graphs: GraphsDep,
 ) -> FeedbackService:
-    return FeedbackService(session, embedder=embedder, dedup_settings=dedup_settings)
+    return FeedbackService(session, embedder=embedder, dedup_settings=dedup_settings, graphs=graphs)
 
 
 def _read_service(session: SessionDep, dedup_settings: DedupSettingsDep) -> FeedbackService:
@@ -56,19 +62,33 @@ NOT_FOUND = {
 @router.post(
     "/api/v1/feedback",
     status_code=status.HTTP_201_CREATED,
-    response_model=IntakeRead,
-    responses={200: {"model": IntakeRead, "description": "A near-duplicate of an open task: joined to it"}},
+    response_model=IntakeWithAttachmentsRead,
+    responses={
+        200: {"model": IntakeWithAttachmentsRead, "description": "A near-duplicate of an open task: joined to it"},
+        413: {"description": "A file is larger than allowed (`attachment_too_large`); nothing is stored"},
+        415: {"description": "A file's type is not allowed (`attachment_type_not_allowed`); nothing is stored"},
+    },
+    openapi_extra=FEEDBACK_BODY,
 )
 async def submit_feedback(
-    data: FeedbackCreate, user: CurrentUser, service: IntakeServiceDep, request: Request, response: Response
-) -> IntakeRead:
+    user: CurrentUser,
+    body: FeedbackBodyDep,
+    service: IntakeServiceDep,
+    attachments: AttachmentServiceDep,
+    request: Request,
+    response: Response,
+) -> IntakeWithAttachmentsRead:
     """Report a problem or a suggestion: 201 with the new, classified task, or 200 with the open task it
-    duplicates (`linked: true`, its `reporter_count` grown)."""
-    intake = await service.intake(user, data, client_ip=request.client.host if request.client else None)
+    duplicates (`linked: true`, its `reporter_count` grown). As JSON, or as a multipart form with the same
+    fields and `file` parts (screenshots, logs): the task and its files are stored together, or nothing is.
+    The files of a report that joined an open task go to that task, for staff."""
+    intake = await service.intake(user, body.data, client_ip=request.client.host if request.client else None)
+    stored = await attachments.attach(user, intake.task, body.files) if body.files else []
     if intake.linked:
         response.status_code = status.HTTP_200_OK
     task = TaskRead.for_caller(intake.task, user)
-    return IntakeRead(task=task, linked=intake.linked, similarity=intake.similarity)
+    files = [AttachmentRead.model_validate(row) for row in stored]
+    return IntakeWithAttachmentsRead(task=task, linked=intake.linked, similarity=intake.similarity, attachments=files)
 
 
 @router.get("/api/v1/tasks", response_model=Page[TaskRead])

@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.feedback.models import FINAL_STAGES, TASK_NUMBER_SEQ, Task, TaskEvent, TaskReporter
 from loopdesk.feedback.schemas import TaskQuery
+from loopdesk.runtime.runs.events import CHANNEL
 from loopdesk.users.models import User
 
 TASK_NUMBER = re.compile(r"FB-\d{4}-\d{6,}")
@@ -22,6 +23,11 @@ TASK_NUMBER = re.compile(r"FB-\d{4}-\d{6,}")
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def task_key(task_id: uuid.UUID | str) -> str:
+    """The event bus key that wakes followers of a task when its timeline grows."""
+    return f"task/{task_id}"
 
 
 class TaskRepository:
@@ -61,6 +67,21 @@ class TaskRepository:
         )
         return inserted.first() is not None
 
+    async def reporter_ids(self, task_id: uuid.UUID) -> list[uuid.UUID]:
+        statement = (
+            select(TaskReporter.user_id).where(TaskReporter.task_id == task_id).order_by(TaskReporter.created_at)
+        )
+        return list(await self.session.scalars(statement))
+
+    async def get_for_update(self, task_id: uuid.UUID) -> Task | None:
+        return await self.session.scalar(select(Task).where(Task.id == task_id).with_for_update())
+
+    async def events_after(self, task_id: uuid.UUID, after: int, *, limit: int = 200) -> list[TaskEvent]:
+        statement = (
+            select(TaskEvent).where(TaskEvent.task_id == task_id, TaskEvent.id > after).order_by(TaskEvent.id)
+        ).limit(limit)
+        return list(await self.session.scalars(statement))
+
     async def count_reporters(self, task_id: uuid.UUID) -> int:
         statement = select(func.count()).select_from(TaskReporter).where(TaskReporter.task_id == task_id)
         return int(await self.session.scalar(statement) or 0)
@@ -87,6 +108,10 @@ class TaskRepository:
         )
         self.session.add(event)
         await self.session.flush()
+        # WebSocket followers of the task (realtime/task_follower.py) read the new entry when this commits.
+        await self.session.execute(
+            text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": task_key(task_id)}
+        )
         return event
 
     async def open_originals(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Task]:

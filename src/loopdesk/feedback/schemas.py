@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from loopdesk.core.schemas import MAX_OFFSET, Schema, SearchText
 
@@ -124,3 +124,58 @@ class TaskEventRead(Schema):
     to_value: str | None
     reason: str | None
     data: dict[str, Any]
+
+
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ReviewIn(Schema):
+    action: Literal["approve", "modify", "reject"]
+    plan: dict[str, Any] | None = Field(
+        None, description="with `modify`: the plan as it should be (e.g. summary, steps)", max_length=50
+    )
+    assignee_id: uuid.UUID | None = Field(None, description="who works on it (default: the person routing chose)")
+    reason: Notes | None = None
+
+    @model_validator(mode="after")
+    def _plan_with_modify(self) -> ReviewIn:
+        if self.action == "modify" and not self.plan:
+            raise ValueError("`modify` needs the modified `plan`")
+        if self.action == "reject" and not self.reason:
+            raise ValueError("`reject` needs a `reason`")
+        return self
+
+
+class AssignIn(Schema):
+    assignee_id: uuid.UUID
+    team_id: uuid.UUID | None = None
+    reason: Notes | None = None
+
+
+class ProgressIn(Schema):
+    done: bool = Field(..., description="true: fixed (→ resolved, then verification); false: still working")
+    notes: Notes | None = None
+    percent: int | None = Field(None, ge=0, le=100)
+
+
+class UpdateRequestIn(Schema):
+    reason: Notes | None = None
+
+
+class VerifyIn(Schema):
+    result: Literal["pass", "fail"]
+    notes: Notes | None = None
+
+
+class CloseIn(Schema):
+    reason: Reason
+
+
+class ReopenIn(Schema):
+    reason: Reason
+
+
+class CsatIn(Schema):
+    score: int = Field(..., ge=1, le=5)
+    comment: Notes | None = None

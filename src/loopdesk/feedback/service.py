@@ -17,6 +17,7 @@ from loopdesk.feedback.classification import Contact, TriageConfig, classify_rep
 from loopdesk.feedback.models import Task, TaskEvent
 from loopdesk.feedback.repository import TaskRepository
 from loopdesk.feedback.schemas import CUSTOMER_CHANNELS, FeedbackCreate, TaskQuery
+from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.triage.dedup import service as dedup
 from loopdesk.triage.dedup.config import DedupSettings
 from loopdesk.triage.dedup.embeddings import Embedder
@@ -50,12 +51,14 @@ class FeedbackService:
         embedder: Embedder | None,
         dedup_settings: DedupSettings,
         triage: TriageConfig = TriageConfig(),
+        graphs: GraphRegistry | None = None,
     ):
         self.session = session
         self.repository = TaskRepository(session)
         self.embedder = embedder  # None: the model is unavailable, reports are taken without de-duplication
         self.dedup_settings = dedup_settings
         self.triage = triage
+        self.graphs = graphs  # None: reads only (intake starts each new task's workflow graph)
 
     async def intake(self, user: User, data: FeedbackCreate, *, client_ip: str | None) -> Intake:
         channel = data.source_channel or "api"
@@ -77,6 +80,10 @@ class FeedbackService:
                 settings=self.dedup_settings,
                 embedder=self.embedder,
             )
+        if self.graphs is not None:
+            from loopdesk.feedback.actions import WorkflowService
+
+            await WorkflowService(self.session, self.graphs).start(task)
         log.info("feedback.task.created", task_id=str(task.id), task_number=task.task_number)
         return Intake(await self.repository.save(task), linked=False)
 
@@ -91,6 +98,7 @@ class FeedbackService:
             reporter_id=user.id,
             affected_modules=list(dict.fromkeys(data.affected_modules)),
             workflow_stage="received",
+            stage_entered_at=now,
             reporter_count=1,
             created_at=now,
             updated_at=now,
@@ -135,10 +143,9 @@ class FeedbackService:
         await self._move(task, "classified", reason="classified at intake")
 
     async def _move(self, task: Task, stage: str, *, reason: str, actor_id: uuid.UUID | None = None) -> None:
-        previous, task.workflow_stage = task.workflow_stage, stage
-        await self.repository.add_event(
-            task.id, "stage", actor_id=actor_id, from_value=previous, to_value=stage, reason=reason
-        )
+        from loopdesk.feedback.workflow import move
+
+        await move(self.session, task, stage, reason=reason, actor_id=actor_id)
 
     async def _join_duplicate(self, user: User, data: FeedbackCreate, text: str) -> Intake | None:
         if self.embedder is None:

@@ -35,6 +35,7 @@ from loopdesk.core.metrics import WS_CONNECTIONS, WS_ERRORS, WS_FRAMES
 from loopdesk.core.ratelimit import rate
 from loopdesk.core.security import API_KEY_PREFIX
 from loopdesk.core.settings import RealtimeSettings
+from loopdesk.feedback.repository import TaskRepository
 from loopdesk.realtime.follower import Position, ThreadFollower, position_after, position_now
 from loopdesk.realtime.frames import parse_event_id, resume_value
 from loopdesk.realtime.protocol import (
@@ -47,6 +48,7 @@ from loopdesk.realtime.protocol import (
     SubscribeTaskIn,
     client_frames,
 )
+from loopdesk.realtime.task_follower import TaskFollower, UserFollower
 from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.runs.limits import check_run_rate
 from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, Command, RunCreate
@@ -173,6 +175,8 @@ class Connection:
         self.gateway: Gateway = state.realtime
         self.settings: RealtimeSettings = self.gateway.settings
         self.followers: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self.task_followers: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self.following_tasks: set[str] = set()  # what the user follower leaves to the task followers
         self._send_lock = asyncio.Lock()
         self._local = 0
         self.frames_sent = 0
@@ -216,6 +220,7 @@ class Connection:
         watch: CredentialWatch = self.state.credential_watch
         with watch.watching(self.credential) as revocation:
             closer = asyncio.create_task(self._close_when_revoked(revocation))
+            notifications = asyncio.create_task(self._guarded(self._user_follower().run(), "notifications"))
             try:
                 while True:
                     message = await self.ws.receive()
@@ -226,9 +231,11 @@ class Connection:
                 self._log.debug("realtime.connection_lost", error=type(exc).__name__)
             finally:
                 closer.cancel()
-                for task in self.followers.values():
+                notifications.cancel()
+                for task in [*self.followers.values(), *self.task_followers.values()]:
                     task.cancel()
                 self.followers.clear()
+                self.task_followers.clear()
                 self.gateway.connections.discard(self)
                 WS_CONNECTIONS.dec()
                 self._log.debug("realtime.disconnected")
@@ -309,10 +316,14 @@ class Connection:
                 if task is not None:
                     task.cancel()
                 await self.reply({"type": "ack", "of": "unsubscribe", "ref": frame.id, "thread_id": str(thread_id)})
-            case SubscribeIn() | SubscribeTaskIn():
-                raise FrameError(
-                    "task_not_found", "No feedback task with this id", detail={"task_id": str(frame.task_id)}
-                )
+            case SubscribeIn(type="subscribe", task_id=uuid.UUID() as task_id) | SubscribeTaskIn(task_id=task_id):
+                await self._subscribe_task(frame.id, task_id)
+            case SubscribeIn(type="unsubscribe", task_id=uuid.UUID() as task_id):
+                task = self.task_followers.pop(task_id, None)
+                self.following_tasks.discard(str(task_id))
+                if task is not None:
+                    task.cancel()
+                await self.reply({"type": "ack", "of": "unsubscribe", "ref": frame.id, "task_id": str(task_id)})
             case ResumeIn():
                 await self._resume(frame)
             case PingIn():
@@ -418,6 +429,49 @@ class Connection:
         if thread_id not in self.followers:
             self._follow(thread_id, await position_now(self.state.persistence.pool, thread_id))
         await self.reply({"type": "ack", "of": "subscribe", "ref": ref, "thread_id": str(thread_id)})
+
+    async def _subscribe_task(self, ref: str | None, task_id: uuid.UUID) -> None:
+        """Follow a feedback task's timeline from now on (its reporters and staff; joiners: stages only)."""
+        async with self.state.database.sessionmaker() as session, session.begin():
+            await CredentialService(session).ensure_live(self.credential)
+            task = await TaskRepository(session).get_readable(self.user, str(task_id))
+            if task is None:
+                raise FrameError("task_not_found", "No feedback task with this id", detail={"task_id": str(task_id)})
+            whole = self.user.is_staff or task.reporter_id == self.user.id
+        if task_id not in self.task_followers:
+            if len(self.task_followers) >= self.settings.ws_max_subscriptions:
+                raise FrameError(
+                    "too_many_subscriptions",
+                    f"A connection may follow at most {self.settings.ws_max_subscriptions} tasks: unsubscribe first",
+                    detail={"limit": self.settings.ws_max_subscriptions},
+                )
+            follower = TaskFollower(
+                self.state.persistence.pool,
+                self.state.event_bus,
+                task_id,
+                self.send,
+                stages_only=not whole,
+                show_actor=self.user.is_staff,
+            )
+            self.following_tasks.add(str(task_id))
+            self.task_followers[task_id] = asyncio.create_task(
+                self._guarded(follower.run(), f"task {task_id}"), name=f"ws-task-{task_id}"
+            )
+        await self.reply({"type": "ack", "of": "subscribe", "ref": ref, "task_id": str(task_id)})
+
+    def _user_follower(self) -> UserFollower:
+        return UserFollower(
+            self.state.persistence.pool, self.state.event_bus, self.user.id, self.send, self.following_tasks
+        )
+
+    async def _guarded(self, work: Any, what: str) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a closed socket ends its followers
+            if self.ws.client_state == WebSocketState.CONNECTED:
+                self._log.warning("realtime.follower_failed", following=what, error=repr(exc))
 
     async def _resume(self, frame: ResumeIn) -> None:
         async with self._transaction() as (threads, _):

@@ -198,10 +198,21 @@ class MessageCompleteOut(_ThreadEvent):
 
 
 class TaskUpdateOut(_Server):
+    """A feedback task changed: an entry of its timeline (`subscribe` {task_id}), or a notification to the
+    reporter, assignee or team lead (`kind` e.g. `stage:plan_review`, `assigned`, `sla_warning`)."""
+
+    model_config = ConfigDict(extra="allow")
     type: Literal["task_update"]
     task_id: str
+    task_number: str | None = None
+    stage: str | None = Field(None, description="the task's stage now")
+    kind: str | None = Field(None, description="stage, assignee, team, plan, progress, csat, ... or a notification")
+    from_value: str | None = None
+    to_value: str | None = None
+    reason: str | None = None
+    actor_id: str | None = Field(None, description="who did it (staff see it; null: the system)")
+    at: str | None = None
     thread_id: str | None = None
-    model_config = ConfigDict(extra="allow")
 
 
 class AckOut(_Server):

@@ -17,6 +17,7 @@ from loopdesk.core.db import Database
 from loopdesk.core.metrics import RUNS_RECOVERED, WEBHOOKS
 from loopdesk.core.ratelimit import RateLimiter
 from loopdesk.core.settings import Settings
+from loopdesk.notifications.jobs import register_jobs as register_notification_jobs
 from loopdesk.runtime.crons.service import fire_due_crons
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
@@ -40,6 +41,7 @@ SWEEP_TASK = "loopdesk.recover_stalled_runs"
 TTL_TASK = "loopdesk.sweep_expired_threads"
 CRON_TASK = "loopdesk.fire_due_crons"
 APPROVAL_EXPIRY_TASK = "loopdesk.expire_approvals"
+FEEDBACK_SLA_TASK = "loopdesk.check_feedback_sla"
 
 
 async def sweep_expired_threads(database: Database, persistence: Persistence) -> int:
@@ -166,11 +168,20 @@ class QueueWorker:
 
             await expire_due(database, graphs)
 
+        @app.periodic(cron=settings.feedback_sla.sla_check_cron)
+        @app.task(name=FEEDBACK_SLA_TASK, queue=QUEUE)
+        async def check_feedback_sla(timestamp: int) -> None:
+            """Open feedback tasks near or past their stage's limit: warned once, then escalated level by level."""
+            from loopdesk.feedback.sla_job import check_sla
+
+            await check_sla(database, config=settings.feedback_sla)
+
         @app.periodic(cron="* * * * *")
         @app.task(name=TTL_TASK, queue=QUEUE)
         async def sweep_expired_threads_task(timestamp: int) -> None:
             await sweep_expired_threads(database, persistence)
 
+        register_notification_jobs(app, database, settings)
         return cls(app=app, settings=settings)
 
     def _options(self, *, install_signal_handlers: bool) -> dict:

@@ -278,6 +278,11 @@ def thread_key(thread_id: uuid.UUID | str) -> str:
     return f"thread/{thread_id}"
 
 
+def user_key(user_id: uuid.UUID | str) -> str:
+    """The bus key that wakes a user's WebSockets when a notification is queued for them."""
+    return f"user/{user_id}"
+
+
 class Waiter(asyncio.Event):
     """A reader's wake-up, with the live events pushed to it (bounded) and what notifications said."""
 
