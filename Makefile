@@ -47,6 +47,7 @@ bench: $(VENV)/.installed-dev ## benchmarks (not part of make test)
 	$(BIN)/python benchmarks/runtime.py
 	$(BIN)/python benchmarks/realtime.py
 	$(BIN)/python benchmarks/sessions.py
+	$(BIN)/python benchmarks/feedback.py
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks

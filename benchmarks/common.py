@@ -120,7 +120,12 @@ def write_results(console: Console, output: Path, payload: dict[str, Any]) -> No
 
 @contextmanager
 def served_loopdesk(
-    console: Console, name: str, *, worker_concurrency: int, args: tuple[str, ...] = ()
+    console: Console,
+    name: str,
+    *,
+    worker_concurrency: int,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, str, dict[str, str]]]:
     """An embedded PostgreSQL and a `loopdesk serve` on it, with the benchmark user signed in:
     (database URL, base URL, auth headers). One user drives every run, so its run limit is lifted."""
@@ -139,6 +144,7 @@ def served_loopdesk(
         "LOOPDESK_DB_POOL_SIZE": "20",
         "LOOPDESK_LOGIN_LIMIT_PER_IP": "1000/minute",
         "LOOPDESK_RUN_RATE_LIMIT": "100000/minute",
+        **(env or {}),
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "loopdesk", "serve", "--port", str(port), *args],

@@ -28,9 +28,12 @@ from loopdesk.core.middleware import (
 from loopdesk.core.migrate import run_migrations
 from loopdesk.core.ratelimit import RateLimiter
 from loopdesk.core.settings import Settings
+from loopdesk.feedback.analytics_endpoints import router as feedback_analytics_router
 from loopdesk.feedback.attachment_deps import upload_body_limit
 from loopdesk.feedback.attachment_endpoints import router as attachments_router
+from loopdesk.feedback.demo import start_demo_seed, stop_demo_seed
 from loopdesk.feedback.endpoints import router as feedback_router
+from loopdesk.feedback.intake_endpoints import router as feedback_intake_router
 from loopdesk.feedback.team_endpoints import router as teams_router
 from loopdesk.feedback.workflow_endpoints import router as feedback_workflow_router
 from loopdesk.llm.endpoints import router as usage_router
@@ -101,9 +104,10 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
             if settings.runtime.worker
             else None
         )
-        app.state.tools = await start_tools(database, settings)
+        app.state.tools = await start_tools(database, settings, graphs=graphs, persistence=app.state.persistence)
         app.state.realtime = Gateway(settings.realtime)
         app.state.credential_watch = CredentialWatch(database, settings.auth.credential_check_seconds)
+        demo = None
         try:
             created = await bootstrap_admin(database, settings)
             async with database.sessionmaker() as session, session.begin():
@@ -114,8 +118,10 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
             log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)
             if announce:
                 _announce(settings, created)
+            demo = start_demo_seed(database, settings, graphs, announce=announce)  # after the admin and the worker
             yield
         finally:
+            await stop_demo_seed(demo)
             await app.state.realtime.close_all()
             await app.state.credential_watch.stop()
             if worker is not None:
@@ -180,10 +186,12 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         logs_router,
         dedup_router,
         feedback_router,
+        feedback_intake_router,
         notifications_router,
         attachments_router,
         teams_router,
         feedback_workflow_router,
+        feedback_analytics_router,
     ):
         app.include_router(router)
     if graphs.custom_app is not None:  # langgraph.json `http.app`: after loopdesk's routes, which keep their paths
@@ -200,7 +208,8 @@ def build_registry(settings: Settings) -> GraphRegistry:
 
     registry = GraphRegistry()
     registry.register("agent", agent_graph, caller_settings=CALLER_SETTINGS)
-    registry.register(FEEDBACK_GRAPH_ID, feedback_graph, internal=True)
+    if settings.feedback.feedback_workflow:
+        registry.register(FEEDBACK_GRAPH_ID, feedback_graph, internal=True)
     if settings.runtime.graphs_config is not None:
         registry.load_config(load_config(settings.runtime.graphs_config))
     return registry

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from loopdesk import __version__
 from loopdesk.core.settings import Settings, SettingsError
+from loopdesk.feedback.cli import app as feedback_app
 from loopdesk.runtime.config import ConfigFileError
 from loopdesk.triage.cli import app as triage_app
 from loopdesk.triage.cli import dedup_app, logs_app
@@ -26,6 +27,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(triage_app, name="triage")
 app.add_typer(logs_app, name="logs")
 app.add_typer(dedup_app, name="dedup")
+app.add_typer(feedback_app, name="feedback")
 console = Console(stderr=True, highlight=False)
 
 
@@ -144,7 +146,7 @@ async def _worker(settings: Settings, graphs) -> None:  # type: ignore[no-untype
     persistence = await Persistence.open(url, max_size=settings.database.db_pool_size, index=graphs.store_index)
     # Live events reach API processes through Redis when it is configured, else through the log alone.
     publisher = RedisPublisher(settings.redis.redis_url.get_secret_value()) if settings.redis.redis_url else None
-    tools = await start_tools(database, settings)
+    tools = await start_tools(database, settings, graphs=graphs, persistence=persistence)
     try:
         await QueueWorker.build(url, settings, database, persistence, graphs, publisher).run_forever()
     finally:
@@ -175,6 +177,29 @@ def migrate(
         run_migrations(url, revision=revision)
     after = current_revision(url)
     console.print(f"database at revision [bold]{after}[/]" + ("" if before == after else f" (was {before})"))
+
+
+@app.command("demo-seed")
+def demo_seed() -> None:
+    """Seed the demo now (teams, staff, routing rules, a week of logs, reports walked through the workflow), on
+    the configured database; does nothing where a team exists. Starts the service's lifespan without serving
+    HTTP: migrations, the first admin and a queue worker for the workflow graph."""
+    settings = _settings()
+    settings.feedback.demo_seed = False  # seeded here, in the foreground, not by the lifespan
+    settings.runtime.worker = True
+    asyncio.run(_demo_seed(settings))
+
+
+async def _demo_seed(settings: Settings) -> None:
+    from loopdesk.app import create_app
+    from loopdesk.feedback.demo import seed_demo
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        state = application.state
+        with console.status("seeding the demo…"):
+            seeded = await seed_demo(state.database, settings, state.graphs)
+    console.print(seeded.banner() if seeded is not None else "demo not seeded: a team exists (or no admin does)")
 
 
 @users_app.command("create-admin")

@@ -30,6 +30,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     settings.attachments = AttachmentSettings(
         attachment_max_bytes=MAX_BYTES, attachment_max_files=MAX_FILES, _env_file=None
     )
+    settings.feedback.feedback_workflow = False  # intake and files alone: the workflow has its own tests
     return settings
 
 

@@ -10,6 +10,13 @@ import pytest
 
 from tests.conftest import Account, assert_error, client_at
 
+
+@pytest.fixture
+def settings(settings):
+    settings.feedback.feedback_workflow = False  # intake and reads alone: the workflow has its own tests
+    return settings
+
+
 CRASH = {"title": "App crashes on login", "description": "Every time I tap login the app crashes and closes."}
 WORDING = {"title": "Suggestion: rename the Save button", "description": "It would be nicer if it said Save draft."}
 CRASH_ZH = {"title": "登录时应用崩溃", "description": "每次点击登录按钮应用就闪退，完全无法使用。"}

@@ -162,6 +162,45 @@ class TestGates:
         assert back["person_feedback"]["count"] == 2 and back["person_feedback"]["last"]["notes"] == "half"
 
 
+class TestPriority:
+    async def test_staff_change_the_priority_and_the_deadline_follows(self, client, make_account, payments) -> None:
+        alice = await make_account("alice")
+        lead = payments["lead"]
+        task = (await post(client, alice, "/api/v1/feedback", CRASH, 201))["task"]
+        body = {"level": "P0", "reason": "every checkout fails"}
+        assert_error(await client.post(f"/api/v1/tasks/{task['id']}/priority", json=body, headers=alice.headers), 403)
+        raised = await post(client, lead, f"/api/v1/tasks/{task['id']}/priority", body)
+        assert raised["priority_level"] == "P0" and raised["sla_deadline"] < task["sla_deadline"]
+        events = (await client.get(f"/api/v1/tasks/{task['id']}/timeline", headers=lead.headers)).json()
+        change = [e for e in events if e["kind"] == "priority" and e["actor_id"] == lead.id]
+        assert [(e["from_value"], e["to_value"], e["reason"]) for e in change] == [
+            (task["priority_level"], "P0", "every checkout fails")
+        ]
+
+
+class TestTeamScope:
+    async def test_staff_see_their_teams_tasks_the_unrouted_ones_and_admins_all(
+        self, client, admin, make_account, payments
+    ) -> None:
+        alice = await make_account("alice")
+        outsider = await make_account("outsider", role="staff")  # on no team
+        routed = (await post(client, alice, "/api/v1/feedback", CRASH, 201))["task"]["id"]
+        await task_at(client, payments["lead"], routed, "plan_review")
+        for who, status in ((payments["engineer"], 200), (payments["lead"], 200), (admin, 200), (outsider, 404)):
+            response = await client.get(f"/api/v1/tasks/{routed}", headers=who.headers)
+            assert response.status_code == status, (who.email, response.text)
+        assert_error(
+            await client.post(f"/api/v1/tasks/{routed}/review", json={"action": "approve"}, headers=outsider.headers),
+            404,
+            "task_not_found",
+        )
+        listed = (await client.get("/api/v1/tasks", headers=outsider.headers)).json()
+        assert routed not in {t["id"] for t in listed["items"]}
+        # Reassigned to the outsider, it is theirs to see.
+        await post(client, payments["lead"], f"/api/v1/tasks/{routed}/assign", {"assignee_id": outsider.id})
+        assert (await client.get(f"/api/v1/tasks/{routed}", headers=outsider.headers)).status_code == 200
+
+
 class TestTheWorkflowThread:
     async def test_the_workflow_graph_is_out_of_every_callers_reach(self, client, admin, make_account) -> None:
         alice = await make_account("alice")

@@ -138,6 +138,7 @@ class Case:
     stream: bool = False
 
 
+HANDOVER = {"thread_id": "{thread_id}", "customer_id": "{user_id}", "title": "matrix"}
 ECHO_RUN = {"assistant_id": "echo", "input": {"messages": ["matrix"]}}
 # Never due: the matrix must not start runs behind its back.
 CRON = {"assistant_id": "echo", "schedule": "0 0 1 1 *", "enabled": False}
@@ -293,6 +294,9 @@ RULES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/tasks/{task}/attachments"): Case(OWNER_OR_STAFF),
     ("GET", "/api/v1/tasks/{task}/attachments/{attachment}"): Case(OWNER_OR_STAFF),
     ("GET", "/api/v1/teams"): Case(STAFF),
+    ("POST", "/api/v1/feedback/handover"): Case(STAFF, body=HANDOVER),
+    ("POST", "/api/v1/tasks/{task}/reporters/{user_id}/unlink"): Case(STAFF, body={}),
+    ("GET", "/api/v1/analytics/feedback"): Case(STAFF),
     ("GET", "/api/v1/notifications/deliveries"): Case(STAFF),
     ("GET", "/api/v1/notification-channels"): Case(ADMIN),
     ("PUT", "/api/v1/notification-channels"): Case(ADMIN, body=[]),
@@ -306,6 +310,7 @@ RULES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/tasks/{task}/assign"): Case(STAFF_ACTS, body={"assignee_id": "{user_id}"}),
     ("POST", "/api/v1/tasks/{task}/request-update"): Case(STAFF_ACTS, body={}),
     ("POST", "/api/v1/tasks/{task}/close"): Case(STAFF_ACTS, body={"reason": "matrix"}),
+    ("POST", "/api/v1/tasks/{task}/priority"): Case(STAFF_ACTS, body={"level": "P1", "reason": "matrix"}),
     ("POST", "/api/v1/tasks/{task}/progress"): Case(ASSIGNEE_ACTS, body={"done": False}),
     ("POST", "/api/v1/tasks/{task}/verify"): Case(OWNER_OR_STAFF, body={"result": "fail"}),
     ("POST", "/api/v1/tasks/{task}/reopen"): Case(OWNER_OR_STAFF, body={"reason": "matrix"}),

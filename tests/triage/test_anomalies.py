@@ -14,6 +14,7 @@ from loopdesk.triage.anomalies import (
     noise_level,
     robust_scores,
     robust_zscore,
+    surprise_scores,
     three_sigma,
     three_sigma_scores,
 )
@@ -149,3 +150,61 @@ class TestIqr:
     def test_one_timestamp_per_value(self):
         with pytest.raises(ValueError, match="one timestamp per value"):
             iqr_outliers([T0], [1.0, 2.0], step=HOUR)
+
+
+def seasonal(n: int = 2000, seed: int = 7) -> np.ndarray:
+    """A daily-ish cycle with Gaussian noise: nothing in it is an anomaly."""
+    rng = np.random.default_rng(seed)
+    return 50 + 10 * np.sin(np.arange(n) * 2 * np.pi / 288) + rng.normal(0, 1, n)
+
+
+def in_sigmas(score: np.ndarray) -> np.ndarray:
+    return score / (1 - score)
+
+
+def test_surprise_scores_peak_at_a_spike_or_a_drop_in_either_direction():
+    for sign in (1, -1):
+        values = seasonal()
+        values[1500] += sign * 40
+        score = surprise_scores(values, learning=300)
+        assert score.shape == values.shape and ((score >= 0) & (score < 1)).all()
+        surprise = in_sigmas(score)
+        assert int(np.argmax(surprise)) in (1500, 1501)  # the jump, or the step back when that is steeper
+        assert surprise[1500] > 2 * np.delete(surprise, [1500, 1501]).max()  # well apart from the noise's best
+
+
+def test_a_level_shift_raises_one_alarm_at_its_start_not_one_per_point():
+    values = seasonal()
+    values[1200:] += 60
+    score = surprise_scores(values, learning=300)
+    assert int(np.argmax(score)) == 1200
+    assert np.count_nonzero(score[1201:1320] >= score[1200] / 2) == 0  # the cooldown keeps the rest quiet
+
+
+def test_surprise_is_causal_the_future_does_not_change_past_scores():
+    values = seasonal()
+    before = surprise_scores(values[:1000], learning=300)
+    values[1000:] += 500
+    assert np.array_equal(surprise_scores(values, learning=300)[:1000], before)
+
+
+def test_a_flat_learning_period_does_not_make_every_wobble_an_alarm():
+    values = np.r_[np.full(300, 5.0), 5.0 + 0.01 * np.sin(np.arange(700))]
+    values[900] = 9.0
+    score = surprise_scores(values, learning=300)
+    surprise = in_sigmas(score)
+    assert int(np.argmax(surprise)) == 900
+    assert np.delete(surprise, [900, 901]).max() < surprise[900] / 10
+
+
+@pytest.mark.parametrize("values", [[], [np.nan] * 30, [1.0, 2.0]], ids=["empty", "nan", "short"])
+def test_surprise_scores_are_zero_without_enough_data(values):
+    assert not surprise_scores(values, learning=10).any()
+
+
+def test_missing_values_score_zero_and_do_not_break_what_follows():
+    values = seasonal()
+    values[[700, 701, 1100]] = np.nan
+    values[1500] += 40
+    score = surprise_scores(values, learning=300)
+    assert (score[[700, 701, 1100]] == 0).all() and int(np.argmax(score)) == 1500

@@ -444,6 +444,31 @@ class FeedbackSettings(_Group):
         description="a named model (LOOPDESK_LLM_MODELS) that writes the analysis' root-cause hypothesis and "
         "recommendation from the log evidence; unset = written by rules",
     )
+    feedback_archive_after_days: float = Field(
+        30,
+        ge=0,
+        le=3650,
+        description="closed and rejected tasks are archived this many days after they finished (0 = never); "
+        "archived tasks leave the default task list and stay searchable (`archived=include|only`)",
+    )
+    feedback_auto_intake_seconds: int = Field(
+        300,
+        ge=0,
+        le=86400,
+        description="how often the log store's anomalies open (or join) `auto` tasks; 0 = off. A divisor of a "
+        "minute, of an hour in whole minutes or of a day in whole hours (e.g. 30, 300, 3600)",
+    )
+    feedback_auto_intake_lookback_hours: float = Field(
+        3.0, gt=0, le=168, description="automatic intake scans each module's error rate over this many last hours"
+    )
+    feedback_workflow: bool = Field(
+        True, description="start each new task's workflow graph (analysis, routing); false: intake only (benchmarks)"
+    )
+    demo_seed: bool | None = Field(
+        None,
+        description="seed the demo (teams, staff, rules, a week of logs, reports) at start-up while no team exists; "
+        "unset = on for the embedded default database, off when LOOPDESK_DATABASE_URL is set",
+    )
 
     @field_validator("feedback_module_keywords", mode="before")
     @classmethod
@@ -462,6 +487,14 @@ class FeedbackSettings(_Group):
                 raise ValueError(f"keyword {key!r}: a word (up to 100 characters) and at least one module name")
             cleaned[word] = list(dict.fromkeys(names))
         return cleaned
+
+    @field_validator("feedback_auto_intake_seconds")
+    @classmethod
+    def _schedulable(cls, value: int) -> int:
+        spans = ((1, 60), (60, 3600), (3600, 86400))  # (unit, the span it must divide): a cron step
+        if value and not any(value % unit == 0 and whole % value == 0 for unit, whole in spans):
+            raise ValueError("must be 0 or divide a minute, an hour (whole minutes) or a day (whole hours)")
+        return value
 
 
 class NotificationSettings(_Group):

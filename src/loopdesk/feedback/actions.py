@@ -18,6 +18,7 @@ from loopdesk.feedback.schemas import (
     AssignIn,
     CloseIn,
     CsatIn,
+    PriorityIn,
     ProgressIn,
     ReopenIn,
     ReviewIn,
@@ -283,9 +284,41 @@ class WorkflowService:
             raise ActionForbidden(detail={"task": task.task_number, "action": "reopen", "who": "the reporter or staff"})
         self._expect(task, "reopen", ("closed", "rejected"))
         task.reopen_count += 1
+        task.archived_at = None  # active again
         target = "plan_review" if task.workflow_stage == "rejected" or task.assignee_id is None else "in_progress"
         await move(self.session, task, target, actor_id=user.id, reason=data.reason)
         await self._resume(task, {"action": "reopen", "actor_id": str(user.id)})
+        return await self._done(task)
+
+    async def reprioritise(self, user: User, key: str, data: PriorityIn) -> Task:
+        """Staff set the priority level of an open task (with a reason); the SLA deadline follows the new level,
+        counted from the report's arrival on the region's clock."""
+        from loopdesk.feedback.classification import TriageConfig
+        from loopdesk.triage.sla import sla_targets
+
+        task = await self._locked(user, key)
+        self._staff(user, task, "priority")
+        if task.workflow_stage in ("received", "closed", "rejected"):
+            raise WrongStage(detail={"task": task.task_number, "action": "priority", "stage": task.workflow_stage})
+        self._responded(task, user)
+        previous = task.priority_level
+        if data.level == previous:
+            return await self._done(task)
+        config = TriageConfig()
+        zone = config.region.timezone_for(task.region or "international")
+        targets = sla_targets(data.level, "classified", config.sla, start=task.created_at, tz=zone)
+        task.priority_level, task.sla_deadline = data.level, targets.resolution_due
+        task.priority_reason = {**(task.priority_reason or {}), "set_by": str(user.id), "reason": data.reason}
+        event = await self.repository.add_event(
+            task.id,
+            "priority",
+            actor_id=user.id,
+            from_value=previous,
+            to_value=data.level,
+            reason=data.reason,
+            data={"sla_deadline": targets.resolution_due.isoformat()},
+        )
+        await notify_change(self.session, task, event, stage=task.workflow_stage, name="priority")
         return await self._done(task)
 
     async def rate(self, user: User, key: str, data: CsatIn) -> Task:

@@ -110,6 +110,9 @@ class TaskQuery(Schema):
     priority_level: Level | None = None
     assignee: uuid.UUID | None = Field(None, description="the assignee's user id")
     q: SearchText | None = Field(None, description="text in the title or description (case-insensitive)")
+    archived: Literal["exclude", "include", "only"] = Field(
+        "exclude", description="archived tasks (finished long ago): left out (default), included, or only those"
+    )
     limit: int = Field(20, ge=1, le=200)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
@@ -173,6 +176,11 @@ class CloseIn(Schema):
 
 
 class ReopenIn(Schema):
+    reason: Reason
+
+
+class PriorityIn(Schema):
+    level: Level
     reason: Reason
 
 

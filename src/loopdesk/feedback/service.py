@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -60,16 +60,30 @@ class FeedbackService:
         self.triage = triage
         self.graphs = graphs  # None: reads only (intake starts each new task's workflow graph)
 
-    async def intake(self, user: User, data: FeedbackCreate, *, client_ip: str | None) -> Intake:
+    async def intake(
+        self,
+        user: User,
+        data: FeedbackCreate,
+        *,
+        client_ip: str | None,
+        actor: User | None = None,
+        issue_type: str | None = None,
+        join_duplicates: bool = True,
+    ) -> Intake:
+        """`user` reports; `actor` (default: `user`) submits for them: staff or the system on the support and
+        auto channels. `issue_type`: a hint that overrides the classifier's; `join_duplicates=False` always opens
+        a task (auto intake joins by incident, an unlinked reporter gets their own task)."""
+        actor = actor or user
         channel = data.source_channel or "api"
-        if channel not in CUSTOMER_CHANNELS and not user.is_staff:
+        if channel not in CUSTOMER_CHANNELS and not actor.is_staff:
             raise SourceChannelForbidden(detail={"source_channel": channel, "allowed": list(CUSTOMER_CHANNELS)})
         text = f"{data.title}\n{data.description}"
-        joined = await self._join_duplicate(user, data, text)
+        joined = await self._join_duplicate(user, data, text) if join_duplicates else None
         if joined is not None:
             return joined
-        task = await self._create(user, data, channel)
-        await self._classify(task, Contact(ip=client_ip, phone=data.phone, registered_region=data.registered_region))
+        task = await self._create(user, data, channel, actor=actor)
+        contact = Contact(ip=client_ip, phone=data.phone, registered_region=data.registered_region)
+        await self._classify(task, contact, issue_type=issue_type)
         if self.embedder is not None:
             await dedup.index_item(
                 self.session,
@@ -87,7 +101,7 @@ class FeedbackService:
         log.info("feedback.task.created", task_id=str(task.id), task_number=task.task_number)
         return Intake(await self.repository.save(task), linked=False)
 
-    async def _create(self, user: User, data: FeedbackCreate, channel: str) -> Task:
+    async def _create(self, user: User, data: FeedbackCreate, channel: str, *, actor: User) -> Task:
         now = datetime.now(UTC)
         task = Task(
             id=uuid.uuid4(),
@@ -105,14 +119,20 @@ class FeedbackService:
         )
         await self.repository.add(task)
         await self.repository.add_event(
-            task.id, "created", actor_id=user.id, to_value="received", data={"source_channel": channel}
+            task.id,
+            "created",
+            actor_id=actor.id,
+            to_value="received",
+            data={"source_channel": channel, **({"reporter_id": str(user.id)} if actor.id != user.id else {})},
         )
         return task
 
-    async def _classify(self, task: Task, contact: Contact) -> None:
+    async def _classify(self, task: Task, contact: Contact, *, issue_type: str | None = None) -> None:
         found = await asyncio.to_thread(
             classify_report, task.title, task.description, contact, received_at=task.created_at, config=self.triage
         )
+        if issue_type is not None and issue_type != found.issue_type:  # the submitter knows better than the model
+            found = replace(found, issue_type=issue_type, confidence=1.0)
         task.issue_type, task.severity, task.category = found.issue_type, found.severity, found.category
         task.language, task.region, task.region_reason = found.language, found.region, found.region_reason
         task.priority_score, task.priority_level = found.priority.score, found.priority.level
@@ -125,6 +145,7 @@ class FeedbackService:
             reason=found.region_reason["explanation"],
             data={
                 "issue_type": found.issue_type,
+                "issue_type_from": "hint" if issue_type is not None else "classifier",
                 "confidence": found.confidence,
                 "severity": found.severity,
                 "category": found.category,
@@ -154,6 +175,8 @@ class FeedbackService:
             self.session, None, text, DEDUP_KIND, record=False, settings=self.dedup_settings, embedder=self.embedder
         )
         linked = [match for match in check.matches if match.decision == "linked"]
+        refused = await dedup.unlinked_for_owner(self.session, user.id, [match.item_id for match in linked])
+        linked = [match for match in linked if match.item_id not in refused]  # staff unlinked this reporter there
         originals = await self.repository.open_originals([match.item_id for match in linked])
         match = next((m for m in linked if m.item_id in originals), None)  # matches come best first
         if match is None:
@@ -171,6 +194,8 @@ class FeedbackService:
                 "reporter_id": str(user.id),
                 "new_reporter": new_reporter,
                 "title": data.title,
+                "description": data.description,  # what the reporter's own task is opened from if staff unlink
+                "source_channel": data.source_channel or "api",
                 "similarity": round(match.similarity, 4),
                 "score": match.score,
             },

@@ -22,7 +22,8 @@ from loopdesk.feedback.repository import TaskRepository
 
 log = structlog.get_logger("loopdesk.feedback.workflow")
 
-# from-stage → the stages a task may move to next. Reopening: closed → in_progress, rejected → plan_review.
+# from-stage → the stages a task may move to next. Reopening: closed → in_progress (plan_review when nobody is
+# assigned), rejected → plan_review.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "received": ("classified", "rejected"),
     "classified": ("analyzed", "rejected"),
@@ -34,7 +35,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "feedback_pending": ("in_progress", "resolved"),
     "resolved": ("verification", "closed", "in_progress"),
     "verification": ("closed", "in_progress"),
-    "closed": ("in_progress",),
+    "closed": ("in_progress", "plan_review"),
     "rejected": ("plan_review",),
 }
 # Who hears of a stage change besides the reporters (every reporter, duplicates' too): see `audience`.

@@ -16,6 +16,7 @@ from loopdesk.feedback.schemas import (
     AssignIn,
     CloseIn,
     CsatIn,
+    PriorityIn,
     ProgressIn,
     ReopenIn,
     ReviewIn,
@@ -101,6 +102,12 @@ async def close_task(task: str, data: CloseIn, user: CurrentUser, service: Servi
 async def reopen_task(task: str, data: ReopenIn, user: CurrentUser, service: ServiceDep) -> TaskRead:
     """Reopen a closed task (its reporter or staff: → in_progress) or a rejected one (staff: → plan_review)."""
     return TaskRead.for_caller(await service.reopen(user, task, data), user)
+
+
+@router.post("/api/v1/tasks/{task}/priority", response_model=TaskRead, responses=_errors(FORBIDDEN))
+async def set_priority(task: str, data: PriorityIn, user: CurrentUser, service: ServiceDep) -> TaskRead:
+    """Staff change an open task's priority level (P0–P4) with a reason; its SLA deadline follows."""
+    return TaskRead.for_caller(await service.reprioritise(user, task, data), user)
 
 
 @router.post("/api/v1/tasks/{task}/csat", response_model=TaskRead, responses=_errors(FORBIDDEN))

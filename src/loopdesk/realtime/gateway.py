@@ -44,6 +44,7 @@ from loopdesk.realtime.protocol import (
     MessageIn,
     PingIn,
     ResumeIn,
+    SubmitFeedbackIn,
     SubscribeIn,
     SubscribeTaskIn,
     client_frames,
@@ -324,6 +325,8 @@ class Connection:
                 if task is not None:
                     task.cancel()
                 await self.reply({"type": "ack", "of": "unsubscribe", "ref": frame.id, "task_id": str(task_id)})
+            case SubmitFeedbackIn():
+                await self._submit_feedback(frame)
             case ResumeIn():
                 await self._resume(frame)
             case PingIn():
@@ -430,7 +433,7 @@ class Connection:
             self._follow(thread_id, await position_now(self.state.persistence.pool, thread_id))
         await self.reply({"type": "ack", "of": "subscribe", "ref": ref, "thread_id": str(thread_id)})
 
-    async def _subscribe_task(self, ref: str | None, task_id: uuid.UUID) -> None:
+    async def _subscribe_task(self, ref: str | None, task_id: uuid.UUID, *, acknowledge: bool = True) -> None:
         """Follow a feedback task's timeline from now on (its reporters and staff; joiners: stages only)."""
         async with self.state.database.sessionmaker() as session, session.begin():
             await CredentialService(session).ensure_live(self.credential)
@@ -457,7 +460,46 @@ class Connection:
             self.task_followers[task_id] = asyncio.create_task(
                 self._guarded(follower.run(), f"task {task_id}"), name=f"ws-task-{task_id}"
             )
-        await self.reply({"type": "ack", "of": "subscribe", "ref": ref, "task_id": str(task_id)})
+        if acknowledge:
+            await self.reply({"type": "ack", "of": "subscribe", "ref": ref, "task_id": str(task_id)})
+
+    async def _submit_feedback(self, frame: SubmitFeedbackIn) -> None:
+        """Intake as over REST (classification, de-duplication, the workflow), then follow the task."""
+        from loopdesk.feedback.schemas import FeedbackCreate
+        from loopdesk.feedback.service import FeedbackService
+        from loopdesk.triage.dedup import service as dedup
+        from loopdesk.triage.dedup.embeddings import EmbedderUnavailable
+
+        try:
+            data = FeedbackCreate.model_validate(frame.model_dump(exclude={"type", "id"}))
+        except ValidationError as exc:
+            problems = [{"field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]} for e in exc.errors()]
+            raise FrameError("invalid_frame", "The report is not valid", detail=problems) from None
+        settings = self.state.settings
+        dedup_settings = getattr(settings, "dedup", None) or dedup.default_settings()
+        try:
+            embedder = await dedup.load_embedder(dedup_settings, allow_fallback=not settings.is_production)
+        except EmbedderUnavailable:
+            embedder = None
+        address = self.ws.client.host if self.ws.client else None
+        async with self.state.database.sessionmaker() as session, session.begin():
+            await CredentialService(session).ensure_live(self.credential)
+            service = FeedbackService(
+                session, embedder=embedder, dedup_settings=dedup_settings, graphs=self.state.graphs
+            )
+            intake = await service.intake(self.user, data, client_ip=address)
+            task_id, number, linked = intake.task.id, intake.task.task_number, intake.linked
+        await self._subscribe_task(None, task_id, acknowledge=False)
+        await self.reply(
+            {
+                "type": "ack",
+                "of": "submit_feedback",
+                "ref": frame.id,
+                "task_id": str(task_id),
+                "task_number": number,
+                "linked": linked,
+            }
+        )
 
     def _user_follower(self) -> UserFollower:
         return UserFollower(

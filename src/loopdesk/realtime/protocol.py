@@ -93,6 +93,19 @@ class SubscribeTaskIn(_Client):
     task_id: uuid.UUID
 
 
+class SubmitFeedbackIn(_Client):
+    """Report a problem or a suggestion (as `POST /api/v1/feedback` with a JSON body): answered by an `ack` with
+    the task's id and number (`linked`: joined to an open duplicate); the socket then follows the task."""
+
+    type: Literal["submit_feedback"]
+    title: str = Field(..., min_length=1, max_length=500)
+    description: str = Field(..., min_length=1, max_length=20_000)
+    source_channel: Literal["web", "app", "api"] | None = None
+    affected_modules: list[str] = Field(default_factory=list, max_length=20)
+    phone: str | None = Field(None, max_length=64)
+    registered_region: str | None = Field(None, max_length=64)
+
+
 class ResumeIn(_Client):
     """After a reconnect: every event of the thread after `last_event_id`, exactly once, then live."""
 
@@ -106,9 +119,12 @@ class PingIn(_Client):
 
 
 ClientFrame = Annotated[
-    MessageIn | InterruptResponseIn | SubscribeIn | SubscribeTaskIn | ResumeIn | PingIn, Field(discriminator="type")
+    MessageIn | InterruptResponseIn | SubscribeIn | SubscribeTaskIn | SubmitFeedbackIn | ResumeIn | PingIn,
+    Field(discriminator="type"),
 ]
-CLIENT_TYPES = ("message", "interrupt_response", "subscribe", "unsubscribe", "subscribe_task", "resume", "ping")
+CLIENT_TYPES = (
+    "message", "interrupt_response", "subscribe", "unsubscribe", "subscribe_task", "submit_feedback", "resume", "ping",
+)  # fmt: skip
 client_frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
 
 # -- server → client ------------------------------------------------------------------------------
@@ -224,6 +240,8 @@ class AckOut(_Server):
     thread_id: str | None = None
     run_id: str | None = None
     task_id: str | None = None
+    task_number: str | None = None
+    linked: bool | None = Field(None, description="submit_feedback: joined to an open duplicate task")
 
 
 class ErrorOut(_Server):

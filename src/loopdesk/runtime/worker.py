@@ -42,6 +42,7 @@ TTL_TASK = "loopdesk.sweep_expired_threads"
 CRON_TASK = "loopdesk.fire_due_crons"
 APPROVAL_EXPIRY_TASK = "loopdesk.expire_approvals"
 FEEDBACK_SLA_TASK = "loopdesk.check_feedback_sla"
+ARCHIVE_TASK = "loopdesk.archive_feedback_tasks"
 
 
 async def sweep_expired_threads(database: Database, persistence: Persistence) -> int:
@@ -175,6 +176,23 @@ class QueueWorker:
             from loopdesk.feedback.sla_job import check_sla
 
             await check_sla(database, config=settings.feedback_sla)
+
+        @app.periodic(cron="17 * * * *")
+        @app.task(name=ARCHIVE_TASK, queue=QUEUE)
+        async def archive_finished_tasks(timestamp: int) -> None:
+            """Closed and rejected feedback tasks past LOOPDESK_FEEDBACK_ARCHIVE_AFTER_DAYS: archived (hourly)."""
+            from loopdesk.feedback.archive import archive_finished
+
+            await archive_finished(database, after_days=settings.feedback.feedback_archive_after_days)
+
+        if seconds := settings.feedback.feedback_auto_intake_seconds:
+            from loopdesk.feedback.auto_intake import TASK_NAME, run_auto_intake, schedule
+
+            @app.periodic(cron=schedule(seconds))
+            @app.task(name=TASK_NAME, queue=QUEUE)
+            async def feedback_auto_intake(timestamp: int) -> None:
+                """New high-severity error-rate incidents in the log store open (or join) `auto` tasks."""
+                await run_auto_intake(database, settings=settings, graphs=graphs)
 
         @app.periodic(cron="* * * * *")
         @app.task(name=TTL_TASK, queue=QUEUE)

@@ -146,6 +146,20 @@ def message_read(message: BaseMessage | dict[str, Any], times: Times, fallback: 
     )
 
 
+async def conversation(session: AsyncSession, persistence: Persistence, thread_id: uuid.UUID) -> list[MessageRead]:
+    """The messages of a thread's latest checkpoint, oldest first (the caller has checked who may read them)."""
+    config = {"configurable": {"thread_id": str(thread_id), "checkpoint_ns": ""}}
+    saved = await persistence.checkpointer.aget_tuple(config)  # type: ignore[arg-type]
+    state: list[BaseMessage] = []
+    checkpointed_at = None
+    if saved is not None:
+        values = saved.checkpoint.get("channel_values") or {}
+        state = [m for m in values.get("messages") or [] if isinstance(m, BaseMessage)]
+        checkpointed_at = datetime.fromisoformat(saved.checkpoint["ts"])
+    times = await message_times(session, thread_id, [str(m.id) for m in state if m.id])
+    return [message_read(m, times, checkpointed_at) for m in state]
+
+
 class SessionService:
     def __init__(
         self,
@@ -359,16 +373,7 @@ class SessionService:
         """Every message, oldest first: the thread's latest checkpoint, then messages accepted but not
         yet taken up by a run (`pending`)."""
         await self.get(caller, session_id)
-        config = {"configurable": {"thread_id": str(session_id), "checkpoint_ns": ""}}
-        saved = await self.persistence.checkpointer.aget_tuple(config)  # type: ignore[arg-type]
-        state: list[BaseMessage] = []
-        checkpointed_at = None
-        if saved is not None:
-            values = saved.checkpoint.get("channel_values") or {}
-            state = [m for m in values.get("messages") or [] if isinstance(m, BaseMessage)]
-            checkpointed_at = datetime.fromisoformat(saved.checkpoint["ts"])
-        times = await message_times(self.session, session_id, [str(m.id) for m in state if m.id])
-        items = [message_read(m, times, checkpointed_at) for m in state]
+        items = await conversation(self.session, self.persistence, session_id)
         seen = {item.id for item in items}
         waiting = await self.session.scalars(
             select(Run).where(Run.thread_id == session_id, Run.status.in_(INFLIGHT)).order_by(Run.seq)

@@ -97,4 +97,49 @@ async def recall(query: str, limit: int = 5) -> list[dict[str, Any]]:
     return [{"id": item.key, "text": item.value.get("text"), "score": getattr(item, "score", None)} for item in items]
 
 
-BUILTIN_TOOLS = [current_time, calculator, remember, recall]
+# Hands the conversation to the feedback loop as the customer's report: a write, so it waits for approval.
+@plugin_tool(side_effect="write", timeout_seconds=60.0)
+async def report_problem(title: str, description: str | None = None, issue_type: str | None = None) -> dict[str, Any]:
+    """Hand this support conversation over as a problem report for the customer: a feedback task with the
+    transcript attached, followed up by the team. `issue_type`: bug, suggestion or question (optional)."""
+    from loopdesk.feedback.handover import Handover, HandoverService
+    from loopdesk.feedback.service import FeedbackService
+    from loopdesk.tools import runtime as tool_runtime
+    from loopdesk.tools.python import current_call
+    from loopdesk.triage.dedup import service as dedup
+    from loopdesk.triage.dedup.embeddings import EmbedderUnavailable
+    from loopdesk.users.models import SYSTEM_USER_ID, User
+
+    call = current_call()
+    runtime = tool_runtime.current()
+    if call is None or call.thread_id is None or runtime.graphs is None or runtime.persistence is None:
+        raise ToolException("report_problem only works inside a support conversation on the server")
+    if issue_type not in (None, "bug", "suggestion", "question"):
+        raise ToolException("issue_type must be bug, suggestion or question")
+    if not title.strip():
+        raise ToolException("a title is required")
+    settings = runtime.settings
+    try:
+        embedder = await dedup.load_embedder(settings.dedup, allow_fallback=not settings.is_production)
+    except EmbedderUnavailable:
+        embedder = None  # the report is still taken, only not de-duplicated
+    async with runtime.database.sessionmaker() as session, session.begin():
+        system = await session.get(User, SYSTEM_USER_ID)
+        if system is None:
+            raise ToolException("the system account is missing")
+        feedback = FeedbackService(session, embedder=embedder, dedup_settings=settings.dedup, graphs=runtime.graphs)
+        service = HandoverService(session, feedback, persistence=runtime.persistence, attachments=settings.attachments)
+        done = await service.hand_over(
+            system,
+            Handover(
+                title=title.strip()[:500],
+                conversation_id=uuid.UUID(call.thread_id),
+                description=(description or "").strip()[:20_000] or None,
+                issue_type=issue_type,
+            ),
+        )
+        task = done.intake.task
+        return {"task_number": task.task_number, "linked": done.intake.linked, "stage": task.workflow_stage}
+
+
+BUILTIN_TOOLS = [current_time, calculator, remember, recall, report_problem]

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from loopdesk.core.db import Database
     from loopdesk.core.settings import Settings
+    from loopdesk.runtime.graphs import GraphRegistry
+    from loopdesk.runtime.persistence import Persistence
     from loopdesk.tools.registry import ToolRegistry
     from loopdesk.tools.sync import SourceSync
 
@@ -19,6 +21,9 @@ class ToolRuntime:
     registry: ToolRegistry
     settings: Settings
     sync: SourceSync | None = None
+    # For tools that act on the runtime (report_problem reads the conversation and starts the task's workflow).
+    graphs: GraphRegistry | None = None
+    persistence: Persistence | None = None
 
     async def fresh_registry(self) -> ToolRegistry:
         """The registry with the sources registered in the database as they are now."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 from loopdesk.core.crypto import SecretBox
 from loopdesk.core.db import Database
 from loopdesk.core.settings import Settings
+from loopdesk.runtime.graphs import GraphRegistry
+from loopdesk.runtime.persistence import Persistence
 from loopdesk.tools import runtime
 from loopdesk.tools.python import discover
 from loopdesk.tools.registry import ToolRegistry
@@ -39,14 +41,22 @@ def configured_mcp_servers(settings: Settings) -> list:  # type: ignore[type-arg
     return [MCPSource(config, policy=policy) for config in configs]
 
 
-async def start_tools(database: Database, settings: Settings) -> ToolRuntime:
+async def start_tools(
+    database: Database,
+    settings: Settings,
+    *,
+    graphs: GraphRegistry | None = None,
+    persistence: Persistence | None = None,
+) -> ToolRuntime:
     registry = ToolRegistry()
     for source in discover(settings.tools.plugins_dir):
         await registry.add(source)
     for source in configured_mcp_servers(settings):
         await registry.add(source)
     sync = SourceSync(database, registry, settings, SecretBox.from_settings(settings))
-    tool_runtime = ToolRuntime(database=database, registry=registry, settings=settings, sync=sync)
+    tool_runtime = ToolRuntime(
+        database=database, registry=registry, settings=settings, sync=sync, graphs=graphs, persistence=persistence
+    )
     runtime.install(tool_runtime)
     return tool_runtime
 

@@ -154,6 +154,26 @@ async def links_of(
     return {row.duplicate_of if row.item_id == item_id else row.item_id: row for row in rows}
 
 
+async def unlinked_for_owner(session: AsyncSession, owner_id: uuid.UUID, others: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `others` that a person unlinked from an item of `owner_id`'s."""
+    others = list(others)
+    if not others:
+        return set()
+    owned = select(DedupEmbedding.item_id).where(DedupEmbedding.owner_id == owner_id)
+    statement = select(DedupLink.item_id, DedupLink.duplicate_of).where(
+        DedupLink.status == "unlinked",
+        DedupLink.decided_by.is_not(None),
+        or_(
+            and_(DedupLink.item_id.in_(owned), DedupLink.duplicate_of.in_(others)),
+            and_(DedupLink.duplicate_of.in_(owned), DedupLink.item_id.in_(others)),
+        ),
+    )
+    found = set()
+    for item_id, duplicate_of in await session.execute(statement):
+        found.update({item_id, duplicate_of})
+    return found & set(others)
+
+
 async def save_system_link(
     session: AsyncSession, item_id: uuid.UUID, other: uuid.UUID, *, kind: str, similarity: float, status: str
 ) -> None:

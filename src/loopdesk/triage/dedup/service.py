@@ -324,6 +324,13 @@ async def _record_links(session: AsyncSession, item_id: uuid.UUID, kind: str, ma
     await session.flush()
 
 
+async def unlinked_for_owner(
+    session: AsyncSession, owner_id: uuid.UUID, item_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Of `item_ids`, those a person unlinked from one of `owner_id`'s items: never link that owner there again."""
+    return await repository.unlinked_for_owner(session, owner_id, item_ids)
+
+
 async def unlink(session: AsyncSession, item_id: uuid.UUID, other_id: uuid.UUID, by: uuid.UUID) -> DedupLink:
     """A person says the two items are not duplicates; no later check links (or suggests) them again."""
     return await _decide_pair(session, item_id, other_id, by, "unlinked")
