@@ -35,34 +35,58 @@ console = Console()
 WAIT_SECONDS = 60.0
 
 _AREAS = ("checkout", "the order history", "login", "search results", "the refund page", "the invoice download",
-          "push notifications", "the address book", "the coupon field", "the delivery tracker")  # fmt: skip
-_SYMPTOMS = ("freezes for about {n} seconds", "shows error code E{n}", "logs me out after {n} clicks",
-             "lists {n} duplicate entries", "charges me {n} cents too much", "is blank on attempt {n}")  # fmt: skip
-_DEVICES = ("an iPhone 13", "a Pixel 7", "Firefox on Windows", "Safari on a Mac", "the Android tablet app")
+          "push notifications", "the address book", "the coupon field", "the delivery tracker", "the loyalty card",
+          "the gift wrapping option", "two-factor codes", "the product reviews", "the size chart", "the wishlist",
+          "the returns label", "the store locator", "the currency switcher", "the newsletter signup")  # fmt: skip
+_SYMPTOMS = ("freezes after a few seconds", "shows a red error banner", "logs me out", "lists everything twice",
+             "charges the wrong amount", "stays blank", "crashes the app", "ignores my language setting",
+             "loads forever", "sends me to a 404 page", "shows someone else's data", "drops the last item")  # fmt: skip
+_DEVICES = ("an iPhone 13", "a Pixel 7", "Firefox on Windows", "Safari on a Mac", "the Android tablet app",
+            "Edge on a work laptop", "an old Kindle browser", "Chrome on Linux")  # fmt: skip
+_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
 
 
-def _letters(index: int) -> str:
-    """`index` in letters: de-duplication reads numbers as the same text, words it does not."""
-    word = ""
-    while True:
-        index, digit = divmod(index, 26)
-        word = "abcdefghijklmnopqrstuvwxyz"[digit] + word
-        if index == 0:
-            return f"case-{word}"
+def _word(index: int, salt: int) -> str:
+    """A made-up word unique to (`index`, `salt`): a product name de-duplication has never seen."""
+    size = len(_SYLLABLES)
+    number, syllables = (index * 2_654_435_761 + salt * 40_503) % size**4, []  # spread: neighbours share nothing
+    for _ in range(4):
+        number, digit = divmod(number, size)
+        syllables.append(_SYLLABLES[digit])
+    return "".join(syllables)
+
+
+_SENTENCES = (
+    "It started right after the {a} update.", "My colleague on {d} sees the same thing.",
+    "Clearing the cache did not help at all.", "It only happens when I pay with the {a} card.",
+    "Support ticket {a}-{b} was closed without an answer.", "The {b} warehouse is the one shipping my order.",
+    "I have been a {a} member for years and never saw this.", "Screenshots are attached, look at the top corner.",
+    "The {b} coupon was applied when it went wrong.", "Switching to the {a} language makes it worse.",
+    "Our whole {b} team is blocked by it.", "It is fine on Wi-Fi but not on mobile data.",
+    "The spinner keeps turning and the {a} logo flickers.", "Yesterday evening it worked for about an hour.",
+    "Please call me back, my {b} contract renews soon.", "The totals in the {a} summary are off too.",
+)  # fmt: skip
 
 
 def reports(count: int) -> list[dict]:
-    """`count` distinct bug reports, the same in every run."""
+    """`count` bug reports, the same in every run, different enough that none is a near-duplicate of another
+    (each names made-up products of its own and says different things), so every one opens a task."""
     rng = random.Random(18)  # noqa: S311 - benchmark data
     made = []
     for index in range(count):
-        area, device = rng.choice(_AREAS), rng.choice(_DEVICES)
-        symptom = rng.choice(_SYMPTOMS).format(n=rng.randrange(2, 999))
+        area, device, symptom = rng.choice(_AREAS), rng.choice(_DEVICES), rng.choice(_SYMPTOMS)
+        product, shop, plan = (_word(index, salt).capitalize() for salt in (1, 2, 3))
+        said = rng.sample(_SENTENCES, 4)
         made.append(
             {
-                "title": f"{area.capitalize()} {symptom}",
-                "description": f"Report {_letters(index)}: on {device}, {area} {symptom} since day "
-                f"{rng.randrange(1, 28)} of this month.",
+                "title": f"{product} {plan}: {area} {symptom}",
+                "description": " ".join(
+                    [f"{area.capitalize()} {symptom} on {device}."]
+                    + [
+                        sentence.format(a=product if i % 2 else plan, b=shop, d=device)
+                        for i, sentence in enumerate(said)
+                    ]
+                ),
             }
         )
     return made

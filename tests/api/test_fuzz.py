@@ -26,8 +26,8 @@ from loopdesk.core.errors import is_agent_protocol_path
 from tests.conftest import TEST_GRAPHS, _with_database
 
 # Derandomized: CI sees the same cases every run (a fresh seed is for local exploration). `make test` sends
-# each operation a handful of cases; `make test-e2e` runs the deeper pass (LOOPDESK_FUZZ_EXAMPLES=30).
-FUZZ_EXAMPLES = int(os.environ.get("LOOPDESK_FUZZ_EXAMPLES", "6"))
+# each operation three cases; `make test-e2e` runs the deeper pass (LOOPDESK_FUZZ_EXAMPLES=30).
+FUZZ_EXAMPLES = int(os.environ.get("LOOPDESK_FUZZ_EXAMPLES", "3"))
 FUZZ_SETTINGS = settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,

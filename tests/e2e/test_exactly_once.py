@@ -20,6 +20,8 @@ from pydantic import BaseModel
 from tests.e2e.test_serve import _free_port
 from tests.e2e.test_workers import _healthy, _spawn, _stop_all
 
+pytestmark = pytest.mark.e2e  # slow (real processes and a worker kill): `make test-e2e`
+
 ADMIN = {"email": "ops@example.com", "password": "ops-password-123456"}
 
 

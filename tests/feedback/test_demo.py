@@ -34,6 +34,7 @@ async def _tasks(client, admin) -> list[dict]:  # type: ignore[no-untyped-def]
     return response.json()["items"]
 
 
+@pytest.mark.e2e  # slow (a week of logs and six reports walked through the workflow): `make test-e2e`
 class TestSeed:
     async def test_it_creates_teams_staff_rules_logs_and_reports_walked_through_the_stages(
         self, seeded, client, admin
