@@ -116,9 +116,11 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
                 await worker.start()
             await app.state.credential_watch.start()
             log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)
-            if announce:
-                _announce(settings, created)
             demo = start_demo_seed(database, settings, graphs, announce=announce)  # after the admin and the worker
+            if announce:
+                if demo is not None:  # the first start's demo logs come before the banner, which stays in view
+                    await asyncio.wait({demo}, timeout=DEMO_BEFORE_BANNER_SECONDS)
+                _announce(settings, created)
             yield
         finally:
             await stop_demo_seed(demo)
@@ -213,6 +215,9 @@ def build_registry(settings: Settings) -> GraphRegistry:
     if settings.runtime.graphs_config is not None:
         registry.load_config(load_config(settings.runtime.graphs_config))
     return registry
+
+
+DEMO_BEFORE_BANNER_SECONDS = 60
 
 
 def _announce(settings: Settings, created: CreatedAdmin | None) -> None:

@@ -100,12 +100,8 @@ async def run_auto_intake(
     now = now or datetime.now(UTC)
     end = datetime.fromtimestamp(now.timestamp() // MIN_STEP.total_seconds() * MIN_STEP.total_seconds(), UTC)
     start = end - timedelta(hours=settings.feedback.feedback_auto_intake_lookback_hours)
-    if embedder is None:
-        try:
-            embedder = await dedup.load_embedder(settings.dedup, allow_fallback=not settings.is_production)
-        except EmbedderUnavailable:
-            log.warning("feedback.auto_intake.dedup_unavailable")
     report = AutoIntakeReport()
+    loaded = embedder is not None  # the model loads on the first incident, not on every quiet pass
     async with database.sessionmaker() as session:
         names = await log_names(session, start, end)
     modules = collapse(sorted(names.modules))[:MAX_MODULES]
@@ -116,6 +112,12 @@ async def run_auto_intake(
             incidents = [a for a in merge_runs(found) if a.metric == "error_rate" and a.severity == "high"]
             if not incidents:
                 continue
+            if not loaded:
+                loaded = True
+                try:
+                    embedder = await dedup.load_embedder(settings.dedup, allow_fallback=not settings.is_production)
+                except EmbedderUnavailable:
+                    log.warning("feedback.auto_intake.dedup_unavailable")
             repository = TaskRepository(session)
             await repository.lock_module_incidents(module)
             feedback = FeedbackService(session, embedder=embedder, dedup_settings=settings.dedup, graphs=graphs)
@@ -125,7 +127,8 @@ async def run_auto_intake(
                     continue
                 incident = await _described(session, module, {"module": module}, anomaly)
                 await _open_or_join(session, feedback, repository, incident, report)
-    log.info(
+    # Quiet when nothing happened: an idle server prints nothing after its banner.
+    (log.info if report.opened or report.joined else log.debug)(
         "feedback.auto_intake.done",
         modules=report.modules,
         opened=len(report.opened),
