@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 
 from loopdesk import __version__
-from loopdesk.core.settings import Settings, SettingsError
+from loopdesk.core.cli_support import settings_or_exit
+from loopdesk.core.settings import Settings
 from loopdesk.feedback.cli import app as feedback_app
 from loopdesk.runtime.config import ConfigFileError
 from loopdesk.triage.cli import app as triage_app
@@ -32,11 +33,7 @@ console = Console(stderr=True, highlight=False)
 
 
 def _settings() -> Settings:
-    try:
-        return Settings.load()
-    except SettingsError as exc:
-        console.print(f"[bold red]configuration error:[/] {exc}")
-        raise typer.Exit(2) from None
+    return settings_or_exit(console)
 
 
 def _version(value: bool) -> None:

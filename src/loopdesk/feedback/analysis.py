@@ -322,7 +322,7 @@ async def _anomalies(
     strongest = sorted(
         found, key=lambda item: (-_SEVERITY_RANK.get(item[2].severity, 0), -(item[2].score or 0.0), item[2].start)
     )[:MAX_ANOMALIES]
-    return tuple([await _described(session, name, scope, anomaly) for name, scope, anomaly in strongest])
+    return tuple([await describe_incident(session, name, scope, anomaly) for name, scope, anomaly in strongest])
 
 
 def merge_runs(anomalies: Sequence[Anomaly]) -> list[Anomaly]:
@@ -345,7 +345,9 @@ def merge_runs(anomalies: Sequence[Anomaly]) -> list[Anomaly]:
     return merged
 
 
-async def _described(session: AsyncSession, name: str, scope: dict[str, str], anomaly: Anomaly) -> AnomalyPattern:
+async def describe_incident(
+    session: AsyncSession, name: str, scope: dict[str, str], anomaly: Anomaly
+) -> AnomalyPattern:
     """The anomaly with the module's errors in its interval and their dominant template."""
     query = LogQuery(start=anomaly.start, end=anomaly.end, min_level="error", limit=1000, **scope)
     rows, total = await LogService(session).list(query)

@@ -21,7 +21,7 @@ from loopdesk.core.db import Database
 from loopdesk.core.settings import Settings
 from loopdesk.feedback._analysis_reads import log_names
 from loopdesk.feedback._analysis_text import collapse
-from loopdesk.feedback.analysis import MIN_STEP, AnomalyPattern, _described, merge_runs
+from loopdesk.feedback.analysis import MIN_STEP, AnomalyPattern, describe_incident, merge_runs
 from loopdesk.feedback.repository import TaskRepository
 from loopdesk.feedback.schemas import FeedbackCreate
 from loopdesk.feedback.service import FeedbackService
@@ -125,7 +125,7 @@ async def run_auto_intake(
                 if await repository.recorded_incident(module, anomaly.metric, anomaly.start, anomaly.end):
                     report.known += 1
                     continue
-                incident = await _described(session, module, {"module": module}, anomaly)
+                incident = await describe_incident(session, module, {"module": module}, anomaly)
                 await _open_or_join(session, feedback, repository, incident, report)
     # Quiet when nothing happened: an idle server prints nothing after its banner.
     (log.info if report.opened or report.joined else log.debug)(

@@ -14,8 +14,9 @@ import typer
 from rich.console import Console
 from sqlalchemy import text
 
+from loopdesk.core.cli_support import settings_or_exit
 from loopdesk.core.logging import configure_logging
-from loopdesk.core.settings import Settings, SettingsError
+from loopdesk.core.settings import Settings
 from loopdesk.feedback.analytics import MAX_PERIOD_DAYS, InvalidPeriod, Period, Step
 from loopdesk.feedback.analytics_report import FeedbackReport, build_report
 
@@ -30,11 +31,7 @@ def main() -> None:
 
 
 def _settings() -> Settings:
-    try:
-        return Settings.load()
-    except SettingsError as exc:
-        console.print(f"[bold red]configuration error:[/] {exc}")
-        raise typer.Exit(2) from None
+    return settings_or_exit(console)
 
 
 def _period(week: str | None, days: int | None) -> Period:

@@ -13,10 +13,11 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from loopdesk.core.cli_support import settings_or_exit
 from loopdesk.core.db import Database, resolve_database_url
 from loopdesk.core.errors import LoopdeskError
 from loopdesk.core.migrate import run_migrations
-from loopdesk.core.settings import Settings, SettingsError
+from loopdesk.core.settings import Settings
 from loopdesk.triage.store.body import decoded, split_lines
 from loopdesk.triage.store.ingest import LineParser
 from loopdesk.triage.store.otlp import OtlpLinesParser
@@ -35,11 +36,7 @@ def main() -> None:
 
 
 def _settings() -> Settings:
-    try:
-        return Settings.load()
-    except SettingsError as exc:
-        console.print(f"[bold red]configuration error:[/] {exc}")
-        raise typer.Exit(2) from None
+    return settings_or_exit(console)
 
 
 def _parser(params: IngestParams) -> LineParser:
