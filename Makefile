@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-e2e bench fmt migrate clean lock
+.PHONY: run test test-e2e bench bench-intents fmt migrate clean lock
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "loopdesk needs Python >= 3.11"'
@@ -48,6 +48,9 @@ bench: $(VENV)/.installed-dev ## benchmarks (not part of make test)
 	$(BIN)/python benchmarks/realtime.py
 	$(BIN)/python benchmarks/sessions.py
 	$(BIN)/python benchmarks/feedback.py
+
+bench-intents: $(VENV)/.installed-dev ## the intent model on CLINC150 (git clone https://github.com/clinc/oos-eval; DATA=its data_full.json)
+	nice -n 10 $(BIN)/python benchmarks/intents.py $(if $(DATA),--data $(DATA))
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks
