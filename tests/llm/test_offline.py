@@ -422,7 +422,7 @@ def _after_tool(result: ToolMessage, name: str = "get_order") -> list:
                 ),
                 tool_call_id="call_1",
             ),
-            "get_order returned: order id: ORD-1234; status: shipped; items: 2 items; gift: no.",
+            "get_order returned: order id: ORD-1234; status: shipped; gift: no; items: 2 items.",
         ),
         (
             ToolMessage("Error: order not found", tool_call_id="call_1", status="error"),

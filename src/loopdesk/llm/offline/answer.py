@@ -11,6 +11,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from loopdesk.llm.offline.profile import _Tool
 
 PREFIX = "(offline model) "
+_FIELDS = 20
 
 
 def _chat(text: str, tools: list[_Tool]) -> str:
@@ -65,9 +66,16 @@ def _scalar(value: Any) -> str:
 
 
 def _describe(value: Any) -> str:
+    if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), dict):
+        value = next(iter(value.values()))  # {"order": {...}}: what the wrapper holds
     if isinstance(value, dict):
-        parts = [f"{str(k).replace('_', ' ')}: {_scalar(v)}" for k, v in list(value.items())[:8]]
-        more = f" (and {len(value) - 8} more fields)" if len(value) > 8 else ""
+        # Set values first (a tracking number says more than "3 items"), empty ones left out, up to 20 fields.
+        items = sorted(
+            ((k, v) for k, v in value.items() if v not in (None, "", [], {})),
+            key=lambda item: isinstance(item[1], dict | list),
+        )
+        parts = [f"{str(k).replace('_', ' ')}: {_scalar(v)}" for k, v in items[:_FIELDS]]
+        more = f" (and {len(items) - _FIELDS} more fields)" if len(items) > _FIELDS else ""
         return "; ".join(parts) + more if parts else "nothing"
     if isinstance(value, list):
         if not value:

@@ -27,7 +27,7 @@ from loopdesk.llm.offline.words import (
 
 THRESHOLD = 2.0
 _ACTION_FACTOR = 0.4
-_FILL_BONUS = 1.0
+_FILL_BONUS = 1.5
 
 
 def _named_spans(text: str, tools: list[_Tool]) -> list[tuple[int, int]]:

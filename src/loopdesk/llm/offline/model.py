@@ -28,7 +28,8 @@ _DISMISS = re.compile(
 
 def _call(tool: _Tool, args: dict[str, Any]) -> AIMessage:
     call_id = f"call_{uuid.uuid4().hex}"
-    return AIMessage(content="", tool_calls=[{"name": tool.name, "args": args, "id": call_id, "type": "tool_call"}])
+    call = {"name": tool.name, "args": tool.arguments(args), "id": call_id, "type": "tool_call"}
+    return AIMessage(content="", tool_calls=[call])
 
 
 def _ask(tool: _Tool, args: dict[str, Any], missing: list[_Prop], *, again: bool = False) -> AIMessage:

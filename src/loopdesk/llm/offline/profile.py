@@ -27,6 +27,7 @@ class _Prop:
     schema: dict[str, Any]
     kind: str
     required: bool
+    parent: str | None = None  # a field of an object argument (an API's request body): args[parent][name]
 
     @property
     def words(self) -> set[str]:
@@ -61,6 +62,17 @@ class _Tool:
     @property
     def required(self) -> list[_Prop]:
         return [p for p in self.props if p.required]
+
+    def arguments(self, found: dict[str, Any]) -> dict[str, Any]:
+        """The call's arguments: fields of an object argument go back inside it."""
+        parents = {p.name: p.parent for p in self.props if p.parent}
+        args: dict[str, Any] = {}
+        for name, value in found.items():
+            if parents.get(name):
+                args.setdefault(parents[name], {})[name] = value
+            else:
+                args[name] = value
+        return args
 
     @property
     def summary(self) -> str:
@@ -111,6 +123,21 @@ def _kind(name: str, schema: dict[str, Any]) -> str:
     return "token" if words & _TOKEN_WORDS else "text"
 
 
+_EXAMPLE = re.compile(
+    r"(?:\be\.g\.|\bfor example\b|\bsuch as\b|例如)\s*[:,：]?\s*[\"'`]?([A-Za-z0-9][\w./:-]*[A-Za-z0-9])"
+)
+
+
+def _example_shape(description: str) -> str | None:
+    """An identifier of capital letters only ("Account id, e.g. ACME."), which nothing else would take from a
+    message, as a case-sensitive pattern. Examples with digits need none: any code-like id is found already,
+    and "order 77" still fills an id shown as "e.g. ORD-1234"."""
+    match = _EXAMPLE.search(description)
+    if match is None or not re.fullmatch(r"[A-Z]{2,}(?:[-_][A-Z]{2,})*", match.group(1)):
+        return None
+    return "(?-i:" + re.sub(r"[A-Z]+", "[A-Z]{2,}", match.group(1)) + ")"
+
+
 def _profile(tool: dict[str, Any]) -> _Tool:
     return _profile_of(json.dumps(tool, sort_keys=True, default=str))
 
@@ -122,9 +149,23 @@ def _profile_of(schema_json: str) -> _Tool:
     parameters = function.get("parameters") or {}
     required = set(parameters.get("required") or [])
     props = []
-    for name, raw in (parameters.get("properties") or {}).items():
+    top = parameters.get("properties") or {}
+    for name, raw in top.items():
         schema = _flatten(raw if isinstance(raw, dict) else {})
-        props.append(_Prop(name, schema, _kind(name, schema), name in required))
+        fields = schema.get("properties") if schema.get("type", "object") == "object" else None
+        if isinstance(fields, dict) and fields:  # a request body: its fields are what a message names
+            inner = set(schema.get("required") or [])
+            for field_name, field_raw in fields.items():
+                if field_name in top or not isinstance(field_raw, dict):
+                    continue
+                field_schema = _flatten(field_raw)
+                needed = name in required and field_name in inner
+                props.append(_Prop(field_name, field_schema, _kind(field_name, field_schema), needed, parent=name))
+            continue
+        kind = _kind(name, schema)
+        if kind in ("id", "token") and (shape := _example_shape(str(schema.get("description") or ""))):
+            schema, kind = {**schema, "pattern": shape}, "pattern"
+        props.append(_Prop(name, schema, kind, name in required))
     profile = _Tool(function.get("name", "tool"), str(function.get("description") or ""), props)
     weights: dict[str, float] = {}
 

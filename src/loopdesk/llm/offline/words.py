@@ -48,6 +48,13 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
     "amount": ("amount", "sum", "total", "金额"),
     "remind": ("remind", "reminder", "remember", "alarm"),
     "reason": ("reason", "why", "because", "原因", "因为"),
+    "freeze": ("freeze", "frozen", "block", "冻结", "锁卡", "挂失"),
+    "unfreeze": ("unfreeze", "unfrozen", "unblock", "解冻", "解锁", "解除冻结"),
+    "card": ("card", "cards", "卡", "银行卡", "信用卡", "卡片"),
+    "dispute": ("dispute", "disputed", "争议", "申诉", "拒付"),
+    "coupon": ("coupon", "voucher", "promo", "优惠券", "优惠码", "折扣码"),
+    "invoice": ("invoice", "invoices", "bill", "receipt", "发票", "账单"),
+    "seat": ("seat", "seats", "席位", "座位"),
 }  # fmt: skip
 # Chinese words glossed as English ones, so they match English tool and enum vocabulary ("不用" ~ not_using).
 _GLOSSES: dict[str, tuple[str, ...]] = {
@@ -232,7 +239,10 @@ _URL = re.compile(r"https?://[^\s<>\"'，。）)]+", re.IGNORECASE)
 _UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 _DATETIME = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 _DATE = re.compile(r"\b(\d{4})[-/](\d{1,2})[-/](\d{1,2})\b|(\d{4})年(\d{1,2})月(\d{1,2})[日号]")
-_CODE_ID = re.compile(r"(?<![\w-])[A-Za-z]{2,6}(?:[-_]\d+|\d{2,})(?:[-_][A-Za-z0-9]+)*(?![\w-])")
+# ASCII boundaries: "订单A1005到哪了" holds A1005 (Chinese letters are \w too). One letter needs 3+ digits (A1001).
+_CODE_ID = re.compile(
+    r"(?<![A-Za-z0-9_-])(?:[A-Za-z]{2,6}(?:[-_]\d+|\d{2,})|[A-Za-z][-_]?\d{3,})(?:[-_][A-Za-z0-9]+)*(?![A-Za-z0-9_-])"
+)
 _CURRENCY_WORD = r"usd|eur|gbp|jpy|cny|rmb|dollars?|bucks|euros?|pounds?|yen|yuan|美元|美金|欧元|英镑|日元|人民币|元|块"
 _MONEY = re.compile(
     rf"(?P<pre>[$€£¥]|us\$|(?:usd|eur|gbp|jpy|cny|rmb)\s?)(?P<a>\d[\d,]*(?:\.\d+)?)"
