@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-e2e bench bench-intents fmt migrate clean lock
+.PHONY: run test test-e2e bench bench-intents eval fmt migrate clean lock
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "loopdesk needs Python >= 3.11"'
@@ -51,6 +51,9 @@ bench: $(VENV)/.installed-dev ## benchmarks (not part of make test)
 
 bench-intents: $(VENV)/.installed-dev ## the intent model on CLINC150 (git clone https://github.com/clinc/oos-eval; DATA=its data_full.json)
 	nice -n 10 $(BIN)/python benchmarks/intents.py $(if $(DATA),--data $(DATA))
+
+eval: $(VENV)/.installed-dev ## the support task suite per scenario, with the model of LOOPDESK_LLM_* (offline when unset; TRIALS=3)
+	$(BIN)/python benchmarks/support_tasks.py --trials $(or $(TRIALS),1)
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks

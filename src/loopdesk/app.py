@@ -17,6 +17,7 @@ from loopdesk.auth.endpoints import router as auth_router
 from loopdesk.auth.watch import CredentialWatch
 from loopdesk.core.db import Database, resolve_database_url
 from loopdesk.core.embedded import leave_embedded_postgres
+from loopdesk.core.envelope import ResponseEnvelopeMiddleware
 from loopdesk.core.errors import install_error_handlers
 from loopdesk.core.logging import configure_logging
 from loopdesk.core.middleware import (
@@ -56,6 +57,10 @@ from loopdesk.runtime.threads.endpoints import router as threads_router
 from loopdesk.runtime.threads.stream_endpoints import router as thread_stream_router
 from loopdesk.runtime.worker import QueueWorker
 from loopdesk.sessions.endpoints import router as sessions_router
+from loopdesk.support.config import install_file as install_agents_file
+from loopdesk.support.conversations.endpoints import router as conversations_router
+from loopdesk.support.demo_start import start_support_demo, stop_support_demo
+from loopdesk.support.endpoints import router as support_router
 from loopdesk.system.endpoints import router as system_router
 from loopdesk.tools.approvals.endpoints import router as approvals_router
 from loopdesk.tools.approvals.endpoints import seed_router as approvals_seed_router
@@ -71,7 +76,15 @@ from loopdesk.users.endpoints import router as users_router
 log = structlog.get_logger("loopdesk.app")
 
 # What browser clients (the LangGraph JS SDK, agent-chat-ui) send and must read across origins.
-CORS_ALLOW_HEADERS = ["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID", "Idempotency-Key", "X-Request-ID"]
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "X-API-Key",
+    "Content-Type",
+    "Last-Event-ID",
+    "Idempotency-Key",
+    "X-Request-ID",
+    "X-Response-Envelope",  # the seeds' envelope (core/envelope.py)
+]
 CORS_EXPOSE_HEADERS = ["Content-Location", "Location", "Retry-After", "X-Request-ID", "X-Pagination-Next"]
 
 
@@ -105,9 +118,10 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
             else None
         )
         app.state.tools = await start_tools(database, settings, graphs=graphs, persistence=app.state.persistence)
+        await install_agents_file(database, settings, await app.state.tools.fresh_registry())
         app.state.realtime = Gateway(settings.realtime)
         app.state.credential_watch = CredentialWatch(database, settings.auth.credential_check_seconds)
-        demo = None
+        demo = support_demo = None
         try:
             created = await bootstrap_admin(database, settings)
             async with database.sessionmaker() as session, session.begin():
@@ -117,6 +131,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
             await app.state.credential_watch.start()
             log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)
             demo = start_demo_seed(database, settings, graphs, announce=announce)  # after the admin and the worker
+            support_demo = start_support_demo(settings, app.state.tools, graphs)
             if announce:
                 if demo is not None:  # the first start's demo logs come before the banner, which stays in view
                     await asyncio.wait({demo}, timeout=DEMO_BEFORE_BANNER_SECONDS)
@@ -124,6 +139,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
             yield
         finally:
             await stop_demo_seed(demo)
+            await stop_support_demo(support_demo)
             await app.state.realtime.close_all()
             await app.state.credential_watch.stop()
             if worker is not None:
@@ -155,6 +171,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         limit_for=upload_body_limit(settings),  # attachments: as large as their files
     )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(ResponseEnvelopeMiddleware)  # outside the request context: its 500s are wrapped too
     if origins := settings.server.allowed_origins:  # outermost: error responses carry the CORS headers too
         app.add_middleware(
             CORSMiddleware,
@@ -194,6 +211,8 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         teams_router,
         feedback_workflow_router,
         feedback_analytics_router,
+        support_router,
+        conversations_router,
     ):
         app.include_router(router)
     if graphs.custom_app is not None:  # langgraph.json `http.app`: after loopdesk's routes, which keep their paths
@@ -207,9 +226,13 @@ def build_registry(settings: Settings) -> GraphRegistry:
     from loopdesk.agent.graph import graph as agent_graph
     from loopdesk.feedback.graph import GRAPH_ID as FEEDBACK_GRAPH_ID
     from loopdesk.feedback.graph import graph as feedback_graph
+    from loopdesk.support.graph import CALLER_SETTINGS as SUPPORT_CALLER_SETTINGS
+    from loopdesk.support.graph import GRAPH_ID as SUPPORT_GRAPH_ID
+    from loopdesk.support.graph import graph as support_graph
 
     registry = GraphRegistry()
     registry.register("agent", agent_graph, caller_settings=CALLER_SETTINGS)
+    registry.register(SUPPORT_GRAPH_ID, support_graph, caller_settings=SUPPORT_CALLER_SETTINGS)
     if settings.feedback.feedback_workflow:
         registry.register(FEEDBACK_GRAPH_ID, feedback_graph, internal=True)
     if settings.runtime.graphs_config is not None:

@@ -14,6 +14,9 @@ from loopdesk.core.cli_support import settings_or_exit
 from loopdesk.core.settings import Settings
 from loopdesk.feedback.cli import app as feedback_app
 from loopdesk.runtime.config import ConfigFileError
+from loopdesk.support.cli import app as templates_app
+from loopdesk.support.demo.cli import demo
+from loopdesk.support.intents.cli import app as intents_app
 from loopdesk.triage.cli import app as triage_app
 from loopdesk.triage.cli import dedup_app, logs_app
 
@@ -29,6 +32,9 @@ app.add_typer(triage_app, name="triage")
 app.add_typer(logs_app, name="logs")
 app.add_typer(dedup_app, name="dedup")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(templates_app, name="templates")
+app.add_typer(intents_app, name="intents")
+app.command("demo")(demo)
 console = Console(stderr=True, highlight=False)
 
 

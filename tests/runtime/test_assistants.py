@@ -23,7 +23,7 @@ async def test_every_graph_has_a_default_assistant_reachable_by_graph_id(server_
     assert by_name["graph_id"] == "echo" and by_name["metadata"] == {"created_by": "system"}
     assert (await client.assistants.get(by_name["assistant_id"]))["name"] == "echo"
     graphs = {a["graph_id"] for a in await client.assistants.search(metadata={"created_by": "system"}, limit=100)}
-    assert graphs == set(json.loads(TEST_GRAPHS.read_text())["graphs"]) | {"agent"}  # + the built-in agent
+    assert graphs == set(json.loads(TEST_GRAPHS.read_text())["graphs"]) | {"agent", "support"}  # + the built-ins
 
 
 async def test_create_patch_and_roll_back_versions(server_url, make_account):

@@ -238,7 +238,7 @@ async def test_graphs_that_fail_to_load_are_reported_unavailable_and_the_rest_ar
     sdk_client = sdk(server_url, account)
     info = (await client.get("/info", headers=account.headers)).json()
     assert info["unavailable_graphs"] == ["crashes", "missing", "too_many_arguments"]
-    assert info["graphs"] == ["agent", "echo"]
+    assert info["graphs"] == ["agent", "echo", "support"]
     assert (await sdk_client.runs.wait(None, "echo", input={"messages": ["hi"]}))["messages"][-1] == "echo: hi"
     assistants = {a["graph_id"]: a for a in await sdk_client.assistants.search(limit=100)}
     assert assistants["crashes"]["assistant_id"] == str(default_assistant_id("crashes"))

@@ -30,6 +30,7 @@ from loopdesk.app import create_app
 from loopdesk.core.settings import (
     Settings,
 )
+from loopdesk.support.conversations.service import record_event
 from loopdesk.tools.approvals.service import open_approval
 from loopdesk.tools.base import ToolSpec
 from tests.conftest import (
@@ -315,6 +316,22 @@ RULES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/tasks/{task}/verify"): Case(OWNER_OR_STAFF, body={"result": "fail"}),
     ("POST", "/api/v1/tasks/{task}/reopen"): Case(OWNER_OR_STAFF, body={"reason": "matrix"}),
     ("POST", "/api/v1/tasks/{task}/csat"): Case(OWNER_WRITES, body={"score": 5}),
+    # support conversations: the customer's own record and replay (staff read all); only the customer resolves
+    ("GET", "/api/v1/conversations"): Case(SIGNED_IN),
+    ("GET", "/api/v1/conversations/{thread_id}"): Case(OWNER_OR_STAFF),
+    ("POST", "/api/v1/conversations/{thread_id}/resolve"): Case(OWNER_WRITES),
+    ("POST", "/api/v1/conversations/{thread_id}/csat"): Case(OWNER_WRITES, body={"score": 5}),
+    ("GET", "/api/v1/replay/{thread_id}"): Case(OWNER_OR_STAFF),
+    ("GET", "/api/v1/analytics"): Case(STAFF),
+    # the support desk: staff read the agents and work the inbox; admins change the agents
+    ("GET", "/api/v1/support/agents"): Case(STAFF),
+    ("PUT", "/api/v1/support/agents"): Case(ADMIN, body={"document": "agents:\n  - name: desk\n    description: d\n"}),
+    ("POST", "/api/v1/support/agents/reload"): Case(ADMIN),
+    ("GET", "/api/v1/support/inbox"): Case(STAFF),
+    ("POST", "/api/v1/support/escalations/{escalation_id}/take"): Case(STAFF),
+    ("POST", "/api/v1/support/escalations/{escalation_id}/release"): Case(STAFF),
+    ("POST", "/api/v1/support/conversations/{thread_id}/escalate"): Case(OWNER_OR_STAFF),
+    ("POST", "/api/v1/support/conversations/{thread_id}/reply"): Case(STAFF, body={"text": "a person here"}),
 }
 # fmt: on
 
@@ -398,6 +415,8 @@ class World:
         http, owner = self.client, self.owner
         thread = _ok(await http.post("/threads", json={}, headers=owner))["thread_id"]
         run = await self.finished_run(thread)
+        async with self.app.state.database.sessionmaker() as db, db.begin():  # the thread's support conversation
+            await record_event(db, thread_id=uuid.UUID(thread), kind="message", data={"role": "user"})
         state = _ok(await http.get(f"/threads/{thread}/state", headers=owner))
         session = _ok(await http.post("/api/v1/sessions", json={"assistant_id": "chat"}, headers=owner), 201)
         executed = await http.post(
@@ -412,7 +431,9 @@ class World:
         files = {"file": ("matrix.txt", b"the owner's log", "text/plain")}
         uploaded = await http.post(f"/api/v1/tasks/{task['id']}/attachments", files=files, headers=owner)
         attachment = _ok(uploaded, 201)
+        escalated = await http.post(f"/api/v1/support/conversations/{thread}/escalate", json={}, headers=owner)
         self.ids = {
+            "escalation_id": _ok(escalated)["id"],
             "thread_id": thread,
             "run_id": run,
             "checkpoint_id": state["checkpoint"]["checkpoint_id"],

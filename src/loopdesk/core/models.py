@@ -11,12 +11,14 @@ from loopdesk.runtime.crons.models import Cron
 from loopdesk.runtime.runs.models import Run, RunEvent
 from loopdesk.runtime.threads.models import Thread, ThreadMessage
 from loopdesk.sessions.models import UserSession
+from loopdesk.support.conversations.models import AgentSet, Conversation, Escalation, SupportEvent
 from loopdesk.tools.models import Approval, OpenAPIImport, ToolCall, ToolPolicy, ToolSourceRow
 from loopdesk.triage.dedup import models as _dedup_models  # noqa: F401 - tables of the dedup component
 from loopdesk.triage.store import models as _store_models  # noqa: F401 - tables of the log store
 from loopdesk.users.models import User
 
 __all__ = [
+    "AgentSet",
     "ApiKey",
     "Approval",
     "AuditEvent",
@@ -37,10 +39,13 @@ __all__ = [
     "Assistant",
     "AssistantVersion",
     "Base",
+    "Conversation",
     "Cron",
+    "Escalation",
     "RevokedToken",
     "Run",
     "RunEvent",
+    "SupportEvent",
     "Thread",
     "ThreadMessage",
     "UserSession",

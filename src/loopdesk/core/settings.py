@@ -523,6 +523,26 @@ class NotificationSettings(_Group):
         return value
 
 
+class SupportSettings(_Group):
+    support_quiet_minutes: float = Field(
+        30.0,
+        gt=0,
+        le=30 * 24 * 60,
+        description="a support conversation nobody wrote in for this long is closed: resolved_assumed if the "
+        "agent answered and nothing was left open, else abandoned (or escalated, if it was)",
+    )
+    support_agents_file: Path | None = Field(
+        None,
+        description="a YAML file of support agents (README: Support agents), checked at start and put in force; "
+        "an admin reloads it with POST /api/v1/support/agents/reload",
+    )
+    support_demo: bool = Field(
+        True,
+        description="with the demo seed (embedded default): start the e-commerce demo backend on 127.0.0.1:8101 "
+        "and apply its template",
+    )
+
+
 class SettingsError(RuntimeError):
     """Start-up refused: the message says which setting to fix."""
 
@@ -544,6 +564,7 @@ class Settings(BaseModel):
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    support: SupportSettings = Field(default_factory=SupportSettings)
 
     model_config = {"frozen": False}
 

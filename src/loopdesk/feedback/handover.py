@@ -73,6 +73,39 @@ class HandedOver:
     transcript: Any  # the stored attachment's row
 
 
+async def report_as_system(
+    session: AsyncSession,
+    runtime: Any,
+    thread_id: uuid.UUID,
+    *,
+    title: str,
+    description: str | None = None,
+    issue_type: str | None = None,
+) -> HandedOver:
+    """The support conversation `thread_id` handed over by the system as its customer's report (the support agent's
+    `report_problem` tool; a defect the support desk met). `runtime`: the tool runtime (graphs, persistence)."""
+    from loopdesk.triage.dedup import service as dedup
+    from loopdesk.triage.dedup.embeddings import EmbedderUnavailable
+
+    settings = runtime.settings
+    try:
+        embedder = await dedup.load_embedder(settings.dedup, allow_fallback=not settings.is_production)
+    except EmbedderUnavailable:
+        embedder = None  # the report is still taken, only not de-duplicated
+    system = await session.get(User, SYSTEM_USER_ID)
+    if system is None:
+        raise CustomerNotFound("the system account is missing")
+    feedback = FeedbackService(session, embedder=embedder, dedup_settings=settings.dedup, graphs=runtime.graphs)
+    service = HandoverService(session, feedback, persistence=runtime.persistence, attachments=settings.attachments)
+    handover = Handover(
+        title=title.strip()[:500],
+        conversation_id=thread_id,
+        description=(description or "").strip()[:20_000] or None,
+        issue_type=issue_type,
+    )
+    return await service.hand_over(system, handover)
+
+
 class HandoverService:
     def __init__(
         self,

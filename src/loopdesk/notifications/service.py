@@ -177,6 +177,55 @@ async def notify(
     return pending
 
 
+async def notify_people(
+    session: AsyncSession,
+    *,
+    cause: str,
+    event: str,
+    users: Iterable[uuid.UUID],
+    subject: str,
+    body: str,
+    payload: dict[str, Any],
+    language: Language = "en",
+) -> list[int]:
+    """A notification that is not about a task (a support conversation handed to people): each person's WebSocket
+    (and e-mail when SMTP is configured), and every enabled channel without a region or team that takes `event`.
+    Sent (and retried with backoff) by the outbox like the task notifications; `cause` makes a retry write none
+    twice."""
+    common = {"task_id": None, "event_id": None, "event": event[:64], "language": language, "subject": subject,
+              "body": body, "payload": {"event": event, **to_jsonable_python(payload, fallback=str)}}  # fmt: skip
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+
+    def row(kind: str, recipient: str, **values: Any) -> None:
+        values = {"channel_id": None, "user_id": None, "status": "pending", "sent_at": None, **values}
+        rows.append(
+            {**common, **values, "kind": kind, "recipient": recipient, "dedup_key": dedup_key(cause, kind, recipient)}
+        )
+
+    email = _email_configured()
+    people = await _people(session, users)
+    for person in people:
+        row("websocket", str(person.id), user_id=person.id, status="sent", sent_at=now)
+        if email:
+            row("email", person.email, user_id=person.id)
+    kinds = frozenset({"webhook", "slack", "dingtalk", "email"})
+    for channel in await ChannelRepository(session).matching(region=None, team_id=None):
+        if channel.region is None and channel.team_id is None and wants(channel, event, kinds):
+            row(channel.kind, channel.name, channel_id=channel.id)
+    written = await DeliveryRepository(session).add_many(rows)
+    if written:
+        for person in people:
+            await session.execute(
+                text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": user_key(person.id)}
+            )
+    pending = [delivery_id for delivery_id, status in written if status == "pending"]
+    if pending:
+        await defer(session, SEND_TASK, {"delivery_ids": pending})
+    log.info("notifications.queued", notify_event=event, written=len(written), pending=len(pending))
+    return pending
+
+
 async def list_deliveries(
     session: AsyncSession,
     *,

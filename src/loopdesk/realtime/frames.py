@@ -187,6 +187,11 @@ class RunFrames:
                     "approval_id": data.get("approval_id"),
                 }
                 return self._stamp([expired], event.seq)
+            if isinstance(data, dict) and data.get("type") == "clarification":  # the support supervisor asks
+                return self._stamp([{"type": "clarification", "message": str(data.get("message") or "")}], event.seq)
+            if isinstance(data, dict) and data.get("type") == "handoff":  # the support supervisor routes
+                handoff = {"type": "handoff", "agent": str(data.get("agent")), "intent": data.get("intent")}
+                return self._stamp([handoff], event.seq)
             return self._stamp([{"type": "custom", "data": data}], event.seq)
         return []
 

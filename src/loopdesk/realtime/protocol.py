@@ -186,8 +186,16 @@ class ClarificationOut(_ThreadEvent):
     """The agent needs more information: answer with a `message`."""
 
     type: Literal["clarification"]
-    interrupt_id: str | None
+    interrupt_id: str | None = None  # none when the support supervisor asks (no interrupt: the next message answers)
     message: str
+
+
+class HandoffOut(_ThreadEvent):
+    """The support supervisor handed the request to an agent."""
+
+    type: Literal["handoff"]
+    agent: str
+    intent: str | None = None
 
 
 class InterruptExpiredOut(_ThreadEvent):
@@ -260,6 +268,19 @@ class PongOut(_Server):
     ref: str | None = None
 
 
+class SupportUpdateOut(_Server):
+    """To staff: a support conversation was handed to people (`conversation.escalated`), or its customer wrote
+    while a person has it (`conversation.message`)."""
+
+    type: Literal["support_update"]
+    kind: str
+    thread_id: str | None
+    escalation_id: str | None = None
+    reason: str | None = None
+    text: str | None = None
+    at: str | None
+
+
 ServerFrame = Annotated[
     UserMessageOut
     | TokenOut
@@ -267,10 +288,12 @@ ServerFrame = Annotated[
     | ToolResultOut
     | InterruptOut
     | ClarificationOut
+    | HandoffOut
     | InterruptExpiredOut
     | CustomOut
     | MessageCompleteOut
     | TaskUpdateOut
+    | SupportUpdateOut
     | AckOut
     | ErrorOut
     | PongOut,

@@ -43,6 +43,21 @@ _LAST_DELIVERY = (
 )
 
 
+def support_frame(row: Any, conversation: dict[str, Any]) -> dict[str, Any]:
+    """A staff member's notice about a support conversation: handed to people, or a message while taken over."""
+    payload = row["payload"] or {}
+    return {
+        "type": "support_update",
+        "event_id": f"notification:{row['id']}",
+        "kind": row["event"],
+        "thread_id": conversation.get("thread_id"),
+        "escalation_id": conversation.get("escalation_id"),
+        "reason": conversation.get("reason"),
+        "text": payload.get("text"),
+        "at": _iso(row["created_at"]),
+    }
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -122,6 +137,10 @@ class UserFollower:
                     for row in rows:
                         after = row["id"]
                         task_id = str(row["task_id"]) if row["task_id"] else None
+                        conversation = (row["payload"] or {}).get("conversation")
+                        if task_id is None and isinstance(conversation, dict):  # support: escalations, messages
+                            await self.send(support_frame(row, conversation))
+                            continue
                         if task_id is None or task_id in self.following:
                             continue
                         data = (row["payload"] or {}).get("data") or {}

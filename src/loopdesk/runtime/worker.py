@@ -43,6 +43,7 @@ CRON_TASK = "loopdesk.fire_due_crons"
 APPROVAL_EXPIRY_TASK = "loopdesk.expire_approvals"
 FEEDBACK_SLA_TASK = "loopdesk.check_feedback_sla"
 ARCHIVE_TASK = "loopdesk.archive_feedback_tasks"
+SUPPORT_SWEEP_TASK = "loopdesk.close_quiet_conversations"
 
 
 async def sweep_expired_threads(database: Database, persistence: Persistence) -> int:
@@ -184,6 +185,14 @@ class QueueWorker:
             from loopdesk.feedback.archive import archive_finished
 
             await archive_finished(database, after_days=settings.feedback.feedback_archive_after_days)
+
+        @app.periodic(cron="* * * * *")
+        @app.task(name=SUPPORT_SWEEP_TASK, queue=QUEUE)
+        async def close_quiet_conversations(timestamp: int) -> None:
+            """Support conversations quiet for LOOPDESK_SUPPORT_QUIET_MINUTES: closed with their resolution."""
+            from loopdesk.support.conversations.sweep import close_quiet_conversations as close_quiet
+
+            await close_quiet(database, quiet_minutes=settings.support.support_quiet_minutes)
 
         if seconds := settings.feedback.feedback_auto_intake_seconds:
             from loopdesk.feedback.auto_intake import TASK_NAME, run_auto_intake, schedule

@@ -48,6 +48,10 @@ class ToolUnavailable(ToolError):
     """The source cannot be reached now (process died, server down, timed out)."""
 
 
+class ToolPermissionError(ToolError):
+    """A read-only binding named a tool that writes: refused where tools are bound, whatever a prompt says."""
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     name: str

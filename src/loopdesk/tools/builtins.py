@@ -102,13 +102,9 @@ async def recall(query: str, limit: int = 5) -> list[dict[str, Any]]:
 async def report_problem(title: str, description: str | None = None, issue_type: str | None = None) -> dict[str, Any]:
     """Hand this support conversation over as a problem report for the customer: a feedback task with the
     transcript attached, followed up by the team. `issue_type`: bug, suggestion or question (optional)."""
-    from loopdesk.feedback.handover import Handover, HandoverService
-    from loopdesk.feedback.service import FeedbackService
+    from loopdesk.feedback.handover import report_as_system
     from loopdesk.tools import runtime as tool_runtime
     from loopdesk.tools.python import current_call
-    from loopdesk.triage.dedup import service as dedup
-    from loopdesk.triage.dedup.embeddings import EmbedderUnavailable
-    from loopdesk.users.models import SYSTEM_USER_ID, User
 
     call = current_call()
     runtime = tool_runtime.current()
@@ -118,25 +114,9 @@ async def report_problem(title: str, description: str | None = None, issue_type:
         raise ToolException("issue_type must be bug, suggestion or question")
     if not title.strip():
         raise ToolException("a title is required")
-    settings = runtime.settings
-    try:
-        embedder = await dedup.load_embedder(settings.dedup, allow_fallback=not settings.is_production)
-    except EmbedderUnavailable:
-        embedder = None  # the report is still taken, only not de-duplicated
     async with runtime.database.sessionmaker() as session, session.begin():
-        system = await session.get(User, SYSTEM_USER_ID)
-        if system is None:
-            raise ToolException("the system account is missing")
-        feedback = FeedbackService(session, embedder=embedder, dedup_settings=settings.dedup, graphs=runtime.graphs)
-        service = HandoverService(session, feedback, persistence=runtime.persistence, attachments=settings.attachments)
-        done = await service.hand_over(
-            system,
-            Handover(
-                title=title.strip()[:500],
-                conversation_id=uuid.UUID(call.thread_id),
-                description=(description or "").strip()[:20_000] or None,
-                issue_type=issue_type,
-            ),
+        done = await report_as_system(
+            session, runtime, uuid.UUID(call.thread_id), title=title, description=description, issue_type=issue_type
         )
         task = done.intake.task
         return {"task_number": task.task_number, "linked": done.intake.linked, "stage": task.workflow_stage}

@@ -5,6 +5,7 @@ after a resume or a worker's death never calls out twice for the same decision."
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,11 +19,14 @@ from langgraph.types import interrupt
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from loopdesk.support.conversations.models import EventKind
+from loopdesk.support.conversations.service import record_event
 from loopdesk.tools.approvals.service import open_approval, settle
 from loopdesk.tools.base import ToolCallContext, ToolResult, ToolSpec
 from loopdesk.tools.models import Approval, ToolCall
 from loopdesk.tools.policy import effective_mode
 from loopdesk.tools.runtime import ToolRuntime
+from loopdesk.users.models import User
 
 log = structlog.get_logger("loopdesk.tools.gate")
 
@@ -94,10 +98,11 @@ def close_unanswered(messages: list[BaseMessage]) -> tuple[list[BaseMessage], li
 
 
 class ToolGate:
-    def __init__(self, runtime: ToolRuntime, caller: Caller, allowed: set[str] | None):
+    def __init__(self, runtime: ToolRuntime, caller: Caller, allowed: set[str] | None, *, approver: str = "any"):
         self.runtime = runtime
         self.caller = caller
         self.allowed = allowed
+        self.approver = approver  # "staff": only staff may approve (the customer may still withdraw)
         self.sessionmaker = runtime.database.sessionmaker
         self.ttl = timedelta(minutes=runtime.settings.tools.approval_ttl_minutes)
         self.timeout = runtime.settings.tools.tool_timeout_seconds
@@ -154,6 +159,7 @@ class ToolGate:
                         spec=spec,
                         args=args,
                         ttl=self.ttl,
+                        approver=self.approver,
                     )
         if approval is not None:
             decision = _decision_of(interrupt(self._payload(approval)))
@@ -185,6 +191,9 @@ class ToolGate:
         resume (Agent Protocol clients) is recorded now, by the run's user."""
         status = _DECIDED.get(str(decision.get("type")))
         async with self.sessionmaker() as session, session.begin():
+            if status in ("approved", "edited") and approval.approver == "staff" and not await self._staff(session):
+                # A raw resume by a customer cannot approve what staff must approve: it withdraws the request.
+                status, decision = "rejected", {"message": "only a staff member can approve this action"}
             if status is not None:
                 if status == "expired" and approval.expires_at > datetime.now(UTC):
                     status = None  # only the sweeper expires approvals
@@ -201,6 +210,10 @@ class ToolGate:
             fresh = await session.get(Approval, approval.id, populate_existing=True)
         assert fresh is not None
         return fresh
+
+    async def _staff(self, session: Any) -> bool:
+        user = await session.get(User, self.caller.user_id) if self.caller.user_id else None
+        return user is not None and user.is_staff
 
     async def _refused(self, call: dict[str, Any], key: str, spec: ToolSpec, approval: Approval) -> ToolMessage:
         if approval.status == "expired":
@@ -236,6 +249,31 @@ class ToolGate:
         changes = {k: statement.excluded[k] for k in ("run_id", "status", "result", "is_error", "finished_at", "args")}
         changes["attempts"] = ToolCall.attempts + 1
         await session.execute(statement.on_conflict_do_update(index_elements=["key"], set_=changes))
+        if status in FINISHED:
+            await self._tool_event(session, spec, args, status, result, approval)
+
+    async def _tool_event(
+        self, session: Any, spec: ToolSpec, args: dict[str, Any], status: str, result: ToolResult,
+        approval: Approval | None, duration_ms: int | None = None,
+    ) -> None:  # fmt: skip
+        """The finished call on the support event stream, in the transaction that records its outcome."""
+        data = {
+            "args": args,
+            "status": status,
+            "error": result.is_error,
+            "result": _summary(result),
+            "approval_id": str(approval.id) if approval else None,
+        }
+        await record_event(
+            session,
+            thread_id=self.caller.thread_id,
+            kind=EventKind.TOOL_CALL,
+            user_id=self.caller.user_id,
+            tool=spec.name,
+            data=data,
+            duration_ms=duration_ms,
+            assistant_id=self.caller.assistant_id,
+        )
 
     async def _execute(self, key: str, spec: ToolSpec, args: dict[str, Any], approval: Approval | None) -> ToolResult:
         async with self.sessionmaker() as session, session.begin():
@@ -247,18 +285,22 @@ class ToolGate:
             run_id=str(self.caller.run_id) if self.caller.run_id else None,
             timeout=self.timeout,
         )
+        started = time.monotonic()
         result = await self.runtime.registry.call(spec.name, args, context)
+        duration_ms = round((time.monotonic() - started) * 1000)
+        status = "failed" if result.is_error else "succeeded"
         async with self.sessionmaker() as session, session.begin():
             await session.execute(
                 update(ToolCall)
                 .where(ToolCall.key == key)
                 .values(
-                    status="failed" if result.is_error else "succeeded",
+                    status=status,
                     result=_storable(result.content),
                     is_error=result.is_error,
                     finished_at=datetime.now(UTC),
                 )
             )
+            await self._tool_event(session, spec, args, status, result, approval, duration_ms)
         log.info("tools.called", tool=spec.name, source=spec.source, error=result.is_error)
         return result
 
@@ -268,6 +310,11 @@ def _storable(content: Any) -> Any:
     if text is not None and len(text) > 100_000:
         return text[:100_000] + "…"
     return content
+
+
+def _summary(result: ToolResult, limit: int = 500) -> str:
+    text = result.text() if result.content is not None else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _stored_text(row: ToolCall) -> str:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, Text, func, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -62,7 +62,10 @@ class Approval(Base):
     taken again); the audit trail of the decision outlives both."""
 
     __tablename__ = "approvals"
-    __table_args__ = (Index("ix_approvals_pending_expiry", "expires_at", postgresql_where=text("status = 'pending'")),)
+    __table_args__ = (
+        Index("ix_approvals_pending_expiry", "expires_at", postgresql_where=text("status = 'pending'")),
+        CheckConstraint("approver IN ('any', 'staff')", name="approver"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     tool_call_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -78,6 +81,9 @@ class Approval(Base):
     edited_args: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
     # pending | approved | edited | rejected | expired
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    # Who may approve or edit: "any" who may see it (the requester included), or "staff" only (the support
+    # application: a customer never approves their own refund; they may still reject their own request).
+    approver: Mapped[str] = mapped_column(String(10), default="any", server_default="any")
     decision_message: Mapped[str | None] = mapped_column(Text, default=None)
     decided_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), default=None)
     decided_via: Mapped[str | None] = mapped_column(String(20), default=None)

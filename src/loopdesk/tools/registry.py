@@ -7,15 +7,24 @@ import asyncio
 import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema_rs
 import structlog
 
 from loopdesk.core.metrics import TOOL_CALLS
-from loopdesk.tools.base import ToolCallContext, ToolNotFound, ToolResult, ToolSource, ToolSpec, ToolUnavailable
+from loopdesk.tools.base import (
+    ToolCallContext,
+    ToolNotFound,
+    ToolPermissionError,
+    ToolResult,
+    ToolSource,
+    ToolSpec,
+    ToolUnavailable,
+)
 
 log = structlog.get_logger("loopdesk.tools.registry")
+Permission = Literal["read", "write"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,20 @@ class ToolRegistry:
                     chosen.setdefault(spec.name, spec)
         return list(chosen.values())
 
+    def bind(self, selectors: Iterable[str] | None, *, permission: Permission) -> list[ToolSpec]:
+        """The tools an agent with `permission` may be given. A read agent gets read tools only: a selector that
+        names one tool (no glob) which writes is refused with ToolPermissionError; globs keep only read tools.
+        The caller passes exactly these names to the gate, so a write call is refused there too."""
+        chosen = self.select(selectors)
+        if permission == "write":
+            return chosen
+        for selector in selectors or ():
+            if _is_exact(selector):
+                spec = self.spec(selector)
+                if spec is not None and spec.side_effect != "read":
+                    raise ToolPermissionError(f"{selector} {spec.side_effect}s: a read-only agent cannot be given it")
+        return [spec for spec in chosen if spec.side_effect == "read"]
+
     def validate(self, spec: ToolSpec, arguments: Any) -> str | None:
         """The reason the arguments violate the tool's schema, or None."""
         if not isinstance(arguments, dict):
@@ -142,6 +165,10 @@ class ToolRegistry:
             return ToolResult.error(f"{name} is no longer offered by its source")
         TOOL_CALLS.labels(spec.source, "error" if result.is_error else "ok").inc()
         return result
+
+
+def _is_exact(selector: str) -> bool:
+    return ":" not in selector and not any(ch in selector for ch in "*?[")
 
 
 def _no_retrieval(uri: str) -> Any:

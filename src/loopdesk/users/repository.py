@@ -54,6 +54,13 @@ class UserRepository:
         statement = select(User.id).where(User.role == Role.admin, User.id != SYSTEM_USER_ID).limit(1)
         return await self.session.scalar(statement) is not None
 
+    async def staff_members(self) -> Sequence[User]:
+        """Active staff and admins (people: the system account is not one)."""
+        statement = select(User).where(
+            User.role.in_((Role.staff, Role.admin)), User.is_active, User.id != SYSTEM_USER_ID
+        )
+        return (await self.session.scalars(statement.order_by(User.created_at))).all()
+
     async def other_active_admin_exists(self, user_id: uuid.UUID) -> bool:
         statement = (
             select(User.id)

@@ -42,6 +42,10 @@ class ThreadRepository:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)
 
+    async def get_any(self, thread_id: uuid.UUID) -> Thread | None:
+        """Whoever owns it: for a domain that checked the caller's role itself (support staff, the system)."""
+        return await self.session.get(Thread, thread_id)
+
     async def exists(self, thread_id: uuid.UUID) -> bool:
         return await self.session.scalar(select(Thread.thread_id).where(Thread.thread_id == thread_id)) is not None
 

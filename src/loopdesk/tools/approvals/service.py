@@ -14,11 +14,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.audit.service import record
-from loopdesk.core.errors import BadRequest, Conflict, NotFound
+from loopdesk.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from loopdesk.core.metrics import APPROVALS
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, Command, RunCreate
 from loopdesk.runtime.threads.models import Thread
+from loopdesk.support.conversations.models import EventKind
+from loopdesk.support.conversations.service import record_event
 from loopdesk.tools.approvals.schemas import ApprovalQuery, Decision
 from loopdesk.tools.base import ToolSpec
 from loopdesk.tools.models import Approval
@@ -40,6 +42,10 @@ class ApprovalNotPending(Conflict):
 
 class ApprovalExpired(Conflict):
     code, message = "approval_expired", "This approval expired: the tool call was cancelled"
+
+
+class StaffApprovalRequired(Forbidden):
+    code, message = "staff_approval_required", "A staff member must approve this action"
 
 
 class InvalidArguments(BadRequest):
@@ -65,6 +71,7 @@ async def open_approval(
     spec: ToolSpec,
     args: dict[str, Any],
     ttl: timedelta,
+    approver: str = "any",
 ) -> Approval:
     """The approval of a tool call, created once (a re-executed step finds the same record)."""
     statement = (
@@ -82,6 +89,7 @@ async def open_approval(
             description=spec.description[:1000] or None,
             args=args,
             status="pending",
+            approver=approver,
             expires_at=datetime.now(UTC) + ttl,
         )
         .on_conflict_do_nothing(index_elements=["tool_call_key"])
@@ -95,6 +103,15 @@ async def open_approval(
             session, "approval.requested", "approval", approval.id, actor_id=requester_id, tool=spec.name, args=args
         )
         log.info("approvals.requested", approval_id=str(approval.id), tool=spec.name, thread_id=str(thread_id))
+        await record_event(
+            session,
+            thread_id=thread_id,
+            kind=EventKind.APPROVAL_REQUESTED,
+            user_id=requester_id,
+            tool=spec.name,
+            data={"approval_id": str(approval.id), "args": args, "expires_at": approval.expires_at.isoformat()},
+            assistant_id=assistant_id,
+        )
     return approval
 
 
@@ -134,6 +151,22 @@ async def settle(
         detail["edited_args"] = edited_args
     await record(session, f"approval.{status}", "approval", approval_id, actor_id=actor_id, **detail)
     log.info("approvals.decided", approval_id=str(approval_id), status=status, via=via)
+    decided_at = decided.decided_at or datetime.now(UTC)
+    await record_event(
+        session,
+        thread_id=decided.thread_id,
+        kind=EventKind.APPROVAL_DECIDED,
+        user_id=decided.requester_id,
+        actor_id=actor_id,
+        tool=decided.tool_name,
+        data={
+            "approval_id": str(approval_id),
+            "decision": status,
+            "via": via,
+            "decided_by": str(actor_id) if actor_id else None,
+            "seconds_to_decide": round((decided_at - decided.created_at).total_seconds(), 3),
+        },
+    )
     return decided
 
 
@@ -187,6 +220,8 @@ class ApprovalService:
             raise ApprovalNotPending(f"This approval is already {approval.status}", detail={"status": approval.status})
         if approval.expires_at <= datetime.now(UTC):
             raise ApprovalExpired(detail={"expires_at": approval.expires_at.isoformat()})
+        if approval.approver == "staff" and not caller.is_staff and decision.type != "reject":
+            raise StaffApprovalRequired()  # the customer may withdraw their request, not approve it
         edited = None
         if decision.type == "edit":
             edited = decision.args if decision.args is not None else {}

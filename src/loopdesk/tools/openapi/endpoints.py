@@ -14,17 +14,13 @@ from sqlalchemy import select
 
 from loopdesk.audit.service import record
 from loopdesk.auth.deps import AdminUser, StaffUser
-from loopdesk.core.crypto import SecretBox
 from loopdesk.core.db import SessionDep
 from loopdesk.core.deps import SettingsDep
 from loopdesk.core.errors import BadRequest, Conflict, NotFound
-from loopdesk.runtime.assistants.schemas import AssistantPatch
-from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.deps import GraphsDep
-from loopdesk.runtime.queue import OPENAPI_TASK, defer
 from loopdesk.tools.deps import ToolRuntimeDep
 from loopdesk.tools.models import OpenAPIImport
-from loopdesk.tools.openapi.imports import NAME_FROM_TITLE, PROVISIONAL_PREFIX, name_taken
+from loopdesk.tools.openapi import service as imports_service
 from loopdesk.tools.openapi.schemas import (
     ApproveImport,
     Classification,
@@ -74,30 +70,18 @@ def _read(row: OpenAPIImport) -> ImportRead:
 async def _create(
     session: SessionDep, settings: SettingsDep, admin: User, data: ImportCreate, document: bytes | None
 ) -> ImportRead:
-    if data.name is not None and await name_taken(session, data.name):
-        raise Conflict("An import with this name exists", detail={"name": data.name})
-    now = datetime.now(UTC)
-    # Unnamed: a provisional name until the job has read the document's title (imports.title_name).
-    name = data.name or f"{PROVISIONAL_PREFIX}{uuid.uuid4().hex[:12]}"
     credentials = data.credentials.model_dump() if data.credentials else None
-    row = OpenAPIImport(
-        id=uuid.uuid4(),
-        name=name,
-        status="queued",
-        spec={} if data.name else {NAME_FROM_TITLE: True},
-        source_url=data.url,
+    row = await imports_service.create_import(
+        session,
+        settings,
+        admin,
+        name=data.name,
+        url=data.url,
         document=document,
         base_url=data.base_url,
-        credentials=SecretBox.from_settings(settings).seal(credentials) if credentials else None,
+        credentials=credentials,
         assistant_ids=data.assistant_ids,
-        created_by=admin.id,
-        created_at=now,
-        updated_at=now,
     )
-    session.add(row)
-    await session.flush()
-    await defer(session, OPENAPI_TASK, {"import_id": str(row.id)})
-    await record(session, "openapi.imported", "openapi_import", row.id, actor_id=admin.id, url=data.url, name=name)
     return _read(row)
 
 
@@ -218,28 +202,7 @@ async def approve_import(
     if row.status != "review":
         raise NotInReview(detail={"status": row.status})
     assistant_ids = data.assistant_ids if data is not None and data.assistant_ids is not None else row.assistant_ids
-    assistants = AssistantService(session, graphs)
-    for assistant_id in assistant_ids:
-        assistant = await assistants.get(admin, str(assistant_id))
-        configurable = dict((assistant.config or {}).get("configurable") or {})
-        selectors = configurable.get("tools")
-        if selectors is not None and f"openapi:{row.name}/*" not in selectors:
-            configurable["tools"] = [*selectors, f"openapi:{row.name}/*"]
-            config = {**(assistant.config or {}), "configurable": configurable}
-            await assistants.patch(admin, str(assistant.assistant_id), AssistantPatch(config=config))
-    now = datetime.now(UTC)
-    row.status, row.approved_by, row.approved_at, row.updated_at = "approved", admin.id, now, now
-    row.assistant_ids = [str(a) for a in assistant_ids]
-    tools = [op["tool_name"] for op in row.operations if op.get("enabled")]
-    await record(
-        session,
-        "openapi.approved",
-        "openapi_import",
-        row.id,
-        actor_id=admin.id,
-        tools=tools,
-        assistants=row.assistant_ids,
-    )
+    await imports_service.approve_import(session, graphs, admin, row, assistant_ids)
     await session.commit()
     await runtime.fresh_registry()
     return _read(row)
