@@ -59,7 +59,12 @@ from loopdesk.runtime.worker import QueueWorker
 from loopdesk.sessions.endpoints import router as sessions_router
 from loopdesk.support.config import install_file as install_agents_file
 from loopdesk.support.conversations.endpoints import router as conversations_router
-from loopdesk.support.demo_start import start_support_demo, stop_support_demo
+from loopdesk.support.demo_start import (
+    allow_demo_backend,
+    start_support_demo,
+    stop_support_demo,
+    support_demo_enabled,
+)
 from loopdesk.support.endpoints import router as support_router
 from loopdesk.system.endpoints import router as system_router
 from loopdesk.tools.approvals.endpoints import router as approvals_router
@@ -96,6 +101,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = await asyncio.to_thread(resolve_database_url, settings)
+        allow_demo_backend(settings)  # before the outbound policies below are built
         if settings.database.migrate_on_start:
             await asyncio.to_thread(run_migrations, url)
         database = Database.connect(
@@ -265,5 +271,10 @@ def _announce(settings: Settings, created: CreatedAdmin | None) -> None:
     else:
         console.print(
             "  log in with your admin account (POST /api/v1/auth/login); `loopdesk users create-admin` adds another"
+        )
+    if support_demo_enabled(settings):
+        console.print(
+            "  support demo: the e-commerce shop at http://127.0.0.1:8101 (orders A1001-A1008); chat with the "
+            "[bold]support[/] assistant, staff approve its writes (GET /api/v1/approvals)"
         )
     console.print("  stop with Ctrl-C\n")

@@ -30,15 +30,26 @@ def support_demo_enabled(settings: Settings) -> bool:
     return demo_seed_enabled(settings) and settings.support.support_demo
 
 
+def allow_demo_backend(settings: Settings) -> str | None:
+    """Let outbound HTTP reach this process's own demo backend (and nothing else on loopback): called before the
+    worker and the tools build their outbound policies."""
+    if not support_demo_enabled(settings):
+        return None
+    from loopdesk.support.demo.backends import BACKENDS
+
+    entry = f"127.0.0.1:{BACKENDS[TEMPLATE].port}"
+    if entry not in settings.outbound.outbound_allowlist:
+        settings.outbound.outbound_allowlist.append(entry)
+    return entry
+
+
 def start_support_demo(settings: Settings, runtime: ToolRuntime, graphs: GraphRegistry) -> SupportDemo | None:
     if not support_demo_enabled(settings):
         return None
     from loopdesk.support.demo.backends import BACKENDS
 
     port = BACKENDS[TEMPLATE].port
-    entry = f"127.0.0.1:{port}"
-    if entry not in settings.outbound.outbound_allowlist:
-        settings.outbound.outbound_allowlist.append(entry)
+    entry = allow_demo_backend(settings)
     demo = SupportDemo(process=None, task=None)
 
     async def run() -> None:
