@@ -33,10 +33,10 @@ run: $(VENV)/.installed ## start the service on http://127.0.0.1:8000 (embedded 
 migrate: $(VENV)/.installed
 	$(BIN)/loopdesk migrate
 
-test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suite (real PostgreSQL), about 9 minutes on 2 cores
+test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suite (real PostgreSQL) on two workers, about 9 minutes on 2 cores
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/python -m pytest -m "not e2e"
+	$(BIN)/python -m pytest -m "not e2e" -n 2
 
 test-e2e: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## the slow end-to-end suites (process restarts, scale-out) and the deep API fuzz
 	$(BIN)/python -m pytest -m e2e

@@ -33,7 +33,8 @@ def delete_account(email: str) -> str:
     return f"deleted {email}"
 
 
-@plugin_tool(side_effect="read", isolation="subprocess", timeout_seconds=2, memory_mb=200)
+# 5 s: the limit counts the child's start, which takes seconds on a busy 2-core machine
+@plugin_tool(side_effect="read", isolation="subprocess", timeout_seconds=5, memory_mb=200)
 def crunch(kind: str) -> str:
     """Run in a limited subprocess: `ok`, `sleep` (longer than allowed) or `hog` (more memory than allowed)."""
     if kind == "sleep":
