@@ -52,7 +52,7 @@ from loopdesk.realtime.protocol import (
 from loopdesk.realtime.task_follower import TaskFollower, UserFollower
 from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.runs.limits import check_run_rate
-from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, Command, RunCreate
+from loopdesk.runtime.runs.schemas import Command
 from loopdesk.runtime.runs.service import RunService
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.runtime.threads.schemas import ThreadCreate
@@ -353,14 +353,7 @@ class Connection:
         assistant_id = (
             assistant_id or thread.metadata_.get("assistant_id") or self.state.settings.runtime.default_assistant
         )
-        data = RunCreate(
-            assistant_id=assistant_id,
-            stream_mode=CHAT_STREAM_MODES,
-            stream_subgraphs=True,
-            multitask_strategy="enqueue",
-            **fields,
-        )
-        run = await runs.create(self.user, thread.thread_id, data)
+        run = await runs.start_chat_turn(self.user, thread.thread_id, assistant_id=assistant_id, **fields)
         return _Started(thread.thread_id, run.run_id, position)
 
     async def _acknowledge(self, of: str, ref: str | None, started: _Started) -> None:

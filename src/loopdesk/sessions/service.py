@@ -29,7 +29,7 @@ from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.runs.limits import check_run_rate
 from loopdesk.runtime.runs.models import Run
-from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, INFLIGHT, RunCreate
+from loopdesk.runtime.runs.schemas import INFLIGHT
 from loopdesk.runtime.runs.service import RunService
 from loopdesk.runtime.threads.messages import message_times, record_message
 from loopdesk.runtime.threads.models import Thread, ThreadMessage
@@ -347,17 +347,12 @@ class SessionService:
         run_metadata = {**(metadata or {}), "session_id": str(session_id), "message_id": message_id}
         if idempotency_key is not None:
             run_metadata["idempotency_key"] = idempotency_key
-        run = await RunService(self.session, self.graphs, self.authz).create(
+        run = await RunService(self.session, self.graphs, self.authz).start_chat_turn(
             caller,
             session_id,
-            RunCreate(
-                assistant_id=str(assistant.assistant_id),
-                input={"messages": [{"type": "human", "content": message, "id": message_id}]},
-                metadata=run_metadata,
-                stream_mode=CHAT_STREAM_MODES,
-                stream_subgraphs=True,
-                multitask_strategy="enqueue",
-            ),
+            assistant_id=str(assistant.assistant_id),
+            input={"messages": [{"type": "human", "content": message, "id": message_id}]},
+            metadata=run_metadata,
         )
         await record_message(self.session, session_id, message_id, run.run_id, run.created_at)
         if view.row.title is None:  # an untitled session is named after its first message

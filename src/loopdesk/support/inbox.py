@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.errors import Conflict, Forbidden, NotFound
 from loopdesk.runtime.graphs import GraphRegistry
-from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, RunCreate
 from loopdesk.runtime.threads.repository import ThreadRepository
 from loopdesk.support import escalation as escalations
 from loopdesk.support import events
@@ -114,13 +113,13 @@ class Inbox:
             data={"role": "staff", "text": text, "staff_name": staff.display_name},
         )
         assistant = str((thread.metadata_ or {}).get("assistant_id") or GRAPH_ID)
-        data = RunCreate(
+        run = await RunService(self.session, self.graphs).start_chat_turn(
+            owner,
+            thread.thread_id,
             assistant_id=assistant,
             input={"staff_reply": {"event_id": event_id}},
-            stream_mode=CHAT_STREAM_MODES,
-            multitask_strategy="enqueue",
+            resume_when_busy=True,
         )
-        run = await RunService(self.session, self.graphs).create(owner, thread.thread_id, data, resume_when_busy=True)
         return event_id, run.run_id
 
     @staticmethod

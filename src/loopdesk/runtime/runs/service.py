@@ -24,7 +24,7 @@ from loopdesk.runtime.queue import RUN_TASK, abort, defer
 from loopdesk.runtime.runs.context import run_context
 from loopdesk.runtime.runs.lifecycle import close_log, notify, notify_thread, settle_thread
 from loopdesk.runtime.runs.models import Run
-from loopdesk.runtime.runs.schemas import INFLIGHT, RunCancelMany, RunCreate, RunListQuery
+from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, INFLIGHT, Command, RunCancelMany, RunCreate, RunListQuery
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.runtime.threads.repository import ThreadRepository
 from loopdesk.runtime.threads.service import ThreadNotFound
@@ -156,6 +156,30 @@ class RunService:
         await self.session.refresh(run)
         log.info("runs.created", run_id=str(run_id), thread_id=str(thread.thread_id), graph_id=assistant.graph_id)
         return run
+
+    async def start_chat_turn(
+        self,
+        caller: User,
+        thread_id: uuid.UUID,
+        *,
+        assistant_id: str,
+        input: Any = None,
+        command: Command | None = None,
+        metadata: dict[str, Any] | None = None,
+        resume_when_busy: bool = False,
+    ) -> Run:
+        """One turn of a chat (a session's message, a WebSocket message or decision, an approval's resume, a staff
+        reply): recorded with the stream modes the chat frames are made of, queued behind a run in progress."""
+        data = RunCreate(
+            assistant_id=assistant_id,
+            input=input,
+            command=command,
+            metadata=metadata,
+            stream_mode=CHAT_STREAM_MODES,
+            stream_subgraphs=True,
+            multitask_strategy="enqueue",
+        )
+        return await self.create(caller, thread_id, data, resume_when_busy=resume_when_busy)
 
     async def _thread_for_run(self, caller: User, thread_id: uuid.UUID | None, data: RunCreate) -> Thread:
         if thread_id is not None:

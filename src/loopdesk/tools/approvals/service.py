@@ -17,7 +17,7 @@ from loopdesk.audit.service import record
 from loopdesk.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from loopdesk.core.metrics import APPROVALS
 from loopdesk.runtime.graphs import GraphRegistry
-from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, Command, RunCreate
+from loopdesk.runtime.runs.schemas import Command
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.support.conversations.models import EventKind
 from loopdesk.support.conversations.service import record_event
@@ -261,15 +261,14 @@ class ApprovalService:
         )
         if assistant is None:
             return None
-        data = RunCreate(
+        run = await RunService(self.session, self.graphs).start_chat_turn(
+            owner,
+            thread.thread_id,
             assistant_id=assistant,
             command=Command(resume={interrupt_id: value} if interrupt_id else value),
-            stream_mode=CHAT_STREAM_MODES,
-            stream_subgraphs=True,
-            multitask_strategy="enqueue",
             metadata={"approval_id": str(approval.id)},
+            resume_when_busy=True,
         )
-        run = await RunService(self.session, self.graphs).create(owner, thread.thread_id, data, resume_when_busy=True)
         return run.run_id
 
 
