@@ -116,29 +116,6 @@ def interrupt_frame(value: Any, interrupt_id: str | None) -> list[dict[str, Any]
     ]
 
 
-def resume_value(decision: str, message: str | None, args: dict[str, Any] | None, pending: Any) -> Any:
-    """What the graph gets back for a decision: LangChain's HITL `{"decisions": [...]}` when the pending
-    interrupt is a HITL request, else {"type": approve | reject | edit, "message"?, "args"?}."""
-    requests = pending.get("action_requests") if isinstance(pending, dict) else None
-    if isinstance(requests, list) and requests:
-        decisions = []
-        for request in requests:
-            if decision == "edit":
-                name = request.get("name") if isinstance(request, dict) else None
-                decisions.append({"type": "edit", "edited_action": {"name": name, "args": args or {}}})
-            elif decision == "reject":
-                decisions.append({"type": "reject", "message": message} if message else {"type": "reject"})
-            else:
-                decisions.append({"type": "approve"})
-        return {"decisions": decisions}
-    value: dict[str, Any] = {"type": decision}
-    if message is not None:
-        value["message"] = message
-    if args is not None:
-        value["args"] = args
-    return value
-
-
 class RunFrames:
     """Translates one run's events, in order, into frames (with event ids, thread and run ids)."""
 

@@ -37,7 +37,7 @@ from loopdesk.core.security import API_KEY_PREFIX
 from loopdesk.core.settings import RealtimeSettings
 from loopdesk.feedback.repository import TaskRepository
 from loopdesk.realtime.follower import Position, ThreadFollower, position_after, position_now
-from loopdesk.realtime.frames import parse_event_id, resume_value
+from loopdesk.realtime.frames import parse_event_id
 from loopdesk.realtime.protocol import (
     CLIENT_TYPES,
     InterruptResponseIn,
@@ -390,18 +390,17 @@ class Connection:
         await self._acknowledge("message", frame.id, started)
 
     async def _interrupt_response(self, frame: InterruptResponseIn) -> None:
-        decision, message, args = frame.resolved()
+        decision = frame.resolved()
         self._check_room(frame.thread_id)
         async with self._transaction() as (threads, runs):
             thread = await threads.get(self.user, frame.thread_id)
             interrupt_id, pending = _pending_interrupt(thread, frame.interrupt_id)
             approval_id = pending.get("approval_id") if isinstance(pending, dict) else None
             if approval_id is not None:  # a tool approval: decided and audited like one made over REST
-                started = await self._decide_approval(
-                    runs, thread, approval_id, ApprovalDecision(type=decision, message=message, args=args)
-                )
+                checked = ApprovalDecision(type=decision.type, message=decision.message, args=decision.args)
+                started = await self._decide_approval(runs, thread, approval_id, checked)
             else:
-                value = resume_value(decision, message, args, pending)
+                value = decision.to_resume(pending)
                 command = Command(resume={interrupt_id: value} if interrupt_id else value)
                 started = await self._chat_run(runs, thread, None, command=command)
         await self._acknowledge("interrupt_response", frame.id, started)

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from loopdesk.tools.approvals.schemas import Decision as ApprovalDecision
+
 # -- client → server ------------------------------------------------------------------------------
 
 
@@ -59,17 +61,24 @@ class InterruptResponseIn(_Client):
     def _one_decision(self) -> InterruptResponseIn:
         if self.decision is None and self.approved is None:
             raise ValueError("give `decision` (approve, reject or edit) or `approved`")
-        if self.resolved()[0] == "edit" and self.resolved()[2] is None:
+        decision = self.resolved()
+        if decision.type == "edit" and decision.args is None:
             raise ValueError("an `edit` decision needs `args`")
         return self
 
-    def resolved(self) -> tuple[Decision, str | None, dict[str, Any] | None]:
-        """(decision, message, args) whichever spelling the client used."""
+    def resolved(self) -> ApprovalDecision:
+        """The decision, whichever spelling the client used (the frame's own limits already checked it)."""
         if isinstance(self.decision, DecisionIn):
-            return self.decision.type, self.decision.message or self.message, self.decision.args or self.args
-        if self.decision is not None:
-            return self.decision, self.message, self.args
-        return ("approve" if self.approved else "reject"), self.message, self.args
+            kind, message, args = (
+                self.decision.type,
+                self.decision.message or self.message,
+                self.decision.args or self.args,
+            )
+        elif self.decision is not None:
+            kind, message, args = self.decision, self.message, self.args
+        else:
+            kind, message, args = ("approve" if self.approved else "reject"), self.message, self.args
+        return ApprovalDecision.model_construct(type=kind, message=message, args=args)
 
 
 class SubscribeIn(_Client):

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from loopdesk.support.conversations.models import EventKind
 from loopdesk.support.conversations.service import record_event
+from loopdesk.tools.approvals.schemas import Decision
 from loopdesk.tools.approvals.service import open_approval, settle
 from loopdesk.tools.base import ToolCallContext, ToolResult, ToolSpec
 from loopdesk.tools.models import Approval, ToolCall
@@ -32,7 +33,6 @@ log = structlog.get_logger("loopdesk.tools.gate")
 
 FINISHED = ("succeeded", "failed", "denied", "rejected", "expired")
 SUPERSEDED = "Not run: the user sent a new message before this call was decided."
-_DECIDED = {"approve": "approved", "reject": "rejected", "edit": "edited", "expired": "expired"}
 
 
 @dataclass
@@ -62,19 +62,6 @@ def _message(call: dict[str, Any], content: str, *, error: bool = False) -> Tool
     return ToolMessage(
         content=content, tool_call_id=call["id"], name=call["name"], status="error" if error else "success"
     )
-
-
-def _decision_of(value: Any) -> dict[str, Any]:
-    """A resume value → {type, message?, args?}; LangChain HITL `{"decisions": [...]}` is understood too."""
-    if isinstance(value, dict) and isinstance(value.get("decisions"), list) and value["decisions"]:
-        first = value["decisions"][0] if isinstance(value["decisions"][0], dict) else {}
-        edited = first.get("edited_action") or {}
-        return {"type": first.get("type"), "message": first.get("message"), "args": edited.get("args")}
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, bool):
-        return {"type": "approve" if value else "reject"}
-    return {"type": None}
 
 
 def close_unanswered(messages: list[BaseMessage]) -> tuple[list[BaseMessage], list[str]]:
@@ -162,8 +149,7 @@ class ToolGate:
                         approver=self.approver,
                     )
         if approval is not None:
-            decision = _decision_of(interrupt(self._payload(approval)))
-            approval = await self._settled(approval, decision)
+            approval = await self._settled(approval, *Decision.from_resume(interrupt(self._payload(approval))))
             if approval.status in ("rejected", "expired"):
                 return await self._refused(call, key, spec, approval)
             if approval.status == "pending":  # resumed with something that is not a decision
@@ -186,14 +172,15 @@ class ToolGate:
             "expires_at": approval.expires_at.isoformat(),
         }
 
-    async def _settled(self, approval: Approval, decision: dict[str, Any]) -> Approval:
+    async def _settled(
+        self, approval: Approval, status: str | None, message: str | None, args: dict[str, Any] | None
+    ) -> Approval:
         """The approval as decided: a REST or WebSocket decision was recorded before the resume; a raw
         resume (Agent Protocol clients) is recorded now, by the run's user."""
-        status = _DECIDED.get(str(decision.get("type")))
         async with self.sessionmaker() as session, session.begin():
             if status in ("approved", "edited") and approval.approver == "staff" and not await self._staff(session):
                 # A raw resume by a customer cannot approve what staff must approve: it withdraws the request.
-                status, decision = "rejected", {"message": "only a staff member can approve this action"}
+                status, message = "rejected", "only a staff member can approve this action"
             if status is not None:
                 if status == "expired" and approval.expires_at > datetime.now(UTC):
                     status = None  # only the sweeper expires approvals
@@ -204,8 +191,8 @@ class ToolGate:
                         status,
                         actor_id=self.caller.user_id,
                         via="command" if status != "expired" else "expiry",
-                        message=decision.get("message"),
-                        edited_args=decision.get("args") if status == "edited" else None,
+                        message=message,
+                        edited_args=args if status == "edited" else None,
                     )
             fresh = await session.get(Approval, approval.id, populate_existing=True)
         assert fresh is not None

@@ -25,12 +25,77 @@ class EditIn(Schema):
     message: Message | None = None
 
 
-class Decision(Schema):
-    """The one decision shape shared by REST, the WebSocket and the console: approve / reject / edit."""
+DecisionType = Literal["approve", "reject", "edit"]
+_STATUS_OF: dict[str, str] = {"approve": "approved", "reject": "rejected", "edit": "edited"}
+_TYPE_OF: dict[str, str] = {**{status: kind for kind, status in _STATUS_OF.items()}, "expired": "expired"}
 
-    type: Literal["approve", "reject", "edit"]
+
+class Decision(Schema):
+    """The one decision shape shared by REST, the WebSocket, raw Agent Protocol resumes and the console: approve /
+    reject / edit. `status` is what an approval records; `to_resume` / `from_resume` are what a waiting step gets
+    back and how a resume value reads as a decision (the only place either mapping lives)."""
+
+    type: DecisionType
     message: Message | None = None
     args: dict[str, Any] | None = None
+
+    @property
+    def status(self) -> str:
+        return _STATUS_OF[self.type]
+
+    def to_resume(self, pending: Any = None) -> Any:
+        """What the graph gets back: LangChain's HITL `{"decisions": [...]}` when the pending interrupt is a HITL
+        request (one decision per action request), else `{"type", "message"?, "args"?}`."""
+        requests = pending.get("action_requests") if isinstance(pending, dict) else None
+        if isinstance(requests, list) and requests:
+            decisions = []
+            for request in requests:
+                if self.type == "edit":
+                    name = request.get("name") if isinstance(request, dict) else None
+                    decisions.append({"type": "edit", "edited_action": {"name": name, "args": self.args or {}}})
+                elif self.type == "reject":
+                    decisions.append(
+                        {"type": "reject", "message": self.message} if self.message else {"type": "reject"}
+                    )
+                else:
+                    decisions.append({"type": "approve"})
+            return {"decisions": decisions}
+        value: dict[str, Any] = {"type": self.type}
+        if self.message is not None:
+            value["message"] = self.message
+        if self.args is not None:
+            value["args"] = self.args
+        return value
+
+    @staticmethod
+    def from_resume(value: Any) -> tuple[str | None, str | None, dict[str, Any] | None]:
+        """A resume value as (status, message, args): status approved / rejected / edited, `expired` (the expiry
+        sweep's resume), or None when the value is no decision. Understands loopdesk's shape, LangChain's HITL
+        `{"decisions": [...]}` and a bare boolean."""
+        if isinstance(value, dict) and isinstance(value.get("decisions"), list) and value["decisions"]:
+            first = value["decisions"][0] if isinstance(value["decisions"][0], dict) else {}
+            edited = first.get("edited_action") or {}
+            value = {"type": first.get("type"), "message": first.get("message"), "args": edited.get("args")}
+        if isinstance(value, bool):
+            value = {"type": "approve" if value else "reject"}
+        if not isinstance(value, dict):
+            return None, None, None
+        kind = str(value.get("type"))
+        status = "expired" if kind == "expired" else _STATUS_OF.get(kind)
+        args = value.get("args") if isinstance(value.get("args"), dict) else None
+        message = value.get("message")
+        return status, (str(message)[:2000] if message is not None else None), args
+
+    @staticmethod
+    def recorded(status: str, *, approval_id: str, message: str | None, args: dict[str, Any] | None) -> dict[str, Any]:
+        """The resume value of a decision as an approval recorded it (`status` approved / rejected / edited /
+        expired), naming the approval."""
+        value: dict[str, Any] = {"type": _TYPE_OF[status], "approval_id": approval_id}
+        if message:
+            value["message"] = message
+        if args is not None:
+            value["args"] = args
+        return value
 
 
 class ApprovalRead(Schema):

@@ -29,8 +29,6 @@ from loopdesk.users.models import User
 
 log = structlog.get_logger("loopdesk.approvals")
 
-_STATUS = {"approve": "approved", "reject": "rejected", "edit": "edited"}
-
 
 class ApprovalNotFound(NotFound):
     code, message = "approval_not_found", "Approval not found"
@@ -172,13 +170,9 @@ async def settle(
 
 def resume_value(approval: Approval) -> dict[str, Any]:
     """What the waiting tool step receives: the decision as recorded."""
-    kind = {"approved": "approve", "rejected": "reject", "edited": "edit", "expired": "expired"}[approval.status]
-    value: dict[str, Any] = {"type": kind, "approval_id": str(approval.id)}
-    if approval.decision_message:
-        value["message"] = approval.decision_message
-    if approval.edited_args is not None:
-        value["args"] = approval.edited_args
-    return value
+    return Decision.recorded(
+        approval.status, approval_id=str(approval.id), message=approval.decision_message, args=approval.edited_args
+    )
 
 
 class ApprovalService:
@@ -231,7 +225,7 @@ class ApprovalService:
         decided = await settle(
             self.session,
             approval.id,
-            _STATUS[decision.type],
+            decision.status,
             actor_id=caller.id,
             via=via,
             message=decision.message,
