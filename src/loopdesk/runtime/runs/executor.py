@@ -216,11 +216,16 @@ class RunExecutor:
 
     async def _start(self, run_id: uuid.UUID) -> Prepared | None:
         async with self.database.sessionmaker() as session, session.begin():
-            # Lock order everywhere: the thread's row, then its runs' (as run creation does).
-            thread_id = await session.scalar(select(Run.thread_id).where(Run.run_id == run_id))
-            if thread_id is None:
+            # Lock order everywhere: the thread's row, then its runs' (as run creation does). The thread is found
+            # and locked by the run's id in one statement (a run's thread outlives it: the foreign key cascades).
+            thread = await session.scalar(
+                select(Thread)
+                .join(Run, Run.thread_id == Thread.thread_id)
+                .where(Run.run_id == run_id)
+                .with_for_update(of=Thread)
+            )
+            if thread is None:
                 return None
-            thread = await session.get(Thread, thread_id, with_for_update=True)
             run = await session.get(Run, run_id, with_for_update=True)
             if run is None or _settled(run):
                 return None

@@ -20,6 +20,8 @@ class Run(Base):
         Index("ix_runs_thread_created", "thread_id", "created_at"),
         Index("ix_runs_thread_seq", "thread_id", "seq"),
     )
+    # created_at, updated_at and seq come back with the INSERT (RETURNING): no second round trip to read them.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
 
     run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("threads.thread_id", ondelete="CASCADE"))

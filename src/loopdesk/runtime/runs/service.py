@@ -132,6 +132,12 @@ class RunService:
             "on_completion": data.on_completion,
             "temporary": temporary,
         }
+        # The job first (it is only seen at commit, with the run): its id goes in the run's INSERT, and the run,
+        # the thread's status and the job commit together.
+        scheduled_at = datetime.now(UTC) + timedelta(seconds=data.after_seconds) if data.after_seconds else None
+        job_id = await defer(
+            self.session, RUN_TASK, {"run_id": str(run_id)}, lock=str(thread.thread_id), scheduled_at=scheduled_at
+        )
         run = Run(
             run_id=run_id,
             thread_id=thread.thread_id,
@@ -142,18 +148,13 @@ class RunService:
             kwargs=kwargs,
             multitask_strategy=data.multitask_strategy,
             attempt=0,
+            job_id=job_id,
         )
         self.session.add(run)
-        await self.session.flush()
-        scheduled_at = datetime.now(UTC) + timedelta(seconds=data.after_seconds) if data.after_seconds else None
-        run.job_id = await defer(
-            self.session, RUN_TASK, {"run_id": str(run_id)}, lock=str(thread.thread_id), scheduled_at=scheduled_at
-        )
         thread.status = "busy"
         thread.updated_at = datetime.now(UTC)
-        await self.session.flush()
+        await self.session.flush()  # the INSERT returns created_at, updated_at and seq (eager defaults)
         await notify_thread(self.session, thread.thread_id)
-        await self.session.refresh(run)
         log.info("runs.created", run_id=str(run_id), thread_id=str(thread.thread_id), graph_id=assistant.graph_id)
         return run
 
