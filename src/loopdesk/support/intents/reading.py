@@ -20,11 +20,13 @@ Kind = Literal["single", "multi", "ambiguous", "oos"]
 
 _EN_JOINS = r"and also|and then|also|then|plus|additionally|besides that|as well as|and"
 _ZH_JOINS = r"另外|还有|然后|并且|顺便|此外|同时|而且"
+_ZH_AFTER_COMMA = r"再|接着|之后"  # "then" only after a comma: 再见 is no join
 _SPLIT = re.compile(
-    rf"(?:[.!?]+(?=\s|$)|[。！？；;\n]+|[,，、]?\s*(?:\b(?:{_EN_JOINS})\b|(?:{_ZH_JOINS})))",
+    rf"(?:[.!?]+(?=\s|$)|[。！？；;\n]+|[,，、]?\s*(?:\b(?:{_EN_JOINS})\b|(?:{_ZH_JOINS}))|[,，]\s*(?:{_ZH_AFTER_COMMA}))",
     re.IGNORECASE,
 )
 _WORD = re.compile(rf"[{CJK_CHARS}]|[^\W\d_{CJK_CHARS}]{{2,}}")
+_ID = re.compile(r"(?<![\w-])[A-Za-z]*[-_]?\d[\w-]*")  # A1002, C-4411, T-5003, 20: what a request acts on
 _TRIM = " \t\n,，、.;:。！？!?；"
 MIN_SEGMENT_WORDS = 3  # fewer words (or Chinese characters) than this cannot ask for anything alone
 
@@ -53,7 +55,7 @@ def segments(text: str) -> list[str]:
         if carry is None and not text[begin:end].strip(_TRIM):
             continue  # between two joins ("? Also")
         begin = begin if carry is None else carry
-        if len(_WORD.findall(text[begin:end])) < MIN_SEGMENT_WORDS:
+        if not _stands_alone(text[begin:end]):
             carry = begin
             continue
         merged.append((begin, end))
@@ -64,6 +66,14 @@ def segments(text: str) -> list[str]:
         else:
             merged.append((carry, len(text)))
     return [piece for begin, end in merged if (piece := text[begin:end].strip(_TRIM))]
+
+
+def _stands_alone(piece: str) -> bool:
+    """Enough to ask for something alone: three words (or Chinese characters), or a word and what it acts on
+    ("cancel A1001", "add 5 seats"), so "salt and pepper" stays one piece and "where is A1002 and cancel A1001"
+    is two."""
+    words = len(_WORD.findall(piece))
+    return words >= MIN_SEGMENT_WORDS or (words >= 1 and _ID.search(piece) is not None)
 
 
 def is_ambiguous(model: IntentModel, prediction: IntentPrediction) -> bool:
