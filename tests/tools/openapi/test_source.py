@@ -324,12 +324,13 @@ async def test_a_server_url_at_the_metadata_address_is_refused(shop: Shop):
 
 
 async def test_a_hanging_endpoint_is_unavailable_within_the_timeout(imported: ParsedSpec):
-    source = make_source(imported, timeout=0.5)
+    # 2 s: the call that follows must answer within the same limit on a machine busy with the rest of the suite.
+    source = make_source(imported, timeout=2)
     await source.start()
     started = time.monotonic()
-    with pytest.raises(ToolUnavailable, match="timed out after 0.5s"):
+    with pytest.raises(ToolUnavailable, match="timed out after 2s"):
         await source.call("get_report", {"report_id": "q3"}, context())
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 4
     health = source.health()
     assert health.status == "unavailable" and "GET /reports/{report_id} timed out" in health.detail
     assert not (await source.call("get_order", {"order_id": 1}, context())).is_error
