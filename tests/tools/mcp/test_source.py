@@ -99,7 +99,7 @@ async def test_a_hanging_call_times_out_the_source_goes_unavailable_then_recover
         started = time.monotonic()
         with pytest.raises(ToolUnavailable, match="timed out after 0.5s"):  # a shorter context deadline wins
             await source.call("box_sleep", {"seconds": 60}, ToolCallContext(idempotency_key="k", timeout=0.5))
-        assert time.monotonic() - started < 0.95
+        assert time.monotonic() - started < 3  # bounded; the message names the deadline that won (busy hosts add time)
     finally:
         await source.close()
 
