@@ -98,3 +98,35 @@ async def test_each_backend_starts_as_a_process_and_answers_over_tcp(backends):
         async with httpx.AsyncClient(base_url=url) as http:
             assert (await http.get("/healthz")).json() == {"status": "ok", "backend": name}
             assert (await http.get(path)).json()[field] in ("team", "active")
+
+
+def test_a_spawned_backend_does_not_outlive_the_process_that_spawned_it(tmp_path):
+    """`make run` killed hard (SIGKILL: no shutdown runs) leaves no demo backend holding its port."""
+    import os
+    import signal
+    import socket
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = (
+        "import pathlib, sys, time\n"
+        "from loopdesk.support.demo.server import spawn\n"
+        f"print(spawn('saas', {port}, pathlib.Path(sys.argv[1])).pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the demo backend outlived its parent")

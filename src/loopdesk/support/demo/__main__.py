@@ -17,11 +17,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help="default: the backend's own (8101, 8102, 8103)")
     parser.add_argument("--db", type=Path, help="the SQLite file (default: .loopdesk/demo/NAME.sqlite3)")
     parser.add_argument("--reset", action="store_true", help="start from the seed again")
+    parser.add_argument("--parent", type=int, help="exit when this process is gone (what `spawn` passes)")
     args = parser.parse_args(argv)
+    if args.parent:
+        _exit_with(args.parent)
     db_path = args.db or Path(".loopdesk") / "demo" / f"{args.name}.sqlite3"
     if args.reset:
         reset(db_path, args.name)
     serve_backend(args.name, args.host, args.port or BACKENDS[args.name].port, db_path)
+
+
+def _exit_with(parent: int) -> None:
+    """A child of `loopdesk serve` never outlives it, however the server ended (SIGKILL included)."""
+    import os
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

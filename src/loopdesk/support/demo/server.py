@@ -4,6 +4,7 @@ a child process that is ready when `spawn` returns (for `make run` and the tests
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -32,7 +33,7 @@ def spawn(name: str, port: int, data_dir: Path, *, reset: bool = False, timeout:
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"{name}.log"
     command = [sys.executable, "-m", "loopdesk.support.demo", name, "--port", str(port)]
-    command += ["--db", str(db_file(data_dir, name))] + (["--reset"] if reset else [])
+    command += ["--db", str(db_file(data_dir, name)), "--parent", str(os.getpid())] + (["--reset"] if reset else [])
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 - our own module
     url = f"http://{LOCALHOST}:{port}/healthz"
