@@ -61,7 +61,7 @@ async def _memories(messages: list[BaseMessage]) -> list[str]:
     return [str(item.value.get("text")) for item in items if item.value.get("text")]
 
 
-def _rounds(messages: list[BaseMessage]) -> int:
+def tool_rounds(messages: list[BaseMessage]) -> int:
     """Tool rounds since the user last spoke."""
     count = 0
     for message in reversed(messages):
@@ -80,7 +80,7 @@ async def call_model(state: MessagesState, config: RunnableConfig) -> dict[str, 
     # Models from the factory retry retryable errors themselves (classified, with backoff).
     outbound = OutboundPolicy.from_allowlist(runtime.settings.outbound.allowlist)
     model = build_chat_model(conf.get("model"), runtime.settings.llm, operator=False, policy=outbound)
-    enough = _rounds(state["messages"]) >= int(conf.get("max_tool_rounds") or MAX_TOOL_ROUNDS)
+    enough = tool_rounds(state["messages"]) >= int(conf.get("max_tool_rounds") or MAX_TOOL_ROUNDS)
     bound: Any = model.bind_tools([_as_tool(s) for s in specs]) if specs and not enough else model
     recorder = UsageRecorder(runtime.settings.llm.llm_prices)
     prompt = str(conf.get("system_prompt") or DEFAULT_PROMPT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -144,33 +144,15 @@ async def notify(
         "body": message.body,
         "payload": payload,
     }
-    now = datetime.now(UTC)
-    rows: list[dict[str, Any]] = []
-
-    def row(kind: str, recipient: str, **values: Any) -> None:
-        values = {"channel_id": None, "user_id": None, "status": "pending", "sent_at": None, **values}
-        rows.append(
-            {**common, **values, "kind": kind, "recipient": recipient, "dedup_key": dedup_key(cause, kind, recipient)}
-        )
-
-    email = "email" in kinds and _email_configured()
-    people = await _people(session, users)
-    for person in people:
-        row("websocket", str(person.id), user_id=person.id, status="sent", sent_at=now)
-        if email:
-            row("email", person.email, user_id=person.id)
-    for channel in await ChannelRepository(session).matching(region=task.region, team_id=task.team_id):
-        if wants(channel, event, kinds):
-            row(channel.kind, channel.name, channel_id=channel.id)
-    written = await DeliveryRepository(session).add_many(rows)
-    if written:  # the people's open WebSockets (realtime/task_follower.py) read their rows when this commits
-        for person in people:
-            await session.execute(
-                text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": user_key(person.id)}
-            )
-    pending = [delivery_id for delivery_id, status in written if status == "pending"]
-    if pending:
-        await defer(session, SEND_TASK, {"delivery_ids": pending})
+    channels = await ChannelRepository(session).matching(region=task.region, team_id=task.team_id)
+    written, pending = await _deliver(
+        session,
+        common,
+        cause=cause,
+        people=await _people(session, users),
+        email="email" in kinds and _email_configured(),
+        channels=[c for c in channels if wants(c, event, kinds)],
+    )
     log.info(
         "notifications.queued", task_id=str(task.id), notify_event=event, written=len(written), pending=len(pending)
     )
@@ -194,6 +176,32 @@ async def notify_people(
     twice."""
     common = {"task_id": None, "event_id": None, "event": event[:64], "language": language, "subject": subject,
               "body": body, "payload": {"event": event, **to_jsonable_python(payload, fallback=str)}}  # fmt: skip
+    kinds = frozenset({"webhook", "slack", "dingtalk", "email"})
+    channels = await ChannelRepository(session).matching(region=None, team_id=None)
+    written, pending = await _deliver(
+        session,
+        common,
+        cause=cause,
+        people=await _people(session, users),
+        email=_email_configured(),
+        channels=[c for c in channels if c.region is None and c.team_id is None and wants(c, event, kinds)],
+    )
+    log.info("notifications.queued", notify_event=event, written=len(written), pending=len(pending))
+    return pending
+
+
+async def _deliver(
+    session: AsyncSession,
+    common: dict[str, Any],
+    *,
+    cause: str,
+    people: Sequence[User],
+    email: bool,
+    channels: Iterable[NotificationChannel],
+) -> tuple[list[tuple[int, str]], list[int]]:
+    """The deliveries of one cause: each person's WebSocket (and e-mail), each channel; written once per cause
+    (a retried cause writes none twice), the people's sockets woken and the pending ones queued for sending.
+    Returns (the rows written as (id, status), the ids waiting to be sent)."""
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
 
@@ -203,18 +211,14 @@ async def notify_people(
             {**common, **values, "kind": kind, "recipient": recipient, "dedup_key": dedup_key(cause, kind, recipient)}
         )
 
-    email = _email_configured()
-    people = await _people(session, users)
     for person in people:
         row("websocket", str(person.id), user_id=person.id, status="sent", sent_at=now)
         if email:
             row("email", person.email, user_id=person.id)
-    kinds = frozenset({"webhook", "slack", "dingtalk", "email"})
-    for channel in await ChannelRepository(session).matching(region=None, team_id=None):
-        if channel.region is None and channel.team_id is None and wants(channel, event, kinds):
-            row(channel.kind, channel.name, channel_id=channel.id)
+    for channel in channels:
+        row(channel.kind, channel.name, channel_id=channel.id)
     written = await DeliveryRepository(session).add_many(rows)
-    if written:
+    if written:  # the people's open WebSockets (realtime/task_follower.py) read their rows when this commits
         for person in people:
             await session.execute(
                 text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": user_key(person.id)}
@@ -222,8 +226,7 @@ async def notify_people(
     pending = [delivery_id for delivery_id, status in written if status == "pending"]
     if pending:
         await defer(session, SEND_TASK, {"delivery_ids": pending})
-    log.info("notifications.queued", notify_event=event, written=len(written), pending=len(pending))
-    return pending
+    return written, pending
 
 
 async def list_deliveries(

@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, MessagesState, StateGraph
 
+from loopdesk.agent.graph import tool_rounds
 from loopdesk.agent.usage import add_usage
 from loopdesk.llm.factory import build_chat_model
 from loopdesk.llm.usage import UsageRecorder
@@ -153,17 +154,7 @@ def _view(state: SupportState) -> list[BaseMessage]:
     return [*messages[:index], HumanMessage(step.get("request") or ""), *messages[step.get("start", index + 1) :]]
 
 
-def _rounds(view: list[BaseMessage]) -> int:
-    count = 0
-    for message in reversed(view):
-        if isinstance(message, HumanMessage):
-            break
-        if isinstance(message, AIMessage) and message.tool_calls:
-            count += 1
-    return count
-
-
-def _bound(agents: AgentSet, agent: AgentDef, runtime: Any) -> list[ToolSpec]:
+def _bound(agent: AgentDef, runtime: Any) -> list[ToolSpec]:
     try:
         return runtime.registry.bind(agent.tools, permission=agent.permission)
     except ToolPermissionError as exc:  # the set was valid when stored; the tool changed since: no tools, say so
@@ -171,18 +162,23 @@ def _bound(agents: AgentSet, agent: AgentDef, runtime: Any) -> list[ToolSpec]:
         return [s for s in runtime.registry.select(agent.tools) if s.side_effect == "read"]
 
 
+async def _chosen(state: SupportState, runtime: Any) -> tuple[AgentSet, AgentDef]:
+    """The agent set in force and the agent the turn's current step went to."""
+    agents = await current_agents(runtime)
+    step = state.get("step") or {}
+    return agents, agents.agent(str(step.get("agent"))) or agents.agents[0]
+
+
 async def agent(state: SupportState, config: RunnableConfig) -> dict[str, Any]:
     runtime = tool_runtime.current()
     caller = Caller.of(config)
-    agents = await current_agents(runtime)
-    step = state.get("step") or {}
-    chosen = agents.agent(str(step.get("agent"))) or agents.agents[0]
+    agents, chosen = await _chosen(state, runtime)
     await runtime.fresh_registry()
-    specs = _bound(agents, chosen, runtime)
+    specs = _bound(chosen, runtime)
     outbound = OutboundPolicy.from_allowlist(runtime.settings.outbound.allowlist)
     model = build_chat_model(chosen.model, runtime.settings.llm, policy=outbound)
     view = _view(state)
-    enough = _rounds(view) >= MAX_TOOL_ROUNDS
+    enough = tool_rounds(view) >= MAX_TOOL_ROUNDS
     bound: Any = model.bind_tools([_as_tool(s) for s in specs]) if specs and not enough else model
     conversation, unanswered = close_unanswered(view)
     if unanswered:  # the customer moved on while calls waited for approval: those calls will never run
@@ -235,9 +231,7 @@ def _violation(agent: AgentDef, call: dict[str, Any]) -> str | None:
 async def tools(state: SupportState, config: RunnableConfig) -> dict[str, Any]:
     runtime = tool_runtime.current()
     caller = Caller.of(config)
-    agents = await current_agents(runtime)
-    step = state.get("step") or {}
-    chosen = agents.agent(str(step.get("agent"))) or agents.agents[0]
+    agents, chosen = await _chosen(state, runtime)
     last = state["messages"][-1]
     calls = list(getattr(last, "tool_calls", None) or [])
     registry = await runtime.fresh_registry()
@@ -270,7 +264,7 @@ async def tools(state: SupportState, config: RunnableConfig) -> dict[str, Any]:
             for c in calls
         ]
         return {"messages": [*results, reply], "plan": [], "step": None}
-    allowed = {spec.name for spec in _bound(agents, chosen, runtime)}
+    allowed = {spec.name for spec in _bound(chosen, runtime)}
     gate = ToolGate(runtime, caller, allowed, approver=agents.supervisor.approver)
     results = await gate.run(calls)
     failed = await events.failed_writes(runtime.database, caller, [c["id"] for c in calls], registry)

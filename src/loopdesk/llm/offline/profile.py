@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from loopdesk.llm.offline.words import _ACTIONS, _CONCEPTS, _STOP, _tokenize, _words
+from loopdesk.llm.offline.words import _ACTIONS, _CONCEPTS, _EXAMPLE, _STOP, _tokenize, _words
 
 _PLACE_WORDS = frozenset({"city", "location", "place", "town", "country", "region", "destination"})
 # Strings that are one identifier-like word ("acme/web", "octocat", "main"), not a phrase.
@@ -121,11 +121,6 @@ def _kind(name: str, schema: dict[str, Any]) -> str:
     if words & _PLACE_WORDS:
         return "place"
     return "token" if words & _TOKEN_WORDS else "text"
-
-
-_EXAMPLE = re.compile(
-    r"(?:\be\.g\.|\bfor example\b|\bsuch as\b|例如)\s*[:,：]?\s*[\"'`]?([A-Za-z0-9][\w./:-]*[A-Za-z0-9])"
-)
 
 
 def _example_shape(description: str) -> str | None:

@@ -16,6 +16,7 @@ from loopdesk.llm.offline.words import (
     _DATETIME,
     _EMAIL,
     _ENUM_SYNONYMS,
+    _EXAMPLE,
     _MONEY,
     _QUOTED,
     _SOURCE_MARKERS,
@@ -44,7 +45,6 @@ _COUNT_WORDS = frozenset({"limit", "count", "top", "max", "n", "number", "quanti
 _COUNT_HINTS = frozenset({"top", "last", "first", "limit", "max", "results", "result", "items", "最近", "前"})
 
 
-_EXAMPLE_ID = re.compile(r"(?:\be\.g\.|\bfor example\b|\blook like\b|例如)\s*[:,：]?\s*([A-Za-z]+)[-_]?\d")
 _LETTERS = re.compile(r"([A-Za-z]+)[-_]?\d")
 
 
@@ -52,7 +52,8 @@ def _prefix_fits(value: str, prop: Any) -> bool:
     """An id with letters in front fits an argument whose example has other letters in front only if it is
     not an id of something else: "T-5003" is no dispute id when dispute ids look like "D-1001" (a bare number
     fits any: "order 77")."""
-    example = _EXAMPLE_ID.search(str(prop.schema.get("description") or ""))
+    shown = _EXAMPLE.search(str(prop.schema.get("description") or ""))
+    example = _LETTERS.match(shown.group(1)) if shown else None
     own = _LETTERS.match(value)
     return example is None or own is None or own.group(1).upper() == example.group(1).upper()
 

@@ -239,6 +239,10 @@ _URL = re.compile(r"https?://[^\s<>\"'，。）)]+", re.IGNORECASE)
 _UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 _DATETIME = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 _DATE = re.compile(r"\b(\d{4})[-/](\d{1,2})[-/](\d{1,2})\b|(\d{4})年(\d{1,2})月(\d{1,2})[日号]")
+# An example a description shows ("Account id, e.g. ACME."): the identifier after the marker.
+_EXAMPLE = re.compile(
+    r"(?:\be\.g\.|\bfor example\b|\blook like\b|\bsuch as\b|例如)\s*[:,：]?\s*[\"'`]?([A-Za-z0-9][\w./:-]*[A-Za-z0-9])"
+)
 # ASCII boundaries: "订单A1005到哪了" holds A1005 (Chinese letters are \w too). One letter needs 3+ digits (A1001).
 _CODE_ID = re.compile(
     r"(?<![A-Za-z0-9_-])(?:[A-Za-z]{2,6}(?:[-_]\d+|\d{2,})|[A-Za-z][-_]?\d{3,})(?:[-_][A-Za-z0-9]+)*(?![A-Za-z0-9_-])"
