@@ -1,8 +1,9 @@
 """Runtime benchmark: `runs.wait` of a one-node graph through loopdesk (HTTP → queue → worker →
 checkpoints → event log → answer) against the floor: the same graph invoked in-process with the same
-AsyncPostgresSaver on the same PostgreSQL. Both in one run, at concurrency 1, 10 and 50.
+AsyncPostgresSaver on the same PostgreSQL; and against two peer servers driven the same way (LangGraph's
+`langgraph dev` and Aegra, see peers.py). All in one run, at concurrency 1, 10 and 50.
 
-    .venv/bin/python benchmarks/runtime.py [--runs 300]
+    .venv/bin/python benchmarks/runtime.py [--runs 300] [--peers official,aegra]
 
 Each concurrent client drives its own thread (one active run per thread, as the protocol requires)."""
 
@@ -10,22 +11,38 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import typer
 from common import drive, ratio_table, served_loopdesk, write_results
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from peers import (
+    AEGRA_REQUIREMENTS,
+    OFFICIAL_REQUIREMENTS,
+    install_aegra,
+    install_official,
+    installed,
+    served_aegra,
+    served_official,
+)
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
+from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent
 GRAPHS = ROOT / "graphs" / "langgraph.json"
 console = Console()
+PEERS = {"official": "official (langgraph dev, in-memory)", "aegra": "Aegra (PostgreSQL)"}
+PINS = {"official": OFFICIAL_REQUIREMENTS[:2], "aegra": AEGRA_REQUIREMENTS[:1]}
+LABELS = {"floor": "floor (in-process ainvoke)", **PEERS, "loopdesk": "loopdesk"}
 
 
 async def _floor(url: str, total: int, concurrency: int, progress, task) -> dict:  # type: ignore[no-untyped-def]
@@ -55,7 +72,8 @@ async def _floor(url: str, total: int, concurrency: int, progress, task) -> dict
         await pool.close()
 
 
-async def _loopdesk(base: str, headers: dict, total: int, concurrency: int, progress, task) -> dict:  # type: ignore[no-untyped-def]
+async def _runs_wait(base: str, headers: dict, total: int, concurrency: int, progress, task) -> dict:  # type: ignore[no-untyped-def]
+    """One Agent Protocol server (loopdesk or a peer): a thread per client, then `runs.wait` on it."""
     limits = httpx.Limits(max_connections=concurrency + 5, max_keepalive_connections=concurrency + 5)
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=120) as http:
         threads = [(await http.post("/threads", json={})).json()["thread_id"] for _ in range(concurrency)]
@@ -71,27 +89,84 @@ async def _loopdesk(base: str, headers: dict, total: int, concurrency: int, prog
         return await drive(total, concurrency, call, progress, task)
 
 
+def side_by_side(title: str, systems: list[str], levels: list[int], results: dict[str, dict]) -> Table:
+    """One row per system with its runs/s and p50 at each level, then loopdesk's ratios against each other system
+    (runs/s: above 1 is faster; p50: below 1 is faster). The ratios are also stored on loopdesk's results."""
+    table = Table(title=title)
+    table.add_column("system")
+    for level in levels:
+        table.add_column(f"p50 ms c={level}", justify="right")
+        table.add_column(f"runs/s c={level}", justify="right")
+    table.add_column("failures", justify="right")
+    for system in systems:
+        rows = [results[f"{system} c={level}"] for level in levels]
+        cells = [f"{cell:.1f}" for r in rows for cell in (r["p50_ms"], r["runs_per_s"])]
+        table.add_row(LABELS[system], *cells, str(sum(r["failures"] for r in rows)))
+    for other in systems:
+        if other == "loopdesk":
+            continue
+        cells = []
+        for level in levels:
+            ours, theirs = results[f"loopdesk c={level}"], results[f"{other} c={level}"]
+            ours[f"ratio_vs_{other}"] = round(ours["runs_per_s"] / theirs["runs_per_s"], 3)
+            ours[f"p50_ratio_vs_{other}"] = round(ours["p50_ms"] / theirs["p50_ms"], 3)
+            cells += [f"{ours[f'p50_ratio_vs_{other}']:.2f}×", f"{ours[f'ratio_vs_{other}']:.2f}×"]
+        table.add_row(f"loopdesk ÷ {other}", *cells, "", style="bold")
+    return table
+
+
 def main(
     runs: int = typer.Option(300, help="Runs per scenario and concurrency level."),
     levels: str = typer.Option("1,10,50", help="Concurrency levels, comma-separated."),
+    peers: str = typer.Option("official,aegra", help="Peer servers to measure too, comma-separated ('' for none)."),
     output: Path = typer.Option(ROOT / "results" / "runtime.json", help="Where to write the JSON results."),
 ) -> None:
     concurrency_levels = [int(x) for x in levels.split(",")]
+    chosen = [name.strip() for name in peers.split(",") if name.strip()]
+    if unknown := set(chosen) - set(PEERS):
+        raise typer.BadParameter(f"unknown peer(s) {sorted(unknown)}; known: {', '.join(PEERS)}", param_hint="--peers")
+    chosen = [name for name in PEERS if name in chosen]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the servers below are stopped on a kill too
+    installers = {"official": install_official, "aegra": install_aegra}
+    for name in chosen:  # before any server starts
+        installers[name](console)
     results: dict[str, dict] = {}
     workers = max(concurrency_levels)
-    with served_loopdesk(console, "runtime", worker_concurrency=workers, args=("--config", str(GRAPHS))) as served:
-        url, base, headers = served
+    with ExitStack() as stack:
+        url, base, headers = stack.enter_context(
+            served_loopdesk(console, "runtime", worker_concurrency=workers, args=("--config", str(GRAPHS)))
+        )
+        servers = {"loopdesk": (base, headers)}
+        if "official" in chosen:
+            servers["official"] = stack.enter_context(served_official(console, jobs=workers))
+        if "aegra" in chosen:
+            servers["aegra"] = stack.enter_context(served_aegra(console, url))
         with Progress(console=console) as progress:
             for level in concurrency_levels:
                 task = progress.add_task(f"floor (in-process ainvoke) c={level}", total=runs)
                 results[f"floor c={level}"] = asyncio.run(_floor(url, runs, level, progress, task))
-                task = progress.add_task(f"loopdesk runs.wait c={level}", total=runs)
-                results[f"loopdesk c={level}"] = asyncio.run(_loopdesk(base, headers, runs, level, progress, task))
+                for name in [*chosen, "loopdesk"]:
+                    server_base, server_headers = servers[name]
+                    task = progress.add_task(f"{name} runs.wait c={level}", total=runs)
+                    results[f"{name} c={level}"] = asyncio.run(
+                        _runs_wait(server_base, server_headers, runs, level, progress, task)
+                    )
 
     pairs = [(f"floor c={level}", f"loopdesk c={level}") for level in concurrency_levels]
     title = f"runs.wait of a one-node graph, {runs} runs per row (2 cores, embedded PostgreSQL)"
     console.print(ratio_table(title, "runs", "floor", "ratio_vs_floor", pairs, results))
-    write_results(console, output, {"runs": runs, "results": results})
+    payload: dict = {"runs": runs, "results": results}
+    if chosen:
+        for name in chosen:
+            for level in concurrency_levels:
+                r = results[f"{name} c={level}"]
+                r["ratio_vs_floor"] = round(r["runs_per_s"] / results[f"floor c={level}"]["runs_per_s"], 3)
+        title = f"side by side, {runs} runs per cell: p50 and runs/s per system, then loopdesk ÷ each"
+        table = side_by_side(title, ["floor", *chosen, "loopdesk"], concurrency_levels, results)
+        table.caption = escape("; ".join(f"{name}: {', '.join(PINS[name])}" for name in chosen))
+        console.print(table)
+        payload["peers"] = {name: installed(name) for name in chosen}
+    write_results(console, output, payload)
 
 
 if __name__ == "__main__":
