@@ -74,7 +74,7 @@ class PasswordAttempts:
             await self.limiter.hit(self.failures, "login-failures", name)
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The caller's address; behind a proxy uvicorn (proxy_headers=True) has already taken it from X-Forwarded-For."""
     return request.client.host if request.client else "unknown"
 
@@ -82,7 +82,9 @@ def client_address(request: Request) -> str:
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
-def get_password_attempts(client_ip: ClientAddress, settings: SettingsDep, limiter: RateLimiterDep) -> PasswordAttempts:
+async def get_password_attempts(
+    client_ip: ClientAddress, settings: SettingsDep, limiter: RateLimiterDep
+) -> PasswordAttempts:
     return PasswordAttempts(limiter, settings.auth, client_ip)
 
 

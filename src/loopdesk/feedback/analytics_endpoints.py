@@ -20,7 +20,7 @@ router = APIRouter(tags=["analytics"])
 RangeName = Literal["7d", "30d", "90d"]
 
 
-def requested_period(
+async def requested_period(
     range_: Annotated[
         RangeName | None, Query(alias="range", description="the last 7, 30 or 90 days (default 7d)")
     ] = None,

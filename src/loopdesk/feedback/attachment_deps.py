@@ -35,14 +35,14 @@ class UnsupportedMediaType(LoopdeskError):
     status_code, code, message = 415, "unsupported_media_type", "The request body's Content-Type is not accepted"
 
 
-def get_attachment_settings(settings: SettingsDep) -> AttachmentSettings:
+async def get_attachment_settings(settings: SettingsDep) -> AttachmentSettings:
     return settings.attachments
 
 
 AttachmentSettingsDep = Annotated[AttachmentSettings, Depends(get_attachment_settings)]
 
 
-def _service(session: SessionDep, settings: AttachmentSettingsDep) -> AttachmentService:
+async def _service(session: SessionDep, settings: AttachmentSettingsDep) -> AttachmentService:
     return AttachmentService(session, settings=settings)
 
 

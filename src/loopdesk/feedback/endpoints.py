@@ -36,7 +36,7 @@ async def _embedder(settings: SettingsDep, dedup_settings: DedupSettingsDep) -> 
         return None
 
 
-def _service(
+async def _service(
     session: SessionDep,
     dedup_settings: DedupSettingsDep,
     embedder: Annotated[Embedder | None, Depends(_embedder)],
@@ -45,7 +45,7 @@ def _service(
     return FeedbackService(session, embedder=embedder, dedup_settings=dedup_settings, graphs=graphs)
 
 
-def _read_service(session: SessionDep, dedup_settings: DedupSettingsDep) -> FeedbackService:
+async def _read_service(session: SessionDep, dedup_settings: DedupSettingsDep) -> FeedbackService:
     return FeedbackService(session, embedder=None, dedup_settings=dedup_settings)
 
 

@@ -22,7 +22,7 @@ from loopdesk.runtime.deps import PersistenceDep
 router = APIRouter(tags=["feedback"])
 
 
-def _handover(
+async def _handover(
     session: SessionDep, feedback: IntakeServiceDep, persistence: PersistenceDep, settings: AttachmentSettingsDep
 ) -> HandoverService:
     return HandoverService(session, feedback, persistence=persistence, attachments=settings)

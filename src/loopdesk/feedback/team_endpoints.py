@@ -29,7 +29,7 @@ from loopdesk.feedback.teams import TeamService, TeamView
 router = APIRouter(tags=["teams"])
 
 
-def _service(session: SessionDep) -> TeamService:
+async def _service(session: SessionDep) -> TeamService:
     return TeamService(session)
 
 

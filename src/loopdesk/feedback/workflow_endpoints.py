@@ -29,7 +29,7 @@ from loopdesk.runtime.deps import GraphsDep
 router = APIRouter(tags=["feedback"])
 
 
-def _service(session: SessionDep, graphs: GraphsDep) -> WorkflowService:
+async def _service(session: SessionDep, graphs: GraphsDep) -> WorkflowService:
     return WorkflowService(session, graphs)
 
 

@@ -20,7 +20,7 @@ from loopdesk.tools.net import OutboundPolicy
 router = APIRouter(tags=["notifications"])
 
 
-def _channel_service(session: SessionDep, settings: SettingsDep) -> ChannelService:
+async def _channel_service(session: SessionDep, settings: SettingsDep) -> ChannelService:
     return ChannelService(session, OutboundPolicy.from_allowlist(settings.outbound.allowlist))
 
 

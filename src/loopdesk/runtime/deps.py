@@ -10,11 +10,11 @@ from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.persistence import Persistence
 
 
-def get_graphs(request: Request) -> GraphRegistry:
+async def get_graphs(request: Request) -> GraphRegistry:
     return request.app.state.graphs
 
 
-def get_persistence(request: Request) -> Persistence:
+async def get_persistence(request: Request) -> Persistence:
     return request.app.state.persistence
 
 

@@ -43,7 +43,7 @@ def _error(code: str, message: str) -> dict:
     return {"description": message, "content": {"application/json": {"example": error_body(code, message)}}}
 
 
-def _service(request: Request, session: SessionDep) -> SessionService:
+async def _service(request: Request, session: SessionDep) -> SessionService:
     state = request.app.state
     return SessionService(session, state.graphs, state.persistence, state.settings, Authorizer(request))
 

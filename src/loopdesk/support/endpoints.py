@@ -43,7 +43,7 @@ class NoAgentsFile(Conflict):
     code, message = "no_agents_file", "No agents file is configured (LOOPDESK_SUPPORT_AGENTS_FILE)"
 
 
-def _inbox(session: SessionDep, graphs: GraphsDep) -> Inbox:
+async def _inbox(session: SessionDep, graphs: GraphsDep) -> Inbox:
     return Inbox(session, graphs)
 
 

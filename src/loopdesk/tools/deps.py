@@ -8,13 +8,13 @@ from loopdesk.tools.registry import ToolRegistry
 from loopdesk.tools.runtime import ToolRuntime
 
 
-def get_tool_runtime(request: Request) -> ToolRuntime:
+async def get_tool_runtime(request: Request) -> ToolRuntime:
     return request.app.state.tools
 
 
 async def get_tool_registry(request: Request) -> ToolRegistry:
     """The registry, brought up to date with the sources registered in the database."""
-    return await get_tool_runtime(request).fresh_registry()
+    return await request.app.state.tools.fresh_registry()
 
 
 ToolRuntimeDep = Annotated[ToolRuntime, Depends(get_tool_runtime)]

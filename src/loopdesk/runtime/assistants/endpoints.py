@@ -27,7 +27,7 @@ from loopdesk.runtime.paging import render_page
 router = APIRouter(prefix="/assistants", tags=["assistants"])
 
 
-def _service(request: Request, session: SessionDep, graphs: GraphsDep) -> AssistantService:
+async def _service(request: Request, session: SessionDep, graphs: GraphsDep) -> AssistantService:
     return AssistantService(session, graphs, Authorizer(request))
 
 

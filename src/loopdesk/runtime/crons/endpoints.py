@@ -19,7 +19,7 @@ from loopdesk.runtime.paging import render_page
 router = APIRouter(tags=["crons"])
 
 
-def _service(request: Request, session: SessionDep, graphs: GraphsDep, settings: SettingsDep) -> CronService:
+async def _service(request: Request, session: SessionDep, graphs: GraphsDep, settings: SettingsDep) -> CronService:
     return CronService(session, graphs, Authorizer(request), max_per_customer=settings.runtime.max_crons_per_user)
 
 

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from psycopg_pool import AsyncConnectionPool
 
 from loopdesk.auth.credentials import Credential
 from loopdesk.auth.deps import CurrentCredential, CurrentUser
 from loopdesk.auth.watch import CredentialWatch
-from loopdesk.core.db import SessionDep
+from loopdesk.core.db import Database, SessionDep
 from loopdesk.core.errors import BadRequest, Conflict
 from loopdesk.runtime.custom_auth import Authorizer
 from loopdesk.runtime.deps import GraphsDep
+from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import render_page
 from loopdesk.runtime.runs.events import EventBus, dumps, has_event
 from loopdesk.runtime.runs.limits import RunRateLimit, check_run_rate
@@ -39,7 +42,7 @@ SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 CancelAction = Literal["interrupt", "rollback"]
 
 
-def _service(request: Request, session: SessionDep, graphs: GraphsDep) -> RunService:
+async def _service(request: Request, session: SessionDep, graphs: GraphsDep) -> RunService:
     return RunService(session, graphs, Authorizer(request))
 
 
@@ -50,21 +53,32 @@ def _run_path(run: Run) -> str:
     return f"/threads/{run.thread_id}/runs/{run.run_id}"
 
 
+@dataclass(frozen=True, slots=True)
 class _Reader:
     """What streaming and waiting endpoints need from the process: the pool, the bus, the settings, and
     the watch that ends a response when the caller's credential is revoked."""
 
-    def __init__(self, request: Request):
-        state = request.app.state
-        self.pool = state.persistence.pool
-        self.bus: EventBus = state.event_bus
-        self.heartbeat = state.settings.runtime.heartbeat_seconds
-        self.database = state.database
-        self.graphs = state.graphs
-        self.watch: CredentialWatch = state.credential_watch
+    pool: AsyncConnectionPool
+    bus: EventBus
+    heartbeat: float
+    database: Database
+    graphs: GraphRegistry
+    watch: CredentialWatch
 
 
-ReaderDep = Annotated[_Reader, Depends(_Reader)]
+async def _reader(request: Request) -> _Reader:
+    state = request.app.state
+    return _Reader(
+        pool=state.persistence.pool,
+        bus=state.event_bus,
+        heartbeat=state.settings.runtime.heartbeat_seconds,
+        database=state.database,
+        graphs=state.graphs,
+        watch=state.credential_watch,
+    )
+
+
+ReaderDep = Annotated[_Reader, Depends(_reader)]
 
 
 async def _resume_after(reader: _Reader, run_id: uuid.UUID, last_event_id: str | None) -> int:

@@ -18,7 +18,7 @@ from loopdesk.users.models import Role
 router = APIRouter(prefix="/store", tags=["store"])
 
 
-def user_store(persistence: PersistenceDep, user: CurrentUser) -> BaseStore:
+async def user_store(persistence: PersistenceDep, user: CurrentUser) -> BaseStore:
     """A user's own space; admins get the whole store (each user's space under its `user:<id>` label)."""
     if user.role == Role.admin:
         return persistence.store

@@ -28,7 +28,9 @@ from loopdesk.runtime.threads.service import ThreadService
 router = APIRouter(prefix="/threads", tags=["threads"])
 
 
-def _service(request: Request, session: SessionDep, graphs: GraphsDep, persistence: PersistenceDep) -> ThreadService:
+async def _service(
+    request: Request, session: SessionDep, graphs: GraphsDep, persistence: PersistenceDep
+) -> ThreadService:
     return ThreadService(session, graphs, persistence, Authorizer(request))
 
 

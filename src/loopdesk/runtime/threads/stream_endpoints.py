@@ -51,11 +51,13 @@ _THREAD = "SELECT 1 AS one FROM threads WHERE thread_id = %s"
 _SESSION_COMMANDS = {"subscription.subscribe", "subscription.unsubscribe", "subscription.reconnect", "agent.getTree"}
 
 
-def _threads(request: Request, session: SessionDep, graphs: GraphsDep, persistence: PersistenceDep) -> ThreadService:
+async def _threads(
+    request: Request, session: SessionDep, graphs: GraphsDep, persistence: PersistenceDep
+) -> ThreadService:
     return ThreadService(session, graphs, persistence, Authorizer(request))
 
 
-def _runs(request: Request, session: SessionDep, graphs: GraphsDep) -> RunService:
+async def _runs(request: Request, session: SessionDep, graphs: GraphsDep) -> RunService:
     return RunService(session, graphs, Authorizer(request))
 
 

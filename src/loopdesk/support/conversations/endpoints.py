@@ -28,7 +28,7 @@ from loopdesk.support.conversations.service import ConversationService
 router = APIRouter(tags=["support"])
 
 
-def _service(session: SessionDep) -> ConversationService:
+async def _service(session: SessionDep) -> ConversationService:
     return ConversationService(session)
 
 

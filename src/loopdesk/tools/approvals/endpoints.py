@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1/approvals", tags=["approvals"])
 seed_router = APIRouter(prefix="/api/v1/tools", tags=["approvals"])
 
 
-def _service(session: SessionDep, graphs: GraphsDep, tools: ToolRegistryDep) -> ApprovalService:
+async def _service(session: SessionDep, graphs: GraphsDep, tools: ToolRegistryDep) -> ApprovalService:
     return ApprovalService(session, graphs, tools)
 
 

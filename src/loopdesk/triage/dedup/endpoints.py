@@ -33,7 +33,7 @@ class EmbeddingsUnavailable(LoopdeskError):
     status_code, code, message = 503, "embeddings_unavailable", "The embedding model could not be loaded"
 
 
-def get_dedup_settings(request: Request) -> DedupSettings:
+async def get_dedup_settings(request: Request) -> DedupSettings:
     # A `dedup` group on the app's Settings wins; until it has one, LOOPDESK_DEDUP_* from the environment.
     return getattr(request.app.state.settings, "dedup", None) or service.default_settings()
 

@@ -49,7 +49,7 @@ _OTLP_BODY = {
 }
 
 
-def get_templater(request: Request) -> Templater | None:
+async def get_templater(request: Request) -> Templater | None:
     """One template miner per process, learning from everything ingested (created on first use)."""
     state = request.app.state
     if not hasattr(state, "log_templater"):
@@ -57,7 +57,7 @@ def get_templater(request: Request) -> Templater | None:
     return state.log_templater
 
 
-def _service(session: SessionDep) -> LogService:
+async def _service(session: SessionDep) -> LogService:
     return LogService(session)
 
 
