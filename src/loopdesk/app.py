@@ -105,11 +105,17 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         if settings.database.migrate_on_start:
             await asyncio.to_thread(run_migrations, url)
         database = Database.connect(
-            url, pool_size=settings.database.db_pool_size, max_overflow=settings.database.db_max_overflow
+            url,
+            pool_size=settings.database.db_pool_size,
+            max_overflow=settings.database.db_max_overflow,
+            prepared=settings.database.db_prepared_statements,
         )
         app.state.database = database
         app.state.persistence = await Persistence.open(
-            url, max_size=settings.database.db_pool_size, index=graphs.store_index
+            url,
+            max_size=settings.database.db_pool_size,
+            index=graphs.store_index,
+            prepared=settings.database.db_prepared_statements,
         )
         redis_url = settings.redis.redis_url.get_secret_value() if settings.redis.redis_url else None
         app.state.event_bus = EventBus(url, redis_url=redis_url)

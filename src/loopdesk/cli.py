@@ -145,8 +145,11 @@ async def _worker(settings: Settings, graphs) -> None:  # type: ignore[no-untype
     url = await asyncio.to_thread(resolve_database_url, settings)
     if settings.database.migrate_on_start:
         await asyncio.to_thread(run_migrations, url)
-    database = Database.connect(url, pool_size=settings.database.db_pool_size, max_overflow=0)
-    persistence = await Persistence.open(url, max_size=settings.database.db_pool_size, index=graphs.store_index)
+    prepared = settings.database.db_prepared_statements
+    database = Database.connect(url, pool_size=settings.database.db_pool_size, max_overflow=0, prepared=prepared)
+    persistence = await Persistence.open(
+        url, max_size=settings.database.db_pool_size, index=graphs.store_index, prepared=prepared
+    )
     # Live events reach API processes through Redis when it is configured, else through the log alone.
     publisher = RedisPublisher(settings.redis.redis_url.get_secret_value()) if settings.redis.redis_url else None
     tools = await start_tools(database, settings, graphs=graphs, persistence=persistence)

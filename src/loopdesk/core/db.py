@@ -50,6 +50,12 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.database.data_dir, settings.database.embedded_db_name)
 
 
+def prepare_threshold(prepared: bool) -> int | None:
+    """psycopg's `prepare_threshold`: prepare a query the fifth time a connection runs it (psycopg's default),
+    or never (None), for a PgBouncer in transaction mode older than 1.21, which cannot route them."""
+    return 5 if prepared else None
+
+
 @dataclass
 class Database:
     url: str  # libpq form
@@ -57,14 +63,14 @@ class Database:
     sessionmaker: async_sessionmaker[AsyncSession]
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
+    def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10, prepared: bool = True) -> Database:
+        """`prepared`: a statement a connection runs again is prepared on the server (parsed and planned once)."""
         engine = create_async_engine(
             sqlalchemy_url(url),
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_pre_ping=True,
-            # Unprepared statements keep us compatible with PgBouncer in transaction mode.
-            connect_args={"prepare_threshold": None},
+            connect_args={"prepare_threshold": prepare_threshold(prepared)},
         )
         return cls(url=url, engine=engine, sessionmaker=async_sessionmaker(engine, expire_on_commit=False))
 

@@ -90,6 +90,11 @@ class DatabaseSettings(_Group):
     data_dir: Path = Path(".loopdesk")
     db_pool_size: int = Field(10, ge=1, le=200)
     db_max_overflow: int = Field(10, ge=0, le=200)
+    db_prepared_statements: bool = Field(
+        True,
+        description="server-side prepared statements for repeated queries (false behind a PgBouncer older than"
+        " 1.21 in transaction mode)",
+    )
     embedded_db_name: str = "loopdesk"
     migrate_on_start: bool = Field(True, description="apply migrations when the server starts")
 

@@ -16,6 +16,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from loopdesk.core.db import prepare_threshold
+
 IDLE_CHECK_SECONDS = 2.0
 _returned_at: weakref.WeakKeyDictionary[AsyncConnection, float] = weakref.WeakKeyDictionary()
 
@@ -36,9 +38,11 @@ class Persistence:
     store: AsyncPostgresStore
 
     @classmethod
-    async def open(cls, url: str, *, max_size: int = 10, index: dict[str, Any] | None = None) -> Persistence:
+    async def open(
+        cls, url: str, *, max_size: int = 10, index: dict[str, Any] | None = None, prepared: bool = True
+    ) -> Persistence:
         """`index` (langgraph.json store.index) turns on semantic search: its vector table is set up here,
-        for the configured dimensions."""
+        for the configured dimensions. `prepared`: as Database.connect's."""
         pool = AsyncConnectionPool(
             url,
             min_size=1,
@@ -48,8 +52,8 @@ class Persistence:
             # idle for a while are checked, so busy pools pay no extra round trip per checkout.
             check=_check_if_idle,
             reset=_mark_returned,
-            # What the saver expects: autocommit, dict rows, no server-side prepared statements.
-            kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
+            # What the saver expects: autocommit and dict rows.
+            kwargs={"autocommit": True, "prepare_threshold": prepare_threshold(prepared), "row_factory": dict_row},
         )
         await pool.open(wait=True)
         store = AsyncPostgresStore(pool, index=index) if index else AsyncPostgresStore(pool)
