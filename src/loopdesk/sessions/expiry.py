@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from loopdesk.core.errors import LoopdeskError
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.sessions.models import UserSession
@@ -29,9 +27,9 @@ def is_expired(row: UserSession, thread: Thread, now: datetime | None = None) ->
     return thread.status != "busy" and when is not None and when <= (now or datetime.now(UTC))
 
 
-async def check_session_open(session: AsyncSession, thread: Thread) -> None:
-    """Raise SessionExpired when the thread is an expired session's; other threads pass."""
-    row = await session.get(UserSession, thread.thread_id)
+def check_session_open(row: UserSession | None, thread: Thread) -> None:
+    """Raise SessionExpired when the thread is an expired session's (`row`: its session, None for a thread
+    that is not a session's); other threads pass."""
     if row is not None and is_expired(row, thread):
         when = expires_at(row, thread)
         detail = {"session_id": str(thread.thread_id), "expired_at": when.isoformat() if when else None}

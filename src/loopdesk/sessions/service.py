@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from langchain_core.messages import BaseMessage
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.audit.service import record
@@ -31,6 +31,7 @@ from loopdesk.runtime.runs.limits import check_run_rate
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import INFLIGHT
 from loopdesk.runtime.runs.service import RunService
+from loopdesk.runtime.threads.deletion import clear_thread
 from loopdesk.runtime.threads.messages import message_times, record_message
 from loopdesk.runtime.threads.models import Thread, ThreadMessage
 from loopdesk.runtime.threads.schemas import ThreadCreate
@@ -272,16 +273,8 @@ class SessionService:
         if view.thread.status == "busy":
             raise SessionBusy(detail={"session_id": str(session_id)})
         await self._close_approvals(caller, session_id, "session_cleared", "The conversation was cleared")
-        params = {"thread_id": str(session_id)}
-        for table in ("checkpoint_writes", "checkpoint_blobs", "checkpoints"):  # LangGraph's saver tables
-            await self.session.execute(text(f"DELETE FROM {table} WHERE thread_id = :thread_id"), params)  # noqa: S608
-        await self.session.execute(delete(ThreadMessage).where(ThreadMessage.thread_id == session_id))
-        now = datetime.now(UTC)
-        view.thread.values = None
-        view.thread.interrupts = {}
-        view.thread.status = "idle"
-        view.thread.updated_at = now
-        view.row.last_activity_at = now
+        await clear_thread(self.session, view.thread)
+        view.row.last_activity_at = view.thread.updated_at
         await record(self.session, "session.cleared", "session", session_id, actor_id=caller.id)
         await self.session.flush()
         log.info("sessions.cleared", session_id=str(session_id))

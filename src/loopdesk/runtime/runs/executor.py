@@ -30,13 +30,15 @@ from loopdesk.core.metrics import RUN_DURATION, RUNS_FINISHED
 from loopdesk.runtime.graphs import GraphRegistry, runtime_user
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.queue import RUN_TASK, WEBHOOK_TASK, defer
+from loopdesk.runtime.runs import repository
 from loopdesk.runtime.runs.context import graph_context
 from loopdesk.runtime.runs.events import EventWriter, Publisher, last_seq
-from loopdesk.runtime.runs.lifecycle import close_log, notify, rollback_checkpoints, settle_thread
+from loopdesk.runtime.runs.lifecycle import close_log, notify, settle_thread
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import TERMINAL
 from loopdesk.runtime.serde import to_jsonable
 from loopdesk.runtime.store.scoped import ScopedStore
+from loopdesk.runtime.threads.deletion import roll_back_run
 from loopdesk.runtime.threads.messages import stamp_messages
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.runtime.threads.state import interrupt_of
@@ -67,6 +69,7 @@ class Prepared:
     assistant_id: uuid.UUID
     resumed: bool
     cancel_action: str | None
+    last_seq: int | None = None  # the log's last event when taken up, if read with the run
 
     @classmethod
     def of(cls, run: Run, *, resumed: bool) -> Prepared:
@@ -87,6 +90,19 @@ class Prepared:
 def _settled(run: Run) -> bool:
     """Over, with nothing left for a worker to do: terminal and no cancel waiting to be honoured."""
     return run.status in TERMINAL and run.cancel_action is None
+
+
+def _outcome(
+    values: Any, interrupts: dict[str, Any], error: BaseException | None
+) -> tuple[str, Any, dict[str, Any] | None, list[tuple[str, Any]]]:
+    """A finished run's status, output, error and last events."""
+    if error is not None:
+        failure = {"error": type(error).__name__, "message": str(error)}
+        return "error", {"__error__": failure}, failure, [("error", failure), ("end", None)]
+    output = dict(values) if isinstance(values, dict) else values
+    if interrupts and isinstance(output, dict):
+        output["__interrupt__"] = [i for group in interrupts.values() for i in group]
+    return ("interrupted" if interrupts else "success"), output, None, [("end", None)]
 
 
 def _command(spec: dict[str, Any]) -> Command:
@@ -176,7 +192,8 @@ class RunExecutor:
             await self._finish(prepared, None, config, error=missing)
             return
         pool = self.persistence.pool
-        writer = EventWriter(pool, run_id, await last_seq(pool, run_id) + 1, self.publisher)
+        seq = prepared.last_seq if prepared.last_seq is not None else await last_seq(pool, run_id)
+        writer = EventWriter(pool, run_id, seq + 1, self.publisher)
         graph: Pregel | None = None
         timer = RUN_DURATION.labels(prepared.kwargs["graph_id"]).time()
         timer.__enter__()
@@ -215,6 +232,24 @@ class RunExecutor:
     # -- phases ----------------------------------------------------------------------------------
 
     async def _start(self, run_id: uuid.UUID) -> Prepared | None:
+        started = await repository.start(self.persistence.pool, run_id, max_attempts=MAX_ATTEMPTS)
+        if started is None:  # a cancel waiting, attempts used up, settled or gone
+            return await self._start_otherwise(run_id)
+        return Prepared(
+            run_id=started.run_id,
+            thread_id=started.thread_id,
+            attempt=started.attempt,
+            kwargs=started.kwargs,
+            metadata=started.metadata,
+            owner_id=started.owner_id,
+            assistant_id=started.assistant_id,
+            resumed=started.attempt > 1,  # taken up before: continue from its last checkpoint
+            cancel_action=None,
+            last_seq=started.last_seq,
+        )
+
+    async def _start_otherwise(self, run_id: uuid.UUID) -> Prepared | None:
+        """Every case of taking a run up, in one ORM transaction (the common one is `repository.start`)."""
         async with self.database.sessionmaker() as session, session.begin():
             # Lock order everywhere: the thread's row, then its runs' (as run creation does). The thread is found
             # and locked by the run's id in one statement (a run's thread outlives it: the foreign key cascades).
@@ -324,6 +359,24 @@ class RunExecutor:
         except Exception as exc:  # noqa: BLE001 - a state we cannot read still ends the run
             values, interrupts = None, {}
             error = error or exc
+        if not prepared.kwargs.get("webhook"):  # the common case, in one statement
+            status, output, failure, events = _outcome(values, interrupts, error)
+            kwargs = prepared.kwargs
+            recorded = await repository.finish(
+                self.persistence.pool,
+                prepared.run_id,
+                prepared.thread_id,
+                status=status,
+                output=output,
+                error=failure,
+                events=events,
+                values=values,
+                interrupts=interrupts,
+                temporary=bool(kwargs.get("temporary")) and kwargs.get("on_completion") != "keep",
+            )
+            if recorded is not None:
+                RUNS_FINISHED.labels(kwargs["graph_id"], status).inc()
+                return True
         async with self.database.sessionmaker() as session, session.begin():
             thread = await session.get(Thread, prepared.thread_id, with_for_update=True)
             run = await session.get(Run, prepared.run_id, with_for_update=True)
@@ -331,18 +384,7 @@ class RunExecutor:
                 return True
             if run.cancel_action is not None:
                 return False
-            if error is not None:
-                run.status = "error"
-                run.error = {"error": type(error).__name__, "message": str(error)}
-                run.output = {"__error__": run.error}
-                events: list[tuple[str, Any]] = [("error", run.error), ("end", None)]
-            else:
-                run.status = "interrupted" if interrupts else "success"
-                output = dict(values) if isinstance(values, dict) else values
-                if interrupts and isinstance(output, dict):
-                    output["__interrupt__"] = [i for group in interrupts.values() for i in group]
-                run.output = output
-                events = [("end", None)]
+            run.status, run.output, run.error, events = _outcome(values, interrupts, error)
             run.updated_at = datetime.now(UTC)
             RUNS_FINISHED.labels(prepared.kwargs["graph_id"], run.status).inc()
             await close_log(session, run.run_id, events)
@@ -365,7 +407,7 @@ class RunExecutor:
         async with self.database.sessionmaker() as session, session.begin():
             action = await session.scalar(select(Run.cancel_action).where(Run.run_id == prepared.run_id))
             if action == "rollback":
-                await rollback_checkpoints(session, prepared.thread_id, prepared.run_id)
+                await roll_back_run(session, prepared.thread_id, prepared.run_id)
         values, interrupts = None, None
         if graph is not None:
             try:

@@ -1,6 +1,6 @@
 """Steps shared by the API (runs that never started) and the workers (runs they execute): closing a
-run's event log, settling its thread's status, rolling its checkpoints back. Each takes the caller's
-session so that it commits with the run's own status change."""
+run's event log, settling its thread's status. Each takes the caller's session so that it commits with
+the run's own status change."""
 
 from __future__ import annotations
 
@@ -72,16 +72,3 @@ async def settle_thread(
     elif thread.ttl_minutes:
         thread.expires_at = now + timedelta(minutes=thread.ttl_minutes)
     await session.flush()
-
-
-async def rollback_checkpoints(session: AsyncSession, thread_id: uuid.UUID, run_id: uuid.UUID) -> None:
-    """Delete the checkpoints (and their pending writes) a run created: the thread is as before it."""
-    params = {"thread_id": str(thread_id), "run_id": str(run_id)}
-    mine = "SELECT checkpoint_id FROM checkpoints WHERE thread_id = :thread_id AND metadata->>'run_id' = :run_id"
-    await session.execute(
-        text(f"DELETE FROM checkpoint_writes WHERE thread_id = :thread_id AND checkpoint_id IN ({mine})"),  # noqa: S608
-        params,
-    )
-    await session.execute(
-        text("DELETE FROM checkpoints WHERE thread_id = :thread_id AND metadata->>'run_id' = :run_id"), params
-    )

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,15 +21,17 @@ from loopdesk.runtime.caller_settings import check_caller_settings
 from loopdesk.runtime.custom_auth import Authorizer, matches
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.paging import split_page
-from loopdesk.runtime.queue import RUN_TASK, abort, defer
+from loopdesk.runtime.queue import abort
+from loopdesk.runtime.runs import repository
 from loopdesk.runtime.runs.context import run_context
-from loopdesk.runtime.runs.lifecycle import close_log, notify, notify_thread, settle_thread
+from loopdesk.runtime.runs.lifecycle import close_log, notify, settle_thread
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, INFLIGHT, Command, RunCancelMany, RunCreate, RunListQuery
 from loopdesk.runtime.threads.models import Thread
-from loopdesk.runtime.threads.repository import ThreadRepository
+from loopdesk.runtime.threads.repository import ThreadRepository, readable_statement
 from loopdesk.runtime.threads.service import ThreadNotFound
 from loopdesk.sessions.expiry import check_session_open
+from loopdesk.sessions.models import UserSession
 from loopdesk.users.models import Role, User
 
 log = structlog.get_logger("loopdesk.runs")
@@ -85,35 +88,25 @@ class RunService:
         value = {"thread_id": thread_id, "assistant_id": str(assistant.assistant_id), "metadata": data.metadata or {}}
         filters = await self.authz(caller, "threads", "create_run", value)
         data.metadata = value.get("metadata") or None
-        thread = await self._thread_for_run(caller, thread_id, data)
+        thread, session_row, inflight = await self._thread_for_run(caller, thread_id, data)
         if filters and not temporary and not matches(thread.metadata_, filters):
             raise ThreadNotFound(detail={"thread_id": str(thread_id)})
         if not resume_when_busy:  # a decided approval continues a turn the session already took
-            await check_session_open(self.session, thread)
+            check_session_open(session_row, thread)
         resumable = thread.status == "interrupted" or (resume_when_busy and thread.status == "busy")
         if data.command is not None and data.command.resume is not None and not resumable:
             raise NotInterrupted(detail={"thread_id": str(thread.thread_id), "status": thread.status})
 
-        inflight = (
-            await self.session.scalars(
-                select(Run)
-                .where(Run.thread_id == thread.thread_id, Run.status.in_(INFLIGHT))
-                .order_by(Run.created_at)
-                .with_for_update()
-            )
-        ).all()
+        # The thread's row is locked: its runs change status only under that lock, so `inflight` stands.
         if inflight and data.multitask_strategy == "reject":
-            raise ThreadBusy(detail={"thread_id": str(thread.thread_id), "run_ids": [str(r.run_id) for r in inflight]})
+            raise ThreadBusy(detail={"thread_id": str(thread.thread_id), "run_ids": [str(r) for r in inflight]})
         if inflight and data.multitask_strategy in ("interrupt", "rollback"):
-            for other in inflight:
+            others = await self.session.scalars(
+                select(Run).where(Run.run_id.in_(inflight)).order_by(Run.created_at).with_for_update()
+            )
+            for other in others.all():
                 await self._cancel(other, thread, data.multitask_strategy)
 
-        thread.metadata_ = {
-            **thread.metadata_,
-            "graph_id": assistant.graph_id,
-            "assistant_id": str(assistant.assistant_id),
-        }
-        run_id = uuid.uuid4()
         config = merge_config(assistant.config, data.config)
         kwargs: dict[str, Any] = {
             "graph_id": assistant.graph_id,
@@ -132,30 +125,18 @@ class RunService:
             "on_completion": data.on_completion,
             "temporary": temporary,
         }
-        # The job first (it is only seen at commit, with the run): its id goes in the run's INSERT, and the run,
-        # the thread's status and the job commit together.
-        scheduled_at = datetime.now(UTC) + timedelta(seconds=data.after_seconds) if data.after_seconds else None
-        job_id = await defer(
-            self.session, RUN_TASK, {"run_id": str(run_id)}, lock=str(thread.thread_id), scheduled_at=scheduled_at
-        )
         run = Run(
-            run_id=run_id,
+            run_id=uuid.uuid4(),
             thread_id=thread.thread_id,
             owner_id=caller.id,
             assistant_id=assistant.assistant_id,
-            status="pending",
             metadata_=data.metadata or {},
             kwargs=kwargs,
             multitask_strategy=data.multitask_strategy,
-            attempt=0,
-            job_id=job_id,
         )
-        self.session.add(run)
-        thread.status = "busy"
-        thread.updated_at = datetime.now(UTC)
-        await self.session.flush()  # the INSERT returns created_at, updated_at and seq (eager defaults)
-        await notify_thread(self.session, thread.thread_id)
-        log.info("runs.created", run_id=str(run_id), thread_id=str(thread.thread_id), graph_id=assistant.graph_id)
+        scheduled_at = datetime.now(UTC) + timedelta(seconds=data.after_seconds) if data.after_seconds else None
+        await repository.create(self.session, run, thread, scheduled_at=scheduled_at)
+        log.info("runs.created", run_id=str(run.run_id), thread_id=str(thread.thread_id), graph_id=assistant.graph_id)
         return run
 
     async def start_chat_turn(
@@ -182,17 +163,34 @@ class RunService:
         )
         return await self.create(caller, thread_id, data, resume_when_busy=resume_when_busy)
 
-    async def _thread_for_run(self, caller: User, thread_id: uuid.UUID | None, data: RunCreate) -> Thread:
+    async def _thread_for_run(
+        self, caller: User, thread_id: uuid.UUID | None, data: RunCreate
+    ) -> tuple[Thread, UserSession | None, list[uuid.UUID]]:
+        """The run's thread, locked, with its chat session's row (None: not a session's) and the ids of its runs
+        in progress, oldest first: one round trip. A thread is created when the run asks for it."""
         if thread_id is not None:
-            thread = await self.threads.get_readable(caller, thread_id, for_update=True)
-            if thread is not None:
-                return thread
+            inflight = (
+                select(func.array_agg(aggregate_order_by(Run.run_id, Run.created_at)))
+                .where(Run.thread_id == Thread.thread_id, Run.status.in_(INFLIGHT))
+                .correlate(Thread)
+                .scalar_subquery()
+            )
+            statement = (
+                readable_statement(caller)
+                .where(Thread.thread_id == thread_id)
+                .outerjoin(UserSession, UserSession.session_id == Thread.thread_id)
+                .add_columns(UserSession, inflight)
+                .with_for_update(of=Thread)
+            )
+            row = (await self.session.execute(statement)).first()
+            if row is not None:
+                return row[0], row[1], list(row[2] or [])
             if data.if_not_exists != "create" or await self.threads.exists(thread_id):
                 raise ThreadNotFound(detail={"thread_id": str(thread_id)})
         thread = Thread(thread_id=thread_id or uuid.uuid4(), owner_id=caller.id, metadata_={}, status="idle")
         try:
             async with self.session.begin_nested():
-                return await self.threads.add(thread)
+                return await self.threads.add(thread), None, []
         except IntegrityError:  # created concurrently by another request
             raise Conflict("Thread already exists", detail={"thread_id": str(thread.thread_id)}) from None
 

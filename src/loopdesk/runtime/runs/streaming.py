@@ -78,22 +78,22 @@ async def sse_events(
             yield f"event: {event.event}\ndata: {event.data}\nid: {event.seq}\n\n".encode()
 
 
-async def _stopping(pool: AsyncConnectionPool, run_id: uuid.UUID) -> bool:
-    """A cancel was accepted that the run's worker has yet to honour (it clears `cancel_action`)."""
-    return bool(await fetch(pool, "SELECT 1 FROM runs WHERE run_id = %s AND cancel_action IS NOT NULL", (run_id,)))
-
-
 async def wait_outcome(
     pool: AsyncConnectionPool, bus: EventBus, run_id: uuid.UUID, *, heartbeat: float = 10.0
 ) -> AsyncIterator[bytes | tuple[str, Any] | None]:
     """Yields b"\\n" keep-alives while the run goes on, then its (status, output) (None if it is gone).
-    A cancelled run is waited for until its worker has stopped, though it reads `interrupted` at once."""
+    A cancelled run is waited for until its worker has stopped (it clears `cancel_action`), though it
+    reads `interrupted` at once. One read per wake-up: the outcome and whether a cancel is still pending."""
     async with bus.subscribe(run_id, final_only=True) as waiter:
         while True:
             waiter.clear()
-            outcome = await run_outcome(pool, run_id)
-            if outcome is None or (outcome[0] in TERMINAL and not await _stopping(pool, run_id)):
-                yield outcome
+            rows = await fetch(
+                pool,
+                "SELECT status, output, cancel_action IS NOT NULL AS stopping FROM runs WHERE run_id = %s",
+                (run_id,),
+            )
+            if not rows or (rows[0]["status"] in TERMINAL and not rows[0]["stopping"]):
+                yield (rows[0]["status"], rows[0]["output"]) if rows else None
                 return
             if not await wait_for(waiter, heartbeat):
                 yield b"\n"

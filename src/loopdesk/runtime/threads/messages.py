@@ -24,6 +24,11 @@ def _messages(values: Any) -> list[dict[str, Any]]:
     return [m for m in messages if isinstance(m, dict) and m.get("id")] if isinstance(messages, list) else []
 
 
+def message_rows(values: Any) -> list[tuple[str, str | None]]:
+    """(message id, as stored, and type) of the messages in `values` (a state, as JSON) that have an id."""
+    return [(str(m["id"])[:200], m.get("type")) for m in _messages(values)]
+
+
 async def record_message(
     session: AsyncSession, thread_id: uuid.UUID, message_id: str, run_id: uuid.UUID | None, at: datetime
 ) -> None:
@@ -38,10 +43,10 @@ async def stamp_messages(
     session: AsyncSession, thread_id: uuid.UUID, run_id: uuid.UUID, run_created_at: datetime, values: Any, now: datetime
 ) -> None:
     """Record the messages of `values` (a state, as JSON) that have no time yet."""
-    messages = _messages(values)
+    messages = message_rows(values)
     if not messages:
         return
-    ids = [str(m["id"])[:200] for m in messages]
+    ids = [message_id for message_id, _ in messages]
     known = set(
         (
             await session.scalars(
@@ -56,9 +61,9 @@ async def stamp_messages(
             "thread_id": thread_id,
             "message_id": message_id,
             "run_id": run_id,
-            "created_at": run_created_at if message.get("type") in USER_TYPES else now,
+            "created_at": run_created_at if kind in USER_TYPES else now,
         }
-        for message_id, message in zip(ids, messages, strict=True)
+        for message_id, kind in messages
         if message_id not in known
     ]
     if rows:
