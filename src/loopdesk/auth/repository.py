@@ -48,14 +48,19 @@ class ApiKeyRepository:
         return key
 
 
+# Built once: a statement made per request costs more CPU (construction, cache key) than its round trip.
+_USER_IF_TOKEN_LIVE = select(User).where(
+    User.id == bindparam("user_id"), ~exists().where(RevokedToken.jti == bindparam("jti"))
+)
+
+
 class RevokedTokenRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
 
     async def user_if_token_live(self, user_id: uuid.UUID, jti: str) -> User | None:
-        """The token's user, unless the token was revoked (one round trip)."""
-        revoked = exists().where(RevokedToken.jti == jti)
-        return await self.session.scalar(select(User).where(User.id == user_id, ~revoked))
+        """The token's user, unless the token was revoked (one round trip, on every authenticated request)."""
+        return await self.session.scalar(_USER_IF_TOKEN_LIVE, {"user_id": user_id, "jti": jti})
 
     async def revoke(self, jti: str, user_id: uuid.UUID, expires_at: datetime) -> None:
         await self.session.execute(

@@ -16,9 +16,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from loopdesk.core.db import prepare_threshold
+from loopdesk.core.db import in_doubt, prepare_threshold
 
-IDLE_CHECK_SECONDS = 2.0
 _returned_at: weakref.WeakKeyDictionary[AsyncConnection, float] = weakref.WeakKeyDictionary()
 
 
@@ -26,8 +25,8 @@ async def _mark_returned(conn: AsyncConnection) -> None:
     _returned_at[conn] = time.monotonic()
 
 
-async def _check_if_idle(conn: AsyncConnection) -> None:
-    if time.monotonic() - _returned_at.get(conn, 0.0) > IDLE_CHECK_SECONDS:
+async def _check_if_in_doubt(conn: AsyncConnection) -> None:
+    if in_doubt(conn, time.monotonic() - _returned_at.get(conn, 0.0)):
         await AsyncConnectionPool.check_connection(conn)
 
 
@@ -48,9 +47,9 @@ class Persistence:
             min_size=1,
             max_size=max_size,
             open=False,
-            # A connection the server dropped (restart, failover) is replaced, not handed out; only those
-            # idle for a while are checked, so busy pools pay no extra round trip per checkout.
-            check=_check_if_idle,
+            # A connection the server dropped (restart, failover) is replaced, not handed out; only those in
+            # doubt (idle for a while, or with the server's goodbye waiting) are checked by a round trip.
+            check=_check_if_in_doubt,
             reset=_mark_returned,
             # What the saver expects: autocommit and dict rows.
             kwargs={"autocommit": True, "prepare_threshold": prepare_threshold(prepared), "row_factory": dict_row},

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Select, bindparam, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,14 +15,23 @@ from loopdesk.runtime.assistants.models import Assistant, AssistantVersion
 from loopdesk.users.models import SYSTEM_USER_ID, Role, User
 
 
+def _readable(caller_id: Any) -> Select[tuple[Assistant]]:
+    operators = select(User.id).where(User.role.in_((Role.staff, Role.admin)), User.id != SYSTEM_USER_ID)
+    return select(Assistant).where(
+        or_(Assistant.owner_id.is_(None), Assistant.owner_id == caller_id, Assistant.owner_id.in_(operators))
+    )
+
+
 def readable_statement(caller: User) -> Select[tuple[Assistant]]:
-    statement = select(Assistant)
-    if caller.role != Role.admin:
-        operators = select(User.id).where(User.role.in_((Role.staff, Role.admin)), User.id != SYSTEM_USER_ID)
-        statement = statement.where(
-            or_(Assistant.owner_id.is_(None), Assistant.owner_id == caller.id, Assistant.owner_id.in_(operators))
-        )
-    return statement
+    return select(Assistant) if caller.role == Role.admin else _readable(caller.id)
+
+
+# One assistant by id, as an admin and as anyone else reads it; built once (every run reads its assistant).
+_BY_ID = {
+    True: select(Assistant).where(Assistant.assistant_id == bindparam("assistant_id")),
+    False: _readable(bindparam("caller_id")).where(Assistant.assistant_id == bindparam("assistant_id")),
+}
+_BY_ID_FOR_UPDATE = {admin: statement.with_for_update() for admin, statement in _BY_ID.items()}
 
 
 def _escape_like(text: str) -> str:
@@ -46,10 +55,9 @@ class AssistantRepository:
     async def get_readable(
         self, caller: User, assistant_id: uuid.UUID, *, for_update: bool = False
     ) -> Assistant | None:
-        statement = readable_statement(caller).where(Assistant.assistant_id == assistant_id)
-        if for_update:
-            statement = statement.with_for_update()
-        return await self.session.scalar(statement)
+        admin = caller.role == Role.admin
+        statement = (_BY_ID_FOR_UPDATE if for_update else _BY_ID)[admin]
+        return await self.session.scalar(statement, {"assistant_id": assistant_id, "caller_id": caller.id})
 
     async def exists(self, assistant_id: uuid.UUID) -> bool:
         return (

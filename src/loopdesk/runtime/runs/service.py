@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,7 @@ from loopdesk.runtime.runs.lifecycle import close_log, notify, settle_thread
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, INFLIGHT, Command, RunCancelMany, RunCreate, RunListQuery
 from loopdesk.runtime.threads.models import Thread
-from loopdesk.runtime.threads.repository import ThreadRepository, readable_statement
+from loopdesk.runtime.threads.repository import ThreadRepository
 from loopdesk.runtime.threads.service import ThreadNotFound
 from loopdesk.sessions.expiry import check_session_open
 from loopdesk.sessions.models import UserSession
@@ -61,6 +61,28 @@ def merge_config(base: dict[str, Any], override: dict[str, Any] | None) -> dict[
         merged[key] = {**base.get(key, {}), **override.get(key, {})}
     merged["tags"] = list(dict.fromkeys([*base.get("tags", []), *override.get("tags", [])]))
     return merged
+
+
+def _thread_for_run_statement(admin: bool) -> Select:
+    """A thread by id, locked, with its chat session's row and the ids of its runs in progress, oldest first."""
+    inflight = (
+        select(func.array_agg(aggregate_order_by(Run.run_id, Run.created_at)))
+        .where(Run.thread_id == Thread.thread_id, Run.status.in_(INFLIGHT))
+        .correlate(Thread)
+        .scalar_subquery()
+    )
+    statement = select(Thread).where(Thread.thread_id == bindparam("thread_id"))
+    if not admin:
+        statement = statement.where(Thread.owner_id == bindparam("caller_id"))
+    return (
+        statement.outerjoin(UserSession, UserSession.session_id == Thread.thread_id)
+        .add_columns(UserSession, inflight)
+        .with_for_update(of=Thread)
+    )
+
+
+# Built once, as an admin and as anyone else reads it: every run creation runs it.
+_THREAD_FOR_RUN = {admin: _thread_for_run_statement(admin) for admin in (True, False)}
 
 
 class RunService:
@@ -169,20 +191,8 @@ class RunService:
         """The run's thread, locked, with its chat session's row (None: not a session's) and the ids of its runs
         in progress, oldest first: one round trip. A thread is created when the run asks for it."""
         if thread_id is not None:
-            inflight = (
-                select(func.array_agg(aggregate_order_by(Run.run_id, Run.created_at)))
-                .where(Run.thread_id == Thread.thread_id, Run.status.in_(INFLIGHT))
-                .correlate(Thread)
-                .scalar_subquery()
-            )
-            statement = (
-                readable_statement(caller)
-                .where(Thread.thread_id == thread_id)
-                .outerjoin(UserSession, UserSession.session_id == Thread.thread_id)
-                .add_columns(UserSession, inflight)
-                .with_for_update(of=Thread)
-            )
-            row = (await self.session.execute(statement)).first()
+            statement = _THREAD_FOR_RUN[caller.role == Role.admin]
+            row = (await self.session.execute(statement, {"thread_id": thread_id, "caller_id": caller.id})).first()
             if row is not None:
                 return row[0], row[1], list(row[2] or [])
             if data.if_not_exists != "create" or await self.threads.exists(thread_id):
