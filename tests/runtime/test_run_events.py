@@ -5,7 +5,7 @@ import uuid
 
 from langgraph_sdk import get_client
 
-from loopdesk.runtime.runs.events import Event, EventBus, Waiter, append_events, next_events
+from loopdesk.runtime.runs.events import Event, EventBus, Waiter, append_events, final_payload, next_events
 from loopdesk.runtime.runs.redis_fanout import decode, encode
 
 
@@ -96,3 +96,20 @@ async def test_resuming_with_an_unknown_last_event_id_replays_the_log_from_the_s
     for unknown in ("abc", "1717171717171-0", "0", "-3", str(len(full) + 5), "99999999999"):
         assert await resumed(unknown) == full, unknown
     assert await resumed(full[1][2]) == full[2:]
+
+
+async def test_a_run_s_final_notification_carries_a_small_outcome_for_its_waiters_and_not_a_large_one() -> None:
+    bus = EventBus("postgresql://not-connected")
+    run_id = uuid.uuid4()
+    output = {"n": 1, "text": "colons: and = signs", "nested": [{"a": None}]}
+    async with bus.subscribe(run_id, final_only=True) as waiter:
+        bus.wake(final_payload(run_id, "success", output))
+        assert waiter.is_set() and waiter.final
+        assert waiter.outcome == ("success", output)
+    large = {"text": "x" * 8000}
+    assert final_payload(run_id, "success", large) == f"{run_id}:end"  # NOTIFY's limit: the waiter reads the row
+    async with bus.subscribe(run_id, final_only=True) as waiter:
+        bus.wake(final_payload(run_id, "success", large))
+        assert waiter.final and waiter.outcome is None
+        bus.wake(f"{run_id}:3")  # a progress notification is not for a final-only waiter
+        assert waiter.outcome is None

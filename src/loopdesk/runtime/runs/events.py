@@ -212,7 +212,9 @@ class EventBus:
 
     def wake(self, payload: str) -> None:
         """A notification: `<key>` (something changed), `<key>:<seq>` (events up to seq written) or
-        `<key>:end` (the run is over or gone)."""
+        `<key>:end` (the run is over or gone), perhaps followed by `=<status> <output as JSON>` (see
+        `final_payload`): the outcome itself, which waiters then need not read."""
+        payload, _, outcome = payload.partition("=")
         key, _, tail = payload.rpartition(":")
         if not key:
             key, tail = tail, ""
@@ -221,9 +223,11 @@ class EventBus:
             return
         final = tail == FINAL[1:]
         seq = int(tail) if tail.isdigit() else 0
+        ended = _outcome(outcome) if final and outcome else None
         for waiter in waiters:
             if final:
                 waiter.final = True
+                waiter.outcome = ended
                 waiter.set()
             elif not waiter.final_only:
                 waiter.notified = max(waiter.notified, seq)
@@ -273,6 +277,26 @@ class EventBus:
                 del self._waiters[key]
 
 
+# NOTIFY payloads must stay under 8000 bytes: a larger outcome is read from the run's row instead.
+_OUTCOME_LIMIT = 7000
+
+
+def final_payload(run_id: uuid.UUID, status: str, output: Any) -> str:
+    """The notification that a run ended, carrying its status and output when they are small."""
+    text = dumps(output)
+    if len(text.encode()) > _OUTCOME_LIMIT:
+        return f"{run_id}{FINAL}"
+    return f"{run_id}{FINAL}={status} {text}"
+
+
+def _outcome(text: str) -> tuple[str, Any] | None:
+    status, _, output = text.partition(" ")
+    try:
+        return status, orjson.loads(output)
+    except orjson.JSONDecodeError:
+        return None  # not ours: the waiter reads the run instead
+
+
 def thread_key(thread_id: uuid.UUID | str) -> str:
     """The bus key that wakes readers of a thread when a run is created on it or the thread goes."""
     return f"thread/{thread_id}"
@@ -293,6 +317,7 @@ class Waiter(asyncio.Event):
         self.pending: deque[Event] = deque()
         self.notified = 0  # highest seq a notification announced
         self.final = False  # the run ended or went away: read the log
+        self.outcome: tuple[str, Any] | None = None  # (status, output) the final notification carried
         self.dirty = True  # reconnects, heartbeats, first read: read the log
         self.overflows = 0
 
@@ -301,6 +326,7 @@ class Waiter(asyncio.Event):
         self.pending.clear()
         self.notified = 0
         self.final = False
+        self.outcome = None
         self.dirty = True
 
     def push(self, events: list[Event]) -> None:

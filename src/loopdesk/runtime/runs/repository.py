@@ -20,7 +20,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from loopdesk.runtime.queue import QUEUE, RUN_TASK
-from loopdesk.runtime.runs.events import CHANNEL, FINAL, dumps, thread_key
+from loopdesk.runtime.runs.events import CHANNEL, dumps, final_payload, thread_key
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.threads.messages import USER_TYPES, message_rows
 from loopdesk.runtime.threads.models import Thread
@@ -102,7 +102,7 @@ WITH thread AS (
     FROM run, unnest(%(message_ids)s::text[], %(said)s::bool[]) AS m(id, said)
     ON CONFLICT DO NOTHING
 )
-SELECT run.created_at, run.updated_at, pg_notify(%(channel)s, %(final_key)s) FROM run
+SELECT run.created_at, run.updated_at, pg_notify(%(channel)s, %(final)s) FROM run
 """
 
 
@@ -205,7 +205,7 @@ async def finish(
         "message_ids": [message_id for message_id, _ in messages],
         "said": [kind in USER_TYPES for _, kind in messages],
         "channel": CHANNEL,
-        "final_key": f"{run_id}{FINAL}",
+        "final": final_payload(run_id, status, output),  # waiters take the outcome from it
     }
     async with pool.connection() as conn:
         cursor = await conn.execute(_FINISH, params)

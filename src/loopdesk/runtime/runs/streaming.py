@@ -83,10 +83,14 @@ async def wait_outcome(
 ) -> AsyncIterator[bytes | tuple[str, Any] | None]:
     """Yields b"\\n" keep-alives while the run goes on, then its (status, output) (None if it is gone).
     A cancelled run is waited for until its worker has stopped (it clears `cancel_action`), though it
-    reads `interrupted` at once. One read per wake-up: the outcome and whether a cancel is still pending."""
+    reads `interrupted` at once. One read per wake-up (the outcome and whether a cancel is still pending),
+    none when the run's final notification carried its outcome."""
     async with bus.subscribe(run_id, final_only=True) as waiter:
         while True:
             waiter.clear()
+            if waiter.outcome is not None:
+                yield waiter.outcome
+                return
             rows = await fetch(
                 pool,
                 "SELECT status, output, cancel_action IS NOT NULL AS stopping FROM runs WHERE run_id = %s",
