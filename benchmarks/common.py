@@ -126,9 +126,11 @@ def served_loopdesk(
     worker_concurrency: int,
     args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    split: bool = False,
 ) -> Iterator[tuple[str, str, dict[str, str]]]:
     """An embedded PostgreSQL and a `loopdesk serve` on it, with the benchmark user signed in:
-    (database URL, base URL, auth headers). One user drives every run, so its run limit is lifted."""
+    (database URL, base URL, auth headers). One user drives every run, so its run limit is lifted.
+    `split`: the API in one process (`serve --no-worker`), the runs in a `loopdesk worker` process."""
     from loopdesk.core.embedded import leave_embedded_postgres
 
     data_dir = Path(tempfile.mkdtemp(prefix=f"loopdesk-bench-{name}-"))
@@ -147,16 +149,27 @@ def served_loopdesk(
         **(env or {}),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "loopdesk", "serve", "--port", str(port), *args],
+        [sys.executable, "-m", "loopdesk", "serve", "--port", str(port), *args, *(("--no-worker",) if split else ())],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    worker = None
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base}/api/v1/health", server)
+        if split:  # after the server migrated the database
+            config = [arg for pair in zip(args, args[1:], strict=False) if pair[0] == "--config" for arg in pair]
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "loopdesk", "worker", *config],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         yield url, base, {"Authorization": f"Bearer {bench_token(base)}"}
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in (worker, server):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
         leave_embedded_postgres(data_dir)

@@ -42,7 +42,12 @@ GRAPHS = ROOT / "graphs" / "langgraph.json"
 console = Console()
 PEERS = {"official": "official (langgraph dev, in-memory)", "aegra": "Aegra (PostgreSQL)"}
 PINS = {"official": OFFICIAL_REQUIREMENTS[:2], "aegra": AEGRA_REQUIREMENTS[:1]}
-LABELS = {"floor": "floor (in-process ainvoke)", **PEERS, "loopdesk": "loopdesk"}
+LABELS = {
+    "floor": "floor (in-process ainvoke)",
+    **PEERS,
+    "loopdesk": "loopdesk (serve: API + worker in one process)",
+    "loopdesk-split": "loopdesk (serve --no-worker + loopdesk worker)",
+}
 
 
 async def _floor(url: str, total: int, concurrency: int, progress, task) -> dict:  # type: ignore[no-untyped-def]
@@ -89,9 +94,9 @@ async def _runs_wait(base: str, headers: dict, total: int, concurrency: int, pro
         return await drive(total, concurrency, call, progress, task)
 
 
-def side_by_side(title: str, systems: list[str], levels: list[int], results: dict[str, dict]) -> Table:
-    """One row per system with its runs/s and p50 at each level, then loopdesk's ratios against each other system
-    (runs/s: above 1 is faster; p50: below 1 is faster). The ratios are also stored on loopdesk's results."""
+def side_by_side(title: str, systems: list[str], ours: list[str], levels: list[int], results: dict[str, dict]) -> Table:
+    """One row per system with its runs/s and p50 at each level, then each of loopdesk's layouts' ratios against
+    every other system (runs/s: above 1 is faster; p50: below 1 is faster), also stored on its results."""
     table = Table(title=title)
     table.add_column("system")
     for level in levels:
@@ -102,16 +107,17 @@ def side_by_side(title: str, systems: list[str], levels: list[int], results: dic
         rows = [results[f"{system} c={level}"] for level in levels]
         cells = [f"{cell:.1f}" for r in rows for cell in (r["p50_ms"], r["runs_per_s"])]
         table.add_row(LABELS[system], *cells, str(sum(r["failures"] for r in rows)))
-    for other in systems:
-        if other == "loopdesk":
-            continue
-        cells = []
-        for level in levels:
-            ours, theirs = results[f"loopdesk c={level}"], results[f"{other} c={level}"]
-            ours[f"ratio_vs_{other}"] = round(ours["runs_per_s"] / theirs["runs_per_s"], 3)
-            ours[f"p50_ratio_vs_{other}"] = round(ours["p50_ms"] / theirs["p50_ms"], 3)
-            cells += [f"{ours[f'p50_ratio_vs_{other}']:.2f}×", f"{ours[f'ratio_vs_{other}']:.2f}×"]
-        table.add_row(f"loopdesk ÷ {other}", *cells, "", style="bold")
+    for mine in ours:
+        for other in systems:
+            if other in ours:
+                continue
+            cells = []
+            for level in levels:
+                measured, theirs = results[f"{mine} c={level}"], results[f"{other} c={level}"]
+                measured[f"ratio_vs_{other}"] = round(measured["runs_per_s"] / theirs["runs_per_s"], 3)
+                measured[f"p50_ratio_vs_{other}"] = round(measured["p50_ms"] / theirs["p50_ms"], 3)
+                cells += [f"{measured[f'p50_ratio_vs_{other}']:.2f}×", f"{measured[f'ratio_vs_{other}']:.2f}×"]
+            table.add_row(f"{mine} ÷ {other}", *cells, "", style="bold")
     return table
 
 
@@ -119,6 +125,7 @@ def main(
     runs: int = typer.Option(300, help="Runs per scenario and concurrency level."),
     levels: str = typer.Option("1,10,50", help="Concurrency levels, comma-separated."),
     peers: str = typer.Option("official,aegra", help="Peer servers to measure too, comma-separated ('' for none)."),
+    split: bool = typer.Option(True, help="Also measure the two-process layout (API and worker apart)."),
     output: Path = typer.Option(ROOT / "results" / "runtime.json", help="Where to write the JSON results."),
 ) -> None:
     concurrency_levels = [int(x) for x in levels.split(",")]
@@ -137,6 +144,15 @@ def main(
             served_loopdesk(console, "runtime", worker_concurrency=workers, args=("--config", str(GRAPHS)))
         )
         servers = {"loopdesk": (base, headers)}
+        ours = ["loopdesk"]
+        if split:
+            _, split_base, split_headers = stack.enter_context(
+                served_loopdesk(
+                    console, "runtime-split", worker_concurrency=workers, args=("--config", str(GRAPHS)), split=True
+                )
+            )
+            servers["loopdesk-split"] = (split_base, split_headers)
+            ours.append("loopdesk-split")
         if "official" in chosen:
             servers["official"] = stack.enter_context(served_official(console, jobs=workers))
         if "aegra" in chosen:
@@ -145,7 +161,7 @@ def main(
             for level in concurrency_levels:
                 task = progress.add_task(f"floor (in-process ainvoke) c={level}", total=runs)
                 results[f"floor c={level}"] = asyncio.run(_floor(url, runs, level, progress, task))
-                for name in [*chosen, "loopdesk"]:
+                for name in [*chosen, *ours]:
                     server_base, server_headers = servers[name]
                     task = progress.add_task(f"{name} runs.wait c={level}", total=runs)
                     results[f"{name} c={level}"] = asyncio.run(
@@ -156,16 +172,16 @@ def main(
     title = f"runs.wait of a one-node graph, {runs} runs per row (2 cores, embedded PostgreSQL)"
     console.print(ratio_table(title, "runs", "floor", "ratio_vs_floor", pairs, results))
     payload: dict = {"runs": runs, "results": results}
+    for name in chosen:
+        for level in concurrency_levels:
+            r = results[f"{name} c={level}"]
+            r["ratio_vs_floor"] = round(r["runs_per_s"] / results[f"floor c={level}"]["runs_per_s"], 3)
+    title = f"side by side, {runs} runs per cell: p50 and runs/s per system, then loopdesk ÷ each"
+    table = side_by_side(title, ["floor", *chosen, *ours], ours, concurrency_levels, results)
     if chosen:
-        for name in chosen:
-            for level in concurrency_levels:
-                r = results[f"{name} c={level}"]
-                r["ratio_vs_floor"] = round(r["runs_per_s"] / results[f"floor c={level}"]["runs_per_s"], 3)
-        title = f"side by side, {runs} runs per cell: p50 and runs/s per system, then loopdesk ÷ each"
-        table = side_by_side(title, ["floor", *chosen, "loopdesk"], concurrency_levels, results)
         table.caption = escape("; ".join(f"{name}: {', '.join(PINS[name])}" for name in chosen))
-        console.print(table)
         payload["peers"] = {name: installed(name) for name in chosen}
+    console.print(table)
     write_results(console, output, payload)
 
 
