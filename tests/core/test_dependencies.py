@@ -14,7 +14,7 @@ from loopdesk.core.settings import Settings
 
 
 def _is_async(call: Any) -> bool:
-    for candidate in (call, getattr(call, "__call__", None)):
+    for candidate in (call, type(call).__call__):  # a function, or an instance with an async __call__
         if inspect.iscoroutinefunction(candidate) or inspect.isasyncgenfunction(candidate):
             return True
     return False

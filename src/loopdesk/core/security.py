@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import secrets
@@ -76,8 +77,23 @@ def create_access_token(user_id: uuid.UUID, *, key: str, ttl: timedelta) -> tupl
 
 def decode_access_token(token: str, *, key: str) -> TokenClaims | None:
     """The claims of a valid, unexpired access token; None for anything else."""
+    claims = _verified(token, key)
+    if claims is None or claims.expires_at <= datetime.now(UTC):
+        return None
+    return claims
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(token: str, key: str) -> TokenClaims | None:
+    """A token's claims once its signature and form are checked: the same token on every request of a
+    client is verified once (bounded; expiry is checked on each use, revocation by the caller)."""
     try:
-        payload = jwt.decode(token, key, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "jti", "iat", "exp"]})
+        payload = jwt.decode(
+            token,
+            key,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["sub", "jti", "iat", "exp"], "verify_exp": False},
+        )
         if payload.get("typ") != "access":
             return None
         return TokenClaims(

@@ -41,7 +41,11 @@ class StoreGate:
         return value
 
 
-GateDep = Annotated[StoreGate, Depends(StoreGate)]
+async def _store_gate(request: Request, user: CurrentUser) -> StoreGate:
+    return StoreGate(request, user)
+
+
+GateDep = Annotated[StoreGate, Depends(_store_gate)]
 
 
 def _item(item: Any) -> dict[str, Any]:
