@@ -27,13 +27,12 @@ from sqlalchemy.exc import OperationalError
 from starlette.websockets import WebSocketState
 
 from loopdesk.auth.credentials import Credential, CredentialRevoked, CredentialService
-from loopdesk.auth.deps import CurrentUser, same_site
-from loopdesk.auth.service import AuthService
+from loopdesk.auth.deps import CurrentUser
 from loopdesk.auth.watch import CredentialWatch, Revocation
-from loopdesk.core.errors import LoopdeskError, NotAuthenticated, RateLimited
+from loopdesk.auth.websocket import CrossSiteWebSocket, authenticate_websocket
+from loopdesk.core.errors import LoopdeskError, RateLimited
 from loopdesk.core.metrics import WS_CONNECTIONS, WS_ERRORS, WS_FRAMES
 from loopdesk.core.ratelimit import rate
-from loopdesk.core.security import API_KEY_PREFIX
 from loopdesk.core.settings import RealtimeSettings
 from loopdesk.feedback.repository import TaskRepository
 from loopdesk.realtime.follower import Position, ThreadFollower, position_after, position_now
@@ -118,52 +117,14 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     """`/ws?token=<jwt or api key>` (or `Authorization` / `X-API-Key` headers, or the console cookie)."""
     await websocket.accept()
     try:
-        caller = await _authenticate(websocket)
-    except _OriginRefused:
+        caller = await authenticate_websocket(websocket)
+    except CrossSiteWebSocket:
         await websocket.close(CLOSE_FORBIDDEN_ORIGIN, "cross-site WebSocket refused")
         return
     if caller is None:
         await websocket.close(CLOSE_UNAUTHENTICATED, "not authenticated")
         return
     await Connection(websocket, *caller).serve()
-
-
-class _OriginRefused(Exception):
-    pass
-
-
-async def _authenticate(websocket: WebSocket) -> tuple[User, Credential] | None:
-    """The caller and what it authenticated with."""
-    state = websocket.app.state
-    settings = state.settings
-    token = websocket.query_params.get("token") or websocket.headers.get("x-api-key")
-    method = "bearer"
-    if not token and (authorization := websocket.headers.get("authorization")):
-        scheme, _, value = authorization.partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else None
-    if not token and (cookie := websocket.cookies.get(settings.auth.cookie_name)):
-        # Browsers send cookies with cross-site WebSocket handshakes: the origin must be ours.
-        origin = websocket.headers.get("origin")
-        if origin and not same_site(origin, websocket.headers.get("host"), settings):
-            raise _OriginRefused
-        token, method = cookie, "cookie"
-    async with state.database.sessionmaker() as session, session.begin():
-        service = AuthService(session, settings)
-        try:
-            if token and token.startswith(API_KEY_PREFIX):
-                principal = await service.authenticate_api_key(token)
-                return principal.user, Credential.of(principal)
-            if token:
-                principal = await service.authenticate_token(token, method)  # type: ignore[arg-type]
-                return principal.user, Credential.of(principal)
-        except NotAuthenticated:
-            pass
-        custom = getattr(state.graphs, "custom_auth", None)
-        if custom is not None and custom.authenticates:
-            with contextlib.suppress(LoopdeskError):
-                user = await custom.authenticate(websocket, session)
-                return user, Credential(user.id)
-    return None
 
 
 class Connection:

@@ -12,11 +12,13 @@ from fastapi.responses import StreamingResponse
 from loopdesk.auth.credentials import Credential
 from loopdesk.auth.deps import CurrentCredential, CurrentUser
 from loopdesk.core.db import SessionDep
+from loopdesk.core.deps import RateLimiterDep, SettingsDep
 from loopdesk.core.errors import BadRequest, Conflict, error_body
 from loopdesk.core.schemas import Page
 from loopdesk.realtime.follower import NOTHING_SKIPPED, Position, RunRow, position_after, position_now
 from loopdesk.realtime.frames import parse_event_id
 from loopdesk.runtime.custom_auth import Authorizer
+from loopdesk.runtime.deps import GraphsDep, PersistenceDep, Readers, ReadersDep
 from loopdesk.runtime.runs.events import dumps, last_seq
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import TERMINAL
@@ -43,9 +45,10 @@ def _error(code: str, message: str) -> dict:
     return {"description": message, "content": {"application/json": {"example": error_body(code, message)}}}
 
 
-async def _service(request: Request, session: SessionDep) -> SessionService:
-    state = request.app.state
-    return SessionService(session, state.graphs, state.persistence, state.settings, Authorizer(request))
+async def _service(
+    request: Request, session: SessionDep, graphs: GraphsDep, persistence: PersistenceDep, settings: SettingsDep
+) -> SessionService:
+    return SessionService(session, graphs, persistence, settings, Authorizer(request))
 
 
 ServiceDep = Annotated[SessionService, Depends(_service)]
@@ -113,10 +116,11 @@ async def delete_session(session_id: uuid.UUID, user: CurrentUser, service: Serv
 async def execute(
     session_id: uuid.UUID,
     data: ExecuteIn,
-    request: Request,
     user: CurrentUser,
     credential: CurrentCredential,
     service: ServiceDep,
+    readers: ReadersDep,
+    limiter: RateLimiterDep,
     accept: Annotated[str | None, Header(max_length=1000)] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
 ) -> Response:
@@ -124,12 +128,11 @@ async def execute(
     answer comes when the run ends or stops for an approval (`status: interrupted`, with
     `pending_approvals`; `POST /api/v1/approvals/{id}/approve` continues it). Blank lines keep the
     connection alive meanwhile. A repeated `Idempotency-Key` answers with the first run's outcome."""
-    state = request.app.state
     run, _ = await service.execute(
         user,
         session_id,
         data.message,
-        limiter=state.rate_limiter,
+        limiter=limiter,
         idempotency_key=idempotency_key,
         metadata=data.metadata,
     )
@@ -141,21 +144,17 @@ async def execute(
     if data.stream or "text/event-stream" in (accept or ""):
         row = RunRow(run.run_id, run.seq, run.owner_id, (run.kwargs or {}).get("input"))
         start = Position(tail=run.seq - 1, run=row, skip=NOTHING_SKIPPED)
-        return _events(request, credential, session_id, start, until_run=run.run_id, headers=headers)
-    outcome = request.app.state.credential_watch.guard(
-        _outcome(request, user, session_id, run.run_id), credential, access_ended_body
-    )
+        return _events(readers, credential, session_id, start, until_run=run.run_id, headers=headers)
+    outcome = readers.watch.guard(_outcome(readers, user, session_id, run.run_id), credential, access_ended_body)
     return StreamingResponse(outcome, media_type="application/json", headers=headers)
 
 
-async def _outcome(request: Request, user: User, session_id: uuid.UUID, run_id: uuid.UUID) -> AsyncIterator[bytes]:
-    state = request.app.state
-    heartbeat = state.settings.runtime.heartbeat_seconds
-    async for item in wait_outcome(state.persistence.pool, state.event_bus, run_id, heartbeat=heartbeat):
+async def _outcome(readers: Readers, user: User, session_id: uuid.UUID, run_id: uuid.UUID) -> AsyncIterator[bytes]:
+    async for item in wait_outcome(readers.pool, readers.bus, run_id, heartbeat=readers.heartbeat):
         if isinstance(item, bytes):
             yield item
-    async with state.database.sessionmaker() as session:
-        service = SessionService(session, state.graphs, state.persistence, state.settings)
+    async with readers.database.sessionmaker() as session:
+        service = SessionService(session, readers.graphs, readers.persistence, readers.settings)
         run = await session.get(Run, run_id)
         if run is None:  # the session was deleted meanwhile
             yield dumps(error_body("session_not_found", "The session was deleted during the run")).encode()
@@ -165,7 +164,7 @@ async def _outcome(request: Request, user: User, session_id: uuid.UUID, run_id: 
 
 
 def _events(
-    request: Request,
+    readers: Readers,
     credential: Credential,
     session_id: uuid.UUID,
     start: Position,
@@ -174,18 +173,17 @@ def _events(
     follow: bool = False,
     headers: dict[str, str] | None = None,
 ) -> StreamingResponse:
-    state = request.app.state
     stream = session_events(
-        state.persistence.pool,
-        state.event_bus,
+        readers.pool,
+        readers.bus,
         session_id,
         start,
-        heartbeat=state.settings.runtime.heartbeat_seconds,
-        capacity=state.settings.realtime.ws_buffer_events,
+        heartbeat=readers.heartbeat,
+        capacity=readers.settings.realtime.ws_buffer_events,
         until_run=until_run,
         follow=follow,
     )
-    stream = state.credential_watch.guard(stream, credential, access_ended)
+    stream = readers.watch.guard(stream, credential, access_ended)
     return StreamingResponse(stream, media_type="text/event-stream", headers={**SSE_HEADERS, **(headers or {})})
 
 
@@ -196,10 +194,10 @@ def _events(
 )
 async def stream_session(
     session_id: uuid.UUID,
-    request: Request,
     user: CurrentUser,
     credential: CurrentCredential,
     service: ServiceDep,
+    readers: ReadersDep,
     run_id: Annotated[uuid.UUID | None, Query(description="a run of the session, from its first frame")] = None,
     follow: Annotated[bool, Query(description="keep following later runs instead of ending with the run")] = False,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=200)] = None,
@@ -208,7 +206,7 @@ async def stream_session(
     where it broke off), from the start of `run_id`, or from now on. Ends with the run's
     `message_complete` unless `follow`."""
     await service.get(user, session_id)
-    pool = request.app.state.persistence.pool
+    pool = readers.pool
     if last_event_id:
         parsed = parse_event_id(last_event_id)
         resumed = _uuid(parsed[0]) if parsed else None
@@ -220,16 +218,16 @@ async def stream_session(
         run = await service.session.get(Run, resumed)
         if not follow and run is not None and run.status in TERMINAL and parsed[1] >= await last_seq(pool, resumed):
             start = None  # the client has the run's last frame: nothing more to send
-        return _events(request, credential, session_id, start, until_run=resumed, follow=follow) if start else _empty()
+        return _events(readers, credential, session_id, start, until_run=resumed, follow=follow) if start else _empty()
     if run_id is not None:
         run = await service.session.get(Run, run_id)
         if run is None or run.thread_id != session_id:
             raise BadRequest("No such run on this session", detail={"run_id": str(run_id)})
         row = RunRow(run.run_id, run.seq, run.owner_id, (run.kwargs or {}).get("input"))
         start = Position(tail=run.seq - 1, run=row)
-        return _events(request, credential, session_id, start, until_run=run_id, follow=follow)
+        return _events(readers, credential, session_id, start, until_run=run_id, follow=follow)
     start = await position_now(pool, session_id)
-    return _events(request, credential, session_id, start, until_run=None, follow=follow)
+    return _events(readers, credential, session_id, start, until_run=None, follow=follow)
 
 
 def _empty() -> StreamingResponse:

@@ -50,7 +50,7 @@ from loopdesk.sessions.schemas import (
     ToolCallRequest,
 )
 from loopdesk.tools.approvals.schemas import ApprovalRead
-from loopdesk.tools.approvals.service import settle
+from loopdesk.tools.approvals.service import record_decision
 from loopdesk.tools.models import Approval, ToolCall
 from loopdesk.users.models import Role, User
 
@@ -286,7 +286,7 @@ class SessionService:
             select(Approval.id).where(Approval.thread_id == session_id, Approval.status == "pending")
         )
         for approval_id in pending.all():
-            await settle(self.session, approval_id, "rejected", actor_id=caller.id, via=via, message=message)
+            await record_decision(self.session, approval_id, "rejected", actor_id=caller.id, via=via, message=message)
 
     # -- executing -------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from loopdesk.support.conversations.models import EventKind
 from loopdesk.support.conversations.service import record_event
 from loopdesk.tools.approvals.schemas import Decision
-from loopdesk.tools.approvals.service import open_approval, settle
+from loopdesk.tools.approvals.service import open_approval, record_decision
 from loopdesk.tools.base import ToolCallContext, ToolResult, ToolSpec
 from loopdesk.tools.models import Approval, ToolCall
 from loopdesk.tools.policy import effective_mode
@@ -102,7 +102,7 @@ class ToolGate:
                 select(Approval.id).where(Approval.tool_call_key.in_(keys), Approval.status == "pending")
             )
             for approval_id in pending.all():
-                await settle(
+                await record_decision(
                     session, approval_id, "rejected", actor_id=self.caller.user_id, via="superseded", message=SUPERSEDED
                 )
 
@@ -185,7 +185,7 @@ class ToolGate:
                 if status == "expired" and approval.expires_at > datetime.now(UTC):
                     status = None  # only the sweeper expires approvals
                 else:
-                    await settle(
+                    await record_decision(
                         session,
                         approval.id,
                         status,

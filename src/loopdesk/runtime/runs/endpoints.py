@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from psycopg_pool import AsyncConnectionPool
 
 from loopdesk.auth.credentials import Credential
 from loopdesk.auth.deps import CurrentCredential, CurrentUser
-from loopdesk.auth.watch import CredentialWatch
-from loopdesk.core.db import Database, SessionDep
+from loopdesk.core.db import SessionDep
+from loopdesk.core.deps import RateLimiterDep, SettingsDep
 from loopdesk.core.errors import BadRequest, Conflict
 from loopdesk.runtime.custom_auth import Authorizer
-from loopdesk.runtime.deps import GraphsDep
-from loopdesk.runtime.graphs import GraphRegistry
+from loopdesk.runtime.deps import GraphsDep, Readers, ReadersDep
 from loopdesk.runtime.paging import render_page
-from loopdesk.runtime.runs.events import EventBus, dumps, has_event
+from loopdesk.runtime.runs.events import dumps, has_event
 from loopdesk.runtime.runs.limits import RunRateLimit, check_run_rate
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import RunCancelMany, RunCreate, RunListQuery, RunRead, RunStatus, StreamMode
@@ -53,35 +50,7 @@ def _run_path(run: Run) -> str:
     return f"/threads/{run.thread_id}/runs/{run.run_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class _Reader:
-    """What streaming and waiting endpoints need from the process: the pool, the bus, the settings, and
-    the watch that ends a response when the caller's credential is revoked."""
-
-    pool: AsyncConnectionPool
-    bus: EventBus
-    heartbeat: float
-    database: Database
-    graphs: GraphRegistry
-    watch: CredentialWatch
-
-
-async def _reader(request: Request) -> _Reader:
-    state = request.app.state
-    return _Reader(
-        pool=state.persistence.pool,
-        bus=state.event_bus,
-        heartbeat=state.settings.runtime.heartbeat_seconds,
-        database=state.database,
-        graphs=state.graphs,
-        watch=state.credential_watch,
-    )
-
-
-ReaderDep = Annotated[_Reader, Depends(_reader)]
-
-
-async def _resume_after(reader: _Reader, run_id: uuid.UUID, last_event_id: str | None) -> int:
+async def _resume_after(reader: Readers, run_id: uuid.UUID, last_event_id: str | None) -> int:
     """The seq a join-stream continues after: the `Last-Event-ID` when it names an event of this run's
     log, else 0. An id the log never had (another server's, a mangled one) replays the whole log, as
     LangGraph's server continues from the start of what it retains instead of refusing."""
@@ -105,7 +74,7 @@ def _stream_modes(values: list[str] | None) -> list[str] | None:
 
 
 def _sse(
-    reader: _Reader,
+    reader: Readers,
     run: Run,
     caller: User,
     credential: Credential,
@@ -131,7 +100,7 @@ def _sse(
 
 
 def _waiting(
-    reader: _Reader, thread_id: uuid.UUID, run_id: uuid.UUID, credential: Credential, *, missing: Any = None
+    reader: Readers, thread_id: uuid.UUID, run_id: uuid.UUID, credential: Credential, *, missing: Any = None
 ) -> StreamingResponse:
     """A JSON body sent once the run ends; newlines keep the connection alive meanwhile (JSON allows
     leading whitespace). A client that loses it re-reads the outcome from `Location` (join).
@@ -174,7 +143,7 @@ async def stream_run(
     user: CurrentUser,
     credential: CurrentCredential,
     service: ServiceDep,
-    reader: ReaderDep,
+    reader: ReadersDep,
 ) -> StreamingResponse:
     """Start a run and stream its events (SSE: `metadata` first, `end` last, resumable with
     `Last-Event-ID` at the `Location` given)."""
@@ -190,7 +159,7 @@ async def wait_run(
     user: CurrentUser,
     credential: CurrentCredential,
     service: ServiceDep,
-    reader: ReaderDep,
+    reader: ReadersDep,
 ) -> StreamingResponse:
     """Start a run and answer with its final state values (`__error__` if it failed)."""
     run = await service.create(user, thread_id, data)
@@ -236,7 +205,7 @@ async def cancel_run(
     run_id: uuid.UUID,
     user: CurrentUser,
     service: ServiceDep,
-    reader: ReaderDep,
+    reader: ReadersDep,
     credential: CurrentCredential,
     wait: Annotated[bool, Query(description="answer once the run has stopped")] = False,
     action: CancelAction = "interrupt",
@@ -258,7 +227,7 @@ async def join_run(
     user: CurrentUser,
     credential: CurrentCredential,
     service: ServiceDep,
-    reader: ReaderDep,
+    reader: ReadersDep,
 ) -> StreamingResponse:
     """Wait for the run to end; answers with the thread's final values."""
     run = await service.get(user, thread_id, run_id)
@@ -272,7 +241,7 @@ async def join_stream(
     user: CurrentUser,
     credential: CurrentCredential,
     service: ServiceDep,
-    reader: ReaderDep,
+    reader: ReadersDep,
     stream_mode: Annotated[list[str] | None, Query(max_length=20)] = None,
     cancel_on_disconnect: bool = False,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
@@ -297,7 +266,7 @@ async def create_stateless_run(data: RunCreate, response: Response, user: Curren
 
 @router.post("/runs/stream", response_class=StreamingResponse, dependencies=[RunRateLimit])
 async def stream_stateless_run(
-    data: RunCreate, user: CurrentUser, credential: CurrentCredential, service: ServiceDep, reader: ReaderDep
+    data: RunCreate, user: CurrentUser, credential: CurrentCredential, service: ServiceDep, reader: ReadersDep
 ) -> StreamingResponse:
     run = await service.create(user, None, data)
     await service.session.commit()
@@ -306,7 +275,7 @@ async def stream_stateless_run(
 
 @router.post("/runs/wait", dependencies=[RunRateLimit])
 async def wait_stateless_run(
-    data: RunCreate, user: CurrentUser, credential: CurrentCredential, service: ServiceDep, reader: ReaderDep
+    data: RunCreate, user: CurrentUser, credential: CurrentCredential, service: ServiceDep, reader: ReadersDep
 ) -> StreamingResponse:
     run = await service.create(user, None, data)
     await service.session.commit()
@@ -315,13 +284,16 @@ async def wait_stateless_run(
 
 @router.post("/runs/batch", response_model=list[RunRead])
 async def create_run_batch(
-    data: Annotated[list[RunCreate], ...], request: Request, user: CurrentUser, service: ServiceDep
+    data: Annotated[list[RunCreate], ...],
+    user: CurrentUser,
+    service: ServiceDep,
+    limiter: RateLimiterDep,
+    settings: SettingsDep,
 ) -> list[RunRead]:
     """Several stateless background runs at once (all or none are created)."""
     if len(data) > 100:
         raise BadRequest("At most 100 runs per batch", detail={"count": len(data)})
-    state = request.app.state
-    await check_run_rate(state.rate_limiter, state.settings.sessions, user, cost=max(1, len(data)))
+    await check_run_rate(limiter, settings.sessions, user, cost=max(1, len(data)))
     return [RunRead.model_validate(await service.create(user, None, item)) for item in data]
 
 

@@ -11,7 +11,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +34,7 @@ from loopdesk.runtime.runs.context import graph_context
 from loopdesk.runtime.runs.events import EventWriter, Publisher, last_seq
 from loopdesk.runtime.runs.lifecycle import close_log, notify, settle_thread
 from loopdesk.runtime.runs.models import Run
+from loopdesk.runtime.runs.repository import ClaimedRun
 from loopdesk.runtime.runs.schemas import TERMINAL
 from loopdesk.runtime.serde import to_jsonable
 from loopdesk.runtime.store.scoped import ScopedStore
@@ -56,35 +56,6 @@ INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
     sqlalchemy.exc.InterfaceError,
 )
 MAX_ATTEMPTS = 5
-
-
-@dataclass
-class Prepared:
-    run_id: uuid.UUID
-    thread_id: uuid.UUID
-    attempt: int
-    kwargs: dict[str, Any]
-    metadata: dict[str, Any]
-    owner_id: uuid.UUID
-    assistant_id: uuid.UUID
-    resumed: bool
-    cancel_action: str | None
-    last_seq: int | None = None  # the log's last event when taken up, if read with the run
-
-    @classmethod
-    def of(cls, run: Run, *, resumed: bool) -> Prepared:
-        """What the executor needs of a run row, read once (the session closes before the graph runs)."""
-        return cls(
-            run_id=run.run_id,
-            thread_id=run.thread_id,
-            attempt=run.attempt,
-            kwargs=dict(run.kwargs),
-            metadata=dict(run.metadata_),
-            owner_id=run.owner_id,
-            assistant_id=run.assistant_id,
-            resumed=resumed,
-            cancel_action=run.cancel_action,
-        )
 
 
 def _settled(run: Run) -> bool:
@@ -144,33 +115,33 @@ class RunExecutor:
             run = await session.get(Run, run_id)
             if run is None or _settled(run):
                 return
-            prepared = Prepared.of(run, resumed=True)
-        if prepared.cancel_action:
+            claimed = ClaimedRun.of(run, resumed=True)
+        if claimed.cancel_action:
             log.info("runs.cancelled", run_id=str(run_id))
-            async with self._graph_for(prepared) as graph:
-                await self._finish_cancelled(prepared, graph)
+            async with self._graph_for(claimed) as graph:
+                await self._finish_cancelled(claimed, graph)
         else:
             log.info("runs.handed_back", run_id=str(run_id))  # the worker is stopping
-            await self._requeue(prepared)
+            await self._requeue(claimed)
 
     @asynccontextmanager
-    async def _graph_for(self, prepared: Prepared) -> AsyncIterator[Pregel | None]:
+    async def _graph_for(self, claimed: ClaimedRun) -> AsyncIterator[Pregel | None]:
         """The run's graph to read its state with; None when this worker does not serve it or it fails to open."""
-        registered = self.graphs.get(prepared.kwargs["graph_id"])
+        registered = self.graphs.get(claimed.kwargs["graph_id"])
         async with AsyncExitStack() as stack:
             graph = None
             if registered is not None:
                 opening = registered.open(
-                    self._config(prepared),
+                    self._config(claimed),
                     access="threads.read",
                     checkpointer=self.persistence.checkpointer,
                     store=self.persistence.store,
-                    user=runtime_user(prepared.owner_id),
+                    user=runtime_user(claimed.owner_id),
                 )
                 try:
                     graph = await stack.enter_async_context(opening)
                 except Exception as exc:  # noqa: BLE001 - the run still ends; its thread keeps its last values
-                    log.warning("runs.graph_not_opened", run_id=str(prepared.run_id), error=type(exc).__name__)
+                    log.warning("runs.graph_not_opened", run_id=str(claimed.run_id), error=type(exc).__name__)
             yield graph
 
     async def _execute(self, run_id: uuid.UUID) -> None:
@@ -178,39 +149,39 @@ class RunExecutor:
             await self._execute_in(run_id, graphs)
 
     async def _execute_in(self, run_id: uuid.UUID, graphs: AsyncExitStack) -> None:
-        prepared = await self._start(run_id)
-        if prepared is None:
+        claimed = await self._start(run_id)
+        if claimed is None:
             return
-        bound = log.bind(run_id=str(run_id), thread_id=str(prepared.thread_id), attempt=prepared.attempt)
-        if prepared.cancel_action:  # cancelled while no worker held it
-            await self._finish_cancelled(prepared, None)
+        bound = log.bind(run_id=str(run_id), thread_id=str(claimed.thread_id), attempt=claimed.attempt)
+        if claimed.cancel_action:  # cancelled while no worker held it
+            await self._finish_cancelled(claimed, None)
             return
-        registered = self.graphs.get(prepared.kwargs["graph_id"])
-        config = self._config(prepared)
+        registered = self.graphs.get(claimed.kwargs["graph_id"])
+        config = self._config(claimed)
         if registered is None:
-            missing = LookupError(f"graph {prepared.kwargs['graph_id']!r} is not served by this worker")
-            await self._finish(prepared, None, config, error=missing)
+            missing = LookupError(f"graph {claimed.kwargs['graph_id']!r} is not served by this worker")
+            await self._finish(claimed, None, config, error=missing)
             return
         pool = self.persistence.pool
-        seq = prepared.last_seq if prepared.last_seq is not None else await last_seq(pool, run_id)
+        seq = claimed.last_seq if claimed.last_seq is not None else await last_seq(pool, run_id)
         writer = EventWriter(pool, run_id, seq + 1, self.publisher)
         graph: Pregel | None = None
-        timer = RUN_DURATION.labels(prepared.kwargs["graph_id"]).time()
+        timer = RUN_DURATION.labels(claimed.kwargs["graph_id"]).time()
         timer.__enter__()
         try:
-            store = ScopedStore.for_owner(self.persistence.store, prepared.owner_id)
+            store = ScopedStore.for_owner(self.persistence.store, claimed.owner_id)
             opening = registered.open(
                 config,
                 access="threads.create_run",
                 checkpointer=self.persistence.checkpointer,
                 store=store,
-                user=runtime_user(prepared.owner_id),
-                context=dict(prepared.kwargs.get("context") or {}),
+                user=runtime_user(claimed.owner_id),
+                context=dict(claimed.kwargs.get("context") or {}),
             )
             graph = await graphs.enter_async_context(opening)
             if writer.seq == 0:
-                writer.emit("metadata", {"run_id": str(run_id), "attempt": prepared.attempt})
-            await self._stream(prepared, graph, config, writer)
+                writer.emit("metadata", {"run_id": str(run_id), "attempt": claimed.attempt})
+            await self._stream(claimed, graph, config, writer)
         except asyncio.CancelledError:
             await asyncio.shield(writer.close())
             raise  # execute() finishes the run as cancelled, or hands it back to the queue
@@ -221,34 +192,23 @@ class RunExecutor:
         except Exception as exc:  # noqa: BLE001 - the graph's failure is the run's outcome, not the worker's
             await writer.close()
             bound.info("runs.failed", error=type(exc).__name__)
-            await self._finish(prepared, graph, config, error=exc)
+            await self._finish(claimed, graph, config, error=exc)
             return
         finally:
             timer.__exit__(None, None, None)
         await writer.close()
-        await self._finish(prepared, graph, config)
+        await self._finish(claimed, graph, config)
         bound.info("runs.finished")
 
     # -- phases ----------------------------------------------------------------------------------
 
-    async def _start(self, run_id: uuid.UUID) -> Prepared | None:
-        started = await repository.start(self.persistence.pool, run_id, max_attempts=MAX_ATTEMPTS)
-        if started is None:  # a cancel waiting, attempts used up, settled or gone
+    async def _start(self, run_id: uuid.UUID) -> ClaimedRun | None:
+        claimed = await repository.start(self.persistence.pool, run_id, max_attempts=MAX_ATTEMPTS)
+        if claimed is None:  # a cancel waiting, attempts used up, settled or gone
             return await self._start_otherwise(run_id)
-        return Prepared(
-            run_id=started.run_id,
-            thread_id=started.thread_id,
-            attempt=started.attempt,
-            kwargs=started.kwargs,
-            metadata=started.metadata,
-            owner_id=started.owner_id,
-            assistant_id=started.assistant_id,
-            resumed=started.attempt > 1,  # taken up before: continue from its last checkpoint
-            cancel_action=None,
-            last_seq=started.last_seq,
-        )
+        return claimed
 
-    async def _start_otherwise(self, run_id: uuid.UUID) -> Prepared | None:
+    async def _start_otherwise(self, run_id: uuid.UUID) -> ClaimedRun | None:
         """Every case of taking a run up, in one ORM transaction (the common one is `repository.start`)."""
         async with self.database.sessionmaker() as session, session.begin():
             # Lock order everywhere: the thread's row, then its runs' (as run creation does). The thread is found
@@ -265,7 +225,7 @@ class RunExecutor:
             if run is None or _settled(run):
                 return None
             if run.cancel_action is not None:  # cancelled while no worker held it: closed, never started
-                return Prepared.of(run, resumed=True)
+                return ClaimedRun.of(run, resumed=True)
             if run.attempt >= MAX_ATTEMPTS:
                 run.status = "error"
                 run.error = {"error": "RunAbandoned", "message": f"gave up after {run.attempt} attempts"}
@@ -280,39 +240,39 @@ class RunExecutor:
             run.updated_at = datetime.now(UTC)
             if thread is not None:
                 thread.status = "busy"
-            return Prepared.of(run, resumed=resumed)
+            return ClaimedRun.of(run, resumed=resumed)
 
-    def _config(self, prepared: Prepared) -> dict[str, Any]:
-        config = dict(prepared.kwargs.get("config") or {})
+    def _config(self, claimed: ClaimedRun) -> dict[str, Any]:
+        config = dict(claimed.kwargs.get("config") or {})
         ids = {
-            "thread_id": str(prepared.thread_id),
-            "run_id": str(prepared.run_id),
-            "assistant_id": str(prepared.assistant_id),
-            "graph_id": prepared.kwargs["graph_id"],
-            "user_id": str(prepared.owner_id),
+            "thread_id": str(claimed.thread_id),
+            "run_id": str(claimed.run_id),
+            "assistant_id": str(claimed.assistant_id),
+            "graph_id": claimed.kwargs["graph_id"],
+            "user_id": str(claimed.owner_id),
         }
         configurable = {**config.get("configurable", {}), **ids}
-        if prepared.kwargs.get("checkpoint_id"):
-            configurable["checkpoint_id"] = prepared.kwargs["checkpoint_id"]
+        if claimed.kwargs.get("checkpoint_id"):
+            configurable["checkpoint_id"] = claimed.kwargs["checkpoint_id"]
         config["configurable"] = configurable
-        config["metadata"] = {**config.get("metadata", {}), **prepared.metadata, **ids}
+        config["metadata"] = {**config.get("metadata", {}), **claimed.metadata, **ids}
         return config
 
-    async def _input(self, prepared: Prepared) -> Any:
-        if prepared.resumed:  # a retried attempt continues from the run's last checkpoint, if it wrote one
+    async def _input(self, claimed: ClaimedRun) -> Any:
+        if claimed.resumed:  # a retried attempt continues from the run's last checkpoint, if it wrote one
             async with self.persistence.pool.connection() as conn:
                 cursor = await conn.execute(
                     "SELECT 1 FROM checkpoints WHERE thread_id = %s AND metadata->>'run_id' = %s LIMIT 1",
-                    (str(prepared.thread_id), str(prepared.run_id)),
+                    (str(claimed.thread_id), str(claimed.run_id)),
                 )
                 if await cursor.fetchone() is not None:
                     return None
-        if prepared.kwargs.get("command"):
-            return _command(prepared.kwargs["command"])
-        return prepared.kwargs.get("input")
+        if claimed.kwargs.get("command"):
+            return _command(claimed.kwargs["command"])
+        return claimed.kwargs.get("input")
 
-    async def _stream(self, prepared: Prepared, graph: Pregel, config: dict[str, Any], writer: EventWriter) -> None:
-        kwargs = prepared.kwargs
+    async def _stream(self, claimed: ClaimedRun, graph: Pregel, config: dict[str, Any], writer: EventWriter) -> None:
+        kwargs = claimed.kwargs
         requested: list[str] = kwargs.get("stream_mode") or ["values"]
         native = {"messages" if m in ("messages", "messages-tuple") else m for m in requested} - {"events"}
         options: dict[str, Any] = {
@@ -325,7 +285,7 @@ class RunExecutor:
             options["durability"] = kwargs["durability"]
         options["context"] = graph_context(graph, kwargs.get("context"))  # always: a schema's defaults apply
         router = _ChunkRouter(requested, writer, subgraphs=bool(kwargs.get("stream_subgraphs")))
-        graph_input = await self._input(prepared)
+        graph_input = await self._input(claimed)
         if "events" in requested:
             async for event in graph.astream_events(graph_input, config, version="v2", **options):
                 if event["event"] == "on_chain_stream" and not event.get("parent_ids"):
@@ -336,36 +296,36 @@ class RunExecutor:
             async for chunk in graph.astream(graph_input, config, **options):
                 router.route(chunk)
 
-    async def _snapshot(self, graph: Pregel | None, prepared: Prepared) -> tuple[Any, dict[str, Any]]:
+    async def _snapshot(self, graph: Pregel | None, claimed: ClaimedRun) -> tuple[Any, dict[str, Any]]:
         if graph is None:
             return None, {}
-        snapshot = await graph.aget_state({"configurable": {"thread_id": str(prepared.thread_id)}})
+        snapshot = await graph.aget_state({"configurable": {"thread_id": str(claimed.thread_id)}})
         interrupts = {task.id: [interrupt_of(i) for i in task.interrupts] for task in snapshot.tasks if task.interrupts}
         return to_jsonable(snapshot.values), interrupts
 
     async def _finish(
-        self, prepared: Prepared, graph: Pregel | None, config: dict[str, Any], *, error: BaseException | None = None
+        self, claimed: ClaimedRun, graph: Pregel | None, config: dict[str, Any], *, error: BaseException | None = None
     ) -> None:
-        if not await self._record(prepared, graph, error):
+        if not await self._record(claimed, graph, error):
             # A cancel accepted before the end was recorded stands. Its abort is on the way: shielded,
             # so that landing now cannot leave the thread unsettled (a second finish finds it settled).
-            await asyncio.shield(self._finish_cancelled(prepared, graph))
+            await asyncio.shield(self._finish_cancelled(claimed, graph))
 
-    async def _record(self, prepared: Prepared, graph: Pregel | None, error: BaseException | None) -> bool:
+    async def _record(self, claimed: ClaimedRun, graph: Pregel | None, error: BaseException | None) -> bool:
         """The run's outcome, its log's end and its thread's state, in one transaction; False (nothing
         recorded) when a cancel was accepted meanwhile."""
         try:
-            values, interrupts = await self._snapshot(graph, prepared)
+            values, interrupts = await self._snapshot(graph, claimed)
         except Exception as exc:  # noqa: BLE001 - a state we cannot read still ends the run
             values, interrupts = None, {}
             error = error or exc
-        if not prepared.kwargs.get("webhook"):  # the common case, in one statement
+        if not claimed.kwargs.get("webhook"):  # the common case, in one statement
             status, output, failure, events = _outcome(values, interrupts, error)
-            kwargs = prepared.kwargs
+            kwargs = claimed.kwargs
             recorded = await repository.finish(
                 self.persistence.pool,
-                prepared.run_id,
-                prepared.thread_id,
+                claimed.run_id,
+                claimed.thread_id,
                 status=status,
                 output=output,
                 error=failure,
@@ -378,15 +338,15 @@ class RunExecutor:
                 RUNS_FINISHED.labels(kwargs["graph_id"], status).inc()
                 return True
         async with self.database.sessionmaker() as session, session.begin():
-            thread = await session.get(Thread, prepared.thread_id, with_for_update=True)
-            run = await session.get(Run, prepared.run_id, with_for_update=True)
+            thread = await session.get(Thread, claimed.thread_id, with_for_update=True)
+            run = await session.get(Run, claimed.run_id, with_for_update=True)
             if run is None or thread is None:
                 return True
             if run.cancel_action is not None:
                 return False
             run.status, run.output, run.error, events = _outcome(values, interrupts, error)
             run.updated_at = datetime.now(UTC)
-            RUNS_FINISHED.labels(prepared.kwargs["graph_id"], run.status).inc()
+            RUNS_FINISHED.labels(claimed.kwargs["graph_id"], run.status).inc()
             await close_log(session, run.run_id, events)
             await settle_thread(
                 session, thread, finished=run, values=values, interrupts=interrupts, failed=error is not None
@@ -400,45 +360,45 @@ class RunExecutor:
         if run.kwargs.get("webhook"):
             await defer(session, WEBHOOK_TASK, {"run_id": str(run.run_id)})
 
-    async def _finish_cancelled(self, prepared: Prepared, graph: Pregel | None) -> None:
+    async def _finish_cancelled(self, claimed: ClaimedRun, graph: Pregel | None) -> None:
         """Honour the run's cancel: its checkpoints go first on rollback (again is harmless), then the
         run's end, its thread's state and the cleared `cancel_action` commit together, so that a
         reader who sees the run stopped also sees its thread settled."""
         async with self.database.sessionmaker() as session, session.begin():
-            action = await session.scalar(select(Run.cancel_action).where(Run.run_id == prepared.run_id))
+            action = await session.scalar(select(Run.cancel_action).where(Run.run_id == claimed.run_id))
             if action == "rollback":
-                await roll_back_run(session, prepared.thread_id, prepared.run_id)
+                await roll_back_run(session, claimed.thread_id, claimed.run_id)
         values, interrupts = None, None
         if graph is not None:
             try:
-                values, interrupts = await self._snapshot(graph, prepared)
+                values, interrupts = await self._snapshot(graph, claimed)
             except Exception:  # noqa: BLE001 - keep the thread's previous copy
                 values, interrupts = None, None
         async with self.database.sessionmaker() as session, session.begin():
-            thread = await session.get(Thread, prepared.thread_id, with_for_update=True)
-            run = await session.get(Run, prepared.run_id, with_for_update=True)
+            thread = await session.get(Thread, claimed.thread_id, with_for_update=True)
+            run = await session.get(Run, claimed.run_id, with_for_update=True)
             if run is None or thread is None or _settled(run):
                 return  # gone, or honoured by a finish that got here first
             if run.cancel_action == "rollback":
                 await session.delete(run)
                 await session.flush()
-                await notify(session, prepared.run_id)
+                await notify(session, claimed.run_id)
                 await settle_thread(session, thread, finished=None, values=values, interrupts=interrupts)
                 return
             run.status = "interrupted"
             run.cancel_action = None  # honoured: readers may now take the run as stopped
             run.updated_at = datetime.now(UTC)
-            RUNS_FINISHED.labels(prepared.kwargs["graph_id"], "interrupted").inc()
+            RUNS_FINISHED.labels(claimed.kwargs["graph_id"], "interrupted").inc()
             await close_log(session, run.run_id, [("end", None)])
             await settle_thread(session, thread, finished=run, values=values, interrupts=interrupts)
             await stamp_messages(session, thread.thread_id, run.run_id, run.created_at, values, run.updated_at)
 
-    async def _requeue(self, prepared: Prepared) -> None:
+    async def _requeue(self, claimed: ClaimedRun) -> None:
         async with self.database.sessionmaker() as session, session.begin():
-            job_id = await defer(session, RUN_TASK, {"run_id": str(prepared.run_id)}, lock=str(prepared.thread_id))
+            job_id = await defer(session, RUN_TASK, {"run_id": str(claimed.run_id)}, lock=str(claimed.thread_id))
             await session.execute(
                 text("UPDATE runs SET job_id = :job_id WHERE run_id = :run_id"),
-                {"job_id": job_id, "run_id": prepared.run_id},
+                {"job_id": job_id, "run_id": claimed.run_id},
             )
 
 

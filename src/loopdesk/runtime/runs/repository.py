@@ -146,8 +146,9 @@ async def create(db: AsyncSession, run: Run, thread: Thread, *, scheduled_at: da
 
 
 @dataclass(frozen=True, slots=True)
-class Started:
-    """A run a worker now holds: what it executes, and where its event log goes on."""
+class ClaimedRun:
+    """A run a worker holds: what it executes, read once (no database session stays open while the graph
+    runs), whether an earlier attempt took it up, a cancel waiting, and where its event log goes on."""
 
     run_id: uuid.UUID
     thread_id: uuid.UUID
@@ -156,21 +157,47 @@ class Started:
     metadata: dict[str, Any]
     owner_id: uuid.UUID
     assistant_id: uuid.UUID
-    last_seq: int
+    resumed: bool  # taken up before: continue from its last checkpoint
+    cancel_action: str | None = None
+    last_seq: int | None = None  # None: not read with the run
+
+    @classmethod
+    def of(cls, run: Run, *, resumed: bool) -> ClaimedRun:
+        return cls(
+            run_id=run.run_id,
+            thread_id=run.thread_id,
+            attempt=run.attempt,
+            kwargs=dict(run.kwargs),
+            metadata=dict(run.metadata_),
+            owner_id=run.owner_id,
+            assistant_id=run.assistant_id,
+            resumed=resumed,
+            cancel_action=run.cancel_action,
+        )
 
 
 def _json(value: Any) -> Jsonb | None:
     return None if value is None else Jsonb(value, dumps=dumps)
 
 
-async def start(pool: AsyncConnectionPool, run_id: uuid.UUID, *, max_attempts: int) -> Started | None:
+async def start(pool: AsyncConnectionPool, run_id: uuid.UUID, *, max_attempts: int) -> ClaimedRun | None:
     """Take the run up (running, one more attempt); None when it needs the general path."""
     async with pool.connection() as conn:
         cursor = await conn.execute(_START, {"run_id": run_id, "max_attempts": max_attempts})
         row = await cursor.fetchone()
     if row is None:
         return None
-    return Started(**{key: row[key] for key in Started.__slots__})  # type: ignore[attr-defined]
+    return ClaimedRun(
+        run_id=row["run_id"],
+        thread_id=row["thread_id"],
+        attempt=row["attempt"],
+        kwargs=row["kwargs"],
+        metadata=row["metadata"],
+        owner_id=row["owner_id"],
+        assistant_id=row["assistant_id"],
+        resumed=row["attempt"] > 1,  # an earlier attempt took it up
+        last_seq=row["last_seq"],
+    )
 
 
 async def finish(

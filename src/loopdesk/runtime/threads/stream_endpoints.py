@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from loopdesk.auth.deps import CurrentCredential, CurrentUser
 from loopdesk.core.db import SessionDep
 from loopdesk.runtime.custom_auth import Authorizer
-from loopdesk.runtime.deps import GraphsDep, PersistenceDep
-from loopdesk.runtime.runs.endpoints import SSE_HEADERS, ReaderDep
+from loopdesk.runtime.deps import GraphsDep, PersistenceDep, ReadersDep
+from loopdesk.runtime.runs.endpoints import SSE_HEADERS
 from loopdesk.runtime.runs.events import EventBus, dumps, fetch, thread_key, wait_for
 from loopdesk.runtime.runs.limits import RunRateLimit
 from loopdesk.runtime.runs.schemas import Command, MultitaskStrategy, RunCreate
@@ -131,7 +131,7 @@ async def stream_thread_events(
     user: CurrentUser,
     credential: CurrentCredential,
     threads: ThreadServiceDep,
-    reader: ReaderDep,
+    reader: ReadersDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
 ) -> StreamingResponse:
     """Protocol events of the thread's runs on `channels` (and `namespaces` / `depth`), after `since`

@@ -113,7 +113,7 @@ async def open_approval(
     return approval
 
 
-async def settle(
+async def record_decision(
     session: AsyncSession,
     approval_id: uuid.UUID,
     status: str,
@@ -222,7 +222,7 @@ class ApprovalService:
             spec = self.tools.spec(approval.tool_name) if self.tools is not None else None
             if spec is not None and (problem := self.tools.validate(spec, edited)) is not None:  # type: ignore[union-attr]
                 raise InvalidArguments(detail={"reason": problem})
-        decided = await settle(
+        decided = await record_decision(
             self.session,
             approval.id,
             decision.status,
@@ -292,7 +292,7 @@ async def expire_due(database: Any, graphs: GraphRegistry, *, batch: int = 100) 
             ).all()
             for approval in rows:
                 thread = await session.get(Thread, approval.thread_id, with_for_update=True)
-                decided = await settle(session, approval.id, "expired", actor_id=None, via="expiry")
+                decided = await record_decision(session, approval.id, "expired", actor_id=None, via="expiry")
                 if decided is None:
                     continue
                 await session.refresh(approval)
