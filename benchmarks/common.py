@@ -130,7 +130,8 @@ def served_loopdesk(
 ) -> Iterator[tuple[str, str, dict[str, str]]]:
     """An embedded PostgreSQL and a `loopdesk serve` on it, with the benchmark user signed in:
     (database URL, base URL, auth headers). One user drives every run, so its run limit is lifted.
-    `split`: the API in one process (`serve --no-worker`), the runs in a `loopdesk worker` process."""
+    `split`: the worker is `serve`'s child process (its default, LOOPDESK_WORKER_PROCESS); else it runs in the API's
+    event loop."""
     from loopdesk.core.embedded import leave_embedded_postgres
 
     data_dir = Path(tempfile.mkdtemp(prefix=f"loopdesk-bench-{name}-"))
@@ -146,30 +147,20 @@ def served_loopdesk(
         "LOOPDESK_DB_POOL_SIZE": "20",
         "LOOPDESK_LOGIN_LIMIT_PER_IP": "1000/minute",
         "LOOPDESK_RUN_RATE_LIMIT": "100000/minute",
+        "LOOPDESK_WORKER_PROCESS": "true" if split else "false",
         **(env or {}),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "loopdesk", "serve", "--port", str(port), *args, *(("--no-worker",) if split else ())],
+        [sys.executable, "-m", "loopdesk", "serve", "--port", str(port), *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    worker = None
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base}/api/v1/health", server)
-        if split:  # after the server migrated the database
-            config = [arg for pair in zip(args, args[1:], strict=False) if pair[0] == "--config" for arg in pair]
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "loopdesk", "worker", *config],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
         yield url, base, {"Authorization": f"Bearer {bench_token(base)}"}
     finally:
-        for process in (worker, server):
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
+        server.terminate()
+        server.wait(timeout=60)
         leave_embedded_postgres(data_dir)

@@ -45,8 +45,8 @@ PINS = {"official": OFFICIAL_REQUIREMENTS[:2], "aegra": AEGRA_REQUIREMENTS[:1]}
 LABELS = {
     "floor": "floor (in-process ainvoke)",
     **PEERS,
-    "loopdesk": "loopdesk (serve: API + worker in one process)",
-    "loopdesk-split": "loopdesk (serve --no-worker + loopdesk worker)",
+    "loopdesk": "loopdesk (worker in the API process)",
+    "loopdesk-split": "loopdesk (worker as serve's child process: the default)",
 }
 
 
@@ -125,7 +125,7 @@ def main(
     runs: int = typer.Option(300, help="Runs per scenario and concurrency level."),
     levels: str = typer.Option("1,10,50", help="Concurrency levels, comma-separated."),
     peers: str = typer.Option("official,aegra", help="Peer servers to measure too, comma-separated ('' for none)."),
-    split: bool = typer.Option(True, help="Also measure the two-process layout (API and worker apart)."),
+    split: bool = typer.Option(True, help="Also measure serve's default layout: its worker as a child process."),
     output: Path = typer.Option(ROOT / "results" / "runtime.json", help="Where to write the JSON results."),
 ) -> None:
     concurrency_levels = [int(x) for x in levels.split(",")]

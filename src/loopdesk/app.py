@@ -15,8 +15,7 @@ from loopdesk import __version__
 from loopdesk.auth.endpoints import api_keys_router
 from loopdesk.auth.endpoints import router as auth_router
 from loopdesk.auth.watch import CredentialWatch
-from loopdesk.core.db import Database, resolve_database_url
-from loopdesk.core.embedded import leave_embedded_postgres
+from loopdesk.bootstrap import opened
 from loopdesk.core.envelope import ResponseEnvelopeMiddleware
 from loopdesk.core.errors import install_error_handlers
 from loopdesk.core.logging import configure_logging
@@ -26,8 +25,6 @@ from loopdesk.core.middleware import (
     RequestContextMiddleware,
     SeedPathMiddleware,
 )
-from loopdesk.core.migrate import run_migrations
-from loopdesk.core.ratelimit import RateLimiter
 from loopdesk.core.settings import Settings
 from loopdesk.feedback.analytics_endpoints import router as feedback_analytics_router
 from loopdesk.feedback.attachment_deps import upload_body_limit
@@ -48,14 +45,11 @@ from loopdesk.runtime.crons.endpoints import router as crons_router
 from loopdesk.runtime.custom_routes import mount_custom_app
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.info import router as info_router
-from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.runs.endpoints import router as runs_router
-from loopdesk.runtime.runs.events import EventBus, LocalPublisher
-from loopdesk.runtime.runs.redis_fanout import RedisPublisher
 from loopdesk.runtime.store.endpoints import router as store_router
 from loopdesk.runtime.threads.endpoints import router as threads_router
 from loopdesk.runtime.threads.stream_endpoints import router as thread_stream_router
-from loopdesk.runtime.worker import QueueWorker
+from loopdesk.runtime.worker_process import start_worker_process, stop_worker_process
 from loopdesk.sessions.endpoints import router as sessions_router
 from loopdesk.support.config import install_file as install_agents_file
 from loopdesk.support.conversations.endpoints import router as conversations_router
@@ -72,7 +66,6 @@ from loopdesk.tools.approvals.endpoints import seed_router as approvals_seed_rou
 from loopdesk.tools.endpoints import router as tools_router
 from loopdesk.tools.mcp.endpoints import router as mcp_router
 from loopdesk.tools.openapi.endpoints import router as openapi_router
-from loopdesk.tools.setup import start_tools, stop_tools
 from loopdesk.triage.dedup.endpoints import router as dedup_router
 from loopdesk.triage.store.endpoints import router as logs_router
 from loopdesk.users.bootstrap import CreatedAdmin, bootstrap_admin
@@ -93,78 +86,55 @@ CORS_ALLOW_HEADERS = [
 CORS_EXPOSE_HEADERS = ["Content-Location", "Location", "Retry-After", "X-Request-ID", "X-Pagination-Next"]
 
 
-def create_app(settings: Settings | None = None, *, announce: bool = False) -> FastAPI:
+def create_app(settings: Settings | None = None, *, announce: bool = False, worker_process: bool = False) -> FastAPI:
+    """`worker_process`: the queue worker runs as a child process (what `serve` does by default), not in this
+    process's event loop."""
     settings = settings or Settings.load()
     configure_logging(settings.logging)
     graphs = build_registry(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = await asyncio.to_thread(resolve_database_url, settings)
-        allow_demo_backend(settings)  # before the outbound policies below are built
-        if settings.database.migrate_on_start:
-            await asyncio.to_thread(run_migrations, url)
-        database = Database.connect(
-            url,
-            pool_size=settings.database.db_pool_size,
-            max_overflow=settings.database.db_max_overflow,
-            prepared=settings.database.db_prepared_statements,
-        )
-        app.state.database = database
-        app.state.persistence = await Persistence.open(
-            url,
-            max_size=settings.database.db_pool_size,
-            index=graphs.store_index,
-            prepared=settings.database.db_prepared_statements,
-        )
-        redis_url = settings.redis.redis_url.get_secret_value() if settings.redis.redis_url else None
-        app.state.event_bus = EventBus(url, redis_url=redis_url)
-        await app.state.event_bus.start()
-        publisher = RedisPublisher(redis_url) if redis_url else LocalPublisher(app.state.event_bus)
-        app.state.rate_limiter = RateLimiter.from_redis_url(redis_url)
-        worker = (
-            QueueWorker.build(
-                url, settings, database, app.state.persistence, graphs, publisher, limiter=app.state.rate_limiter
-            )
-            if settings.runtime.worker
-            else None
-        )
-        app.state.tools = await start_tools(database, settings, graphs=graphs, persistence=app.state.persistence)
-        await install_agents_file(database, settings, await app.state.tools.fresh_registry())
-        app.state.realtime = Gateway(settings.realtime)
-        app.state.credential_watch = CredentialWatch(database, settings.auth.credential_check_seconds)
-        demo = support_demo = None
-        try:
-            created = await bootstrap_admin(database, settings)
-            async with database.sessionmaker() as session, session.begin():
-                await AssistantService(session, graphs).sync_defaults()
-            if worker is not None:
-                await worker.start()
-            await app.state.credential_watch.start()
-            log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)
-            demo = start_demo_seed(database, settings, graphs, announce=announce)  # after the admin and the worker
-            support_demo = start_support_demo(settings, app.state.tools, graphs)
-            if announce:
-                if demo is not None:  # the first start's demo logs come before the banner, which stays in view
-                    await asyncio.wait({demo}, timeout=DEMO_BEFORE_BANNER_SECONDS)
-                _announce(settings, created)
-            yield
-        finally:
-            await stop_demo_seed(demo)
-            await stop_support_demo(support_demo)
-            await app.state.realtime.close_all()
-            await app.state.credential_watch.stop()
-            if worker is not None:
-                await worker.stop()
-            await stop_tools(app.state.tools)
-            if isinstance(publisher, RedisPublisher):
-                await publisher.close()
-            await app.state.event_bus.stop()
-            await app.state.persistence.close()
-            await database.dispose()
-            if settings.database.database_url is None:
-                await asyncio.to_thread(leave_embedded_postgres, settings.database.data_dir)
-            log.info("app.stopped")
+        allow_demo_backend(settings)  # before the outbound policies are built
+        async with opened(settings, graphs, readers=True) as services:
+            database = services.database
+            app.state.database = database
+            app.state.persistence = services.persistence
+            app.state.event_bus = services.bus
+            app.state.rate_limiter = services.rate_limiter
+            app.state.tools = services.tools
+            worker = services.queue_worker() if settings.runtime.worker and not worker_process else None
+            child = None
+            await install_agents_file(database, settings, await services.tools.fresh_registry())
+            app.state.realtime = Gateway(settings.realtime)
+            app.state.credential_watch = CredentialWatch(database, settings.auth.credential_check_seconds)
+            demo = support_demo = None
+            try:
+                created = await bootstrap_admin(database, settings)
+                async with database.sessionmaker() as session, session.begin():
+                    await AssistantService(session, graphs).sync_defaults()
+                if worker is not None:
+                    await worker.start()
+                elif settings.runtime.worker:
+                    child = app.state.worker_process = start_worker_process(settings, services.url)
+                await app.state.credential_watch.start()
+                log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)
+                demo = start_demo_seed(database, settings, graphs, announce=announce)  # after the admin and worker
+                support_demo = start_support_demo(settings, services.tools, graphs)
+                if announce:
+                    if demo is not None:  # the first start's demo logs come before the banner, which stays in view
+                        await asyncio.wait({demo}, timeout=DEMO_BEFORE_BANNER_SECONDS)
+                    _announce(settings, created)
+                yield
+            finally:
+                await stop_demo_seed(demo)
+                await stop_support_demo(support_demo)
+                await app.state.realtime.close_all()
+                await app.state.credential_watch.stop()
+                if worker is not None:
+                    await worker.stop()
+                await stop_worker_process(child)
+        log.info("app.stopped")
 
     app = FastAPI(
         title="loopdesk",

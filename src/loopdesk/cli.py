@@ -69,8 +69,8 @@ def serve(
         bool, typer.Option("--no-worker", help="Serve the API only; runs execute in `loopdesk worker` processes.")
     ] = False,
 ) -> None:
-    """Start the service: database (embedded unless LOOPDESK_DATABASE_URL is set), migrations, API and
-    an in-process queue worker."""
+    """Start the service: database (embedded unless LOOPDESK_DATABASE_URL is set), migrations, API and a
+    queue worker (a child process unless LOOPDESK_WORKER_PROCESS=false)."""
     import uvicorn
 
     from loopdesk.app import create_app
@@ -88,7 +88,7 @@ def serve(
         settings.runtime.worker = False
     configure_logging(settings.logging)
     try:
-        application = create_app(settings, announce=True)
+        application = create_app(settings, announce=True, worker_process=settings.runtime.worker_process)
     except ConfigFileError as exc:
         console.print(f"[bold red]graph configuration error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -112,6 +112,7 @@ def worker(
     concurrency: Annotated[
         int | None, typer.Option(min=1, max=1000, help="Runs executed at once (default: LOOPDESK_WORKER_CONCURRENCY).")
     ] = None,
+    parent: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process is gone (serve's).")] = None,
 ) -> None:
     """Run a queue worker without the HTTP API: executes runs, delivers webhooks, runs the sweeps.
     Start as many as you like, on any host that reaches the database (pair with `serve --no-worker`).
@@ -130,39 +131,18 @@ def worker(
     except ConfigFileError as exc:
         console.print(f"[bold red]graph configuration error:[/] {exc}")
         raise typer.Exit(2) from None
+    if parent is not None:
+        from loopdesk.runtime.worker_process import stop_with_parent
+
+        stop_with_parent(parent)
     asyncio.run(_worker(settings, graphs))
 
 
 async def _worker(settings: Settings, graphs) -> None:  # type: ignore[no-untyped-def]
-    from loopdesk.core.db import Database, resolve_database_url
-    from loopdesk.core.embedded import leave_embedded_postgres
-    from loopdesk.core.migrate import run_migrations
-    from loopdesk.runtime.persistence import Persistence
-    from loopdesk.runtime.runs.redis_fanout import RedisPublisher
-    from loopdesk.runtime.worker import QueueWorker
-    from loopdesk.tools.setup import start_tools, stop_tools
+    from loopdesk.bootstrap import opened
 
-    url = await asyncio.to_thread(resolve_database_url, settings)
-    if settings.database.migrate_on_start:
-        await asyncio.to_thread(run_migrations, url)
-    prepared = settings.database.db_prepared_statements
-    database = Database.connect(url, pool_size=settings.database.db_pool_size, max_overflow=0, prepared=prepared)
-    persistence = await Persistence.open(
-        url, max_size=settings.database.db_pool_size, index=graphs.store_index, prepared=prepared
-    )
-    # Live events reach API processes through Redis when it is configured, else through the log alone.
-    publisher = RedisPublisher(settings.redis.redis_url.get_secret_value()) if settings.redis.redis_url else None
-    tools = await start_tools(database, settings, graphs=graphs, persistence=persistence)
-    try:
-        await QueueWorker.build(url, settings, database, persistence, graphs, publisher).run_forever()
-    finally:
-        await stop_tools(tools)
-        if publisher is not None:
-            await publisher.close()
-        await persistence.close()
-        await database.dispose()
-        if settings.database.database_url is None:
-            await asyncio.to_thread(leave_embedded_postgres, settings.database.data_dir)
+    async with opened(settings, graphs, readers=False) as services:
+        await services.queue_worker().run_forever()
 
 
 @app.command()

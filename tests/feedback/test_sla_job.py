@@ -402,8 +402,9 @@ class TestSettings:
                 FeedbackSlaSettings(sla_check_interval_seconds=uneven, _env_file=None)
 
     async def test_the_worker_runs_the_check_periodically(self, settings, database_url) -> None:
+        from loopdesk.feedback.tasks import FEEDBACK_SLA_TASK
         from loopdesk.runtime.graphs import GraphRegistry
-        from loopdesk.runtime.worker import FEEDBACK_SLA_TASK, QueueWorker
+        from loopdesk.runtime.worker import QueueWorker
 
         settings.feedback_sla = FeedbackSlaSettings(sla_check_interval_seconds=30, _env_file=None)
         db = Database.connect(database_url, pool_size=1, max_overflow=0)

@@ -6,7 +6,7 @@ import uuid
 import psycopg
 import pytest
 
-from loopdesk.runtime.worker import sweep_expired_threads
+from loopdesk.runtime.threads.tasks import sweep_expired_threads
 from tests.tools.agents import make_agent, say, tool_messages
 
 KEYED = ("tool_calls", "approvals", "thread_messages")

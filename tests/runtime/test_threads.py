@@ -138,7 +138,7 @@ async def test_the_ttl_sweep_deletes_expired_threads_with_their_checkpoints(
 ):
     import psycopg
 
-    from loopdesk.runtime.worker import sweep_expired_threads
+    from loopdesk.runtime.threads.tasks import sweep_expired_threads
 
     client = sdk(server_url, await make_account("ttl"))
     expiring = await client.threads.create(ttl=1)

@@ -5,16 +5,37 @@ all); workers are procrastinate workers, in `serve` or in `loopdesk worker` proc
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from loopdesk.core.db import Database
+    from loopdesk.core.ratelimit import RateLimiter
+    from loopdesk.core.settings import Settings
+    from loopdesk.runtime.graphs import GraphRegistry
+    from loopdesk.runtime.persistence import Persistence
+    from loopdesk.runtime.runs.events import Publisher
 
 QUEUE = "loopdesk"
 RUN_TASK = "loopdesk.execute_run"
 WEBHOOK_TASK = "loopdesk.deliver_webhook"
 OPENAPI_TASK = "loopdesk.import_openapi"
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """What a domain's tasks are built with (each domain registers its own: `<domain>/tasks.py`)."""
+
+    settings: Settings
+    database: Database
+    persistence: Persistence
+    graphs: GraphRegistry
+    publisher: Publisher | None
+    limiter: RateLimiter
 
 
 async def defer(

@@ -132,7 +132,8 @@ async def test_recent_and_taken_over_conversations_stay_open(app, client, make_a
 
 async def test_the_worker_sweeps_every_minute_with_the_configured_quiet_period(app, client, make_account, settings):
     from loopdesk.runtime.graphs import GraphRegistry
-    from loopdesk.runtime.worker import SUPPORT_SWEEP_TASK, QueueWorker
+    from loopdesk.runtime.worker import QueueWorker
+    from loopdesk.support.tasks import SUPPORT_SWEEP_TASK
 
     customer = await make_account("customer")
     thread = await new_thread(client, customer)

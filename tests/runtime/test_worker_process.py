@@ -1,0 +1,32 @@
+"""`serve`'s worker as a child process (LOOPDESK_WORKER_PROCESS): a real `loopdesk worker` executes the API's
+runs, and it stops when the API stops."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from loopdesk.app import create_app
+from loopdesk.core.settings import Settings
+from tests.conftest import register_account
+
+
+async def test_a_worker_child_process_executes_the_api_s_runs_and_stops_with_it(settings: Settings) -> None:
+    app = create_app(settings, worker_process=True)
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as http:
+            account = await register_account(http, "child")
+            response = await asyncio.wait_for(  # only the child executes runs here: the API has no worker
+                http.post(
+                    "/runs/wait", json={"assistant_id": "echo", "input": {"messages": ["hi"]}}, headers=account.headers
+                ),
+                timeout=60,
+            )
+        assert response.status_code == 200, response.text
+        assert response.json()["messages"] == ["hi", "echo: hi"]
+        assert app.state.worker_process.poll() is None  # running
+    assert app.state.worker_process.poll() is not None  # stopped with the app
+    assert app.state.worker_process.returncode == 0  # gracefully: SIGTERM, runs handed back, exit 0
