@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False, work
                 if worker is not None:
                     await worker.start()
                 elif settings.runtime.worker:
-                    child = app.state.worker_process = start_worker_process(settings, services.url)
+                    child = app.state.worker_process = await start_worker_process(settings, services.url)
                 await app.state.credential_watch.start()
                 log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)
                 demo = start_demo_seed(database, settings, graphs, announce=announce)  # after the admin and worker

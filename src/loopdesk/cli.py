@@ -113,6 +113,7 @@ def worker(
         int | None, typer.Option(min=1, max=1000, help="Runs executed at once (default: LOOPDESK_WORKER_CONCURRENCY).")
     ] = None,
     parent: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process is gone (serve's).")] = None,
+    ready_fd: Annotated[int | None, typer.Option(hidden=True, help="Write a byte here once ready (serve's).")] = None,
 ) -> None:
     """Run a queue worker without the HTTP API: executes runs, delivers webhooks, runs the sweeps.
     Start as many as you like, on any host that reaches the database (pair with `serve --no-worker`).
@@ -135,14 +136,15 @@ def worker(
         from loopdesk.runtime.worker_process import stop_with_parent
 
         stop_with_parent(parent)
-    asyncio.run(_worker(settings, graphs))
+    asyncio.run(_worker(settings, graphs, ready_fd))
 
 
-async def _worker(settings: Settings, graphs) -> None:  # type: ignore[no-untyped-def]
+async def _worker(settings: Settings, graphs, ready_fd: int | None = None) -> None:  # type: ignore[no-untyped-def]
     from loopdesk.bootstrap import opened
+    from loopdesk.runtime.worker_process import signal_ready
 
     async with opened(settings, graphs, readers=False) as services:
-        await services.queue_worker().run_forever()
+        await services.queue_worker().run_forever(on_ready=lambda: signal_ready(ready_fd))
 
 
 @app.command()

@@ -114,8 +114,11 @@ class QueueWorker:
         with contextlib.suppress(Exception):
             await self.app.close_async()
 
-    async def run_forever(self) -> None:
-        """The `loopdesk worker` form: stops on SIGINT / SIGTERM after handing back unfinished runs."""
+    async def run_forever(self, on_ready: Callable[[], None] | None = None) -> None:
+        """The `loopdesk worker` form: stops on SIGINT / SIGTERM after handing back unfinished runs.
+        `on_ready`: called once the queue is open and the worker about to take jobs."""
         async with self.app.open_async():
             log.info("worker.started", concurrency=self.settings.runtime.worker_concurrency)
+            if on_ready is not None:
+                on_ready()
             await self._supervised(install_signal_handlers=True)

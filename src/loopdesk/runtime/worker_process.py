@@ -22,16 +22,44 @@ log = structlog.get_logger("loopdesk.worker")
 STOP_SECONDS = 15.0  # a graceful stop hands unfinished runs back to the queue first
 
 
-def start_worker_process(settings: Settings, database_url: str) -> subprocess.Popen[bytes]:
-    """Start `loopdesk worker` on the same database (already migrated) and graphs; its logs join ours."""
-    command = [sys.executable, "-m", "loopdesk", "worker", "--parent", str(os.getpid())]
+READY_SECONDS = 60.0
+
+
+async def start_worker_process(settings: Settings, database_url: str) -> subprocess.Popen[bytes]:
+    """Start `loopdesk worker` on the same database (already migrated) and graphs, and wait until it takes jobs
+    (its start-up logs then come before the banner); its logs join ours."""
+    read_end, write_end = os.pipe()
+    command = [sys.executable, "-m", "loopdesk", "worker", "--parent", str(os.getpid()), "--ready-fd", str(write_end)]
     if settings.runtime.graphs_config is not None:
         command += ["--config", str(settings.runtime.graphs_config)]
     command += ["--concurrency", str(settings.runtime.worker_concurrency)]
     env = {**os.environ, "LOOPDESK_DATABASE_URL": database_url, "LOOPDESK_MIGRATE_ON_START": "false"}
-    child = subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and module
-    log.info("worker.process_started", pid=child.pid, concurrency=settings.runtime.worker_concurrency)
+    try:
+        child = await asyncio.to_thread(subprocess.Popen, command, env=env, pass_fds=(write_end,))
+    finally:
+        os.close(write_end)
+    try:
+        # b"" (the child exited before it was ready) or a byte; a child still starting after the limit goes on.
+        ready = await asyncio.wait_for(asyncio.to_thread(os.read, read_end, 1), READY_SECONDS)
+    except TimeoutError:
+        ready = b"?"
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(read_end)
+    if not ready:
+        log.error("worker.process_failed", pid=child.pid, returncode=child.poll())
+    else:
+        log.info("worker.process_started", pid=child.pid, concurrency=settings.runtime.worker_concurrency)
     return child
+
+
+def signal_ready(ready_fd: int | None) -> None:
+    """In the child: tell `serve` the worker takes jobs now."""
+    if ready_fd is None:
+        return
+    with contextlib.suppress(OSError):
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
 
 
 async def stop_worker_process(child: subprocess.Popen[bytes] | None) -> None:
