@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from loopdesk.runtime.runs.schemas import CHAT_STREAM_MODES, INFLIGHT, Command, 
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.runtime.threads.repository import ThreadRepository
 from loopdesk.runtime.threads.service import ThreadNotFound
-from loopdesk.sessions.expiry import check_session_open
+from loopdesk.sessions.expiry import SessionClock, check_session_open
 from loopdesk.sessions.models import UserSession
 from loopdesk.users.models import Role, User
 
@@ -76,9 +77,17 @@ def _thread_for_run_statement(admin: bool) -> Select:
         statement = statement.where(Thread.owner_id == bindparam("caller_id"))
     return (
         statement.outerjoin(UserSession, UserSession.session_id == Thread.thread_id)
-        .add_columns(UserSession, inflight)
+        .add_columns(UserSession.session_id, UserSession.ttl_minutes, UserSession.last_activity_at, inflight)
         .with_for_update(of=Thread)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """A chat session's expiry columns (read with its thread, not the whole row)."""
+
+    ttl_minutes: float | None
+    last_activity_at: datetime
 
 
 # Built once, as an admin and as anyone else reads it: every run creation runs it.
@@ -187,14 +196,16 @@ class RunService:
 
     async def _thread_for_run(
         self, caller: User, thread_id: uuid.UUID | None, data: RunCreate
-    ) -> tuple[Thread, UserSession | None, list[uuid.UUID]]:
+    ) -> tuple[Thread, SessionClock | None, list[uuid.UUID]]:
         """The run's thread, locked, with its chat session's row (None: not a session's) and the ids of its runs
         in progress, oldest first: one round trip. A thread is created when the run asks for it."""
         if thread_id is not None:
             statement = _THREAD_FOR_RUN[caller.role == Role.admin]
             row = (await self.session.execute(statement, {"thread_id": thread_id, "caller_id": caller.id})).first()
             if row is not None:
-                return row[0], row[1], list(row[2] or [])
+                thread, session_id, ttl_minutes, last_activity_at, inflight = row
+                clock = _Clock(ttl_minutes, last_activity_at) if session_id is not None else None
+                return thread, clock, list(inflight or [])
             if data.if_not_exists != "create" or await self.threads.exists(thread_id):
                 raise ThreadNotFound(detail={"thread_id": str(thread_id)})
         thread = Thread(thread_id=thread_id or uuid.uuid4(), owner_id=caller.id, metadata_={}, status="idle")
