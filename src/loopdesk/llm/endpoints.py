@@ -10,12 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import Field
-from sqlalchemy import func, select
 
 from loopdesk.auth.deps import CurrentUser
 from loopdesk.core.db import SessionDep
 from loopdesk.core.schemas import Schema
-from loopdesk.llm.models import LLMUsage
+from loopdesk.llm.repository import UsageRepository
 
 router = APIRouter(prefix="/api/v1/usage", tags=["usage"])
 
@@ -54,28 +53,10 @@ class UsageRead(Schema):
 
 @router.get("", response_model=UsageRead)
 async def usage(user: CurrentUser, session: SessionDep, query: Annotated[UsageQuery, Query()]) -> UsageRead:
-    conditions = []
-    if not user.is_staff:
-        conditions.append(LLMUsage.user_id == user.id)
-    elif query.user_id is not None:
-        conditions.append(LLMUsage.user_id == query.user_id)
-    if query.run_id is not None:
-        conditions.append(LLMUsage.run_id == query.run_id)
-    if query.thread_id is not None:
-        conditions.append(LLMUsage.thread_id == query.thread_id)
-    rows = await session.scalars(
-        select(LLMUsage).where(*conditions).order_by(LLMUsage.created_at.desc(), LLMUsage.id.desc()).limit(query.limit)
-    )
-    calls, tokens_in, tokens_out, cost = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(LLMUsage.input_tokens), 0),
-                func.coalesce(func.sum(LLMUsage.output_tokens), 0),
-                func.sum(LLMUsage.cost_usd),
-            ).where(*conditions)
-        )
-    ).one()
+    repository = UsageRepository(session)
+    filters = {"user_id": query.user_id, "run_id": query.run_id, "thread_id": query.thread_id}
+    rows = await repository.search(user, **filters, limit=query.limit)
+    calls, tokens_in, tokens_out, cost = await repository.totals(user, **filters)
     return UsageRead(
         items=[UsageItem.model_validate(row) for row in rows],
         totals=UsageTotals(calls=calls, input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=cost),

@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Response, status
 from pydantic import Field, ValidationError
-from sqlalchemy import select
 
 from loopdesk.audit.service import record
 from loopdesk.auth.deps import AdminUser, StaffUser
@@ -20,6 +19,7 @@ from loopdesk.core.errors import Conflict, NotFound
 from loopdesk.core.schemas import Schema
 from loopdesk.tools.deps import ToolRuntimeDep
 from loopdesk.tools.mcp.config import MCPServerConfig
+from loopdesk.tools.mcp.repository import ToolSourceRepository
 from loopdesk.tools.models import ToolSourceRow
 
 router = APIRouter(prefix="/api/v1/mcp-servers", tags=["mcp servers"])
@@ -73,7 +73,7 @@ def _read(row: ToolSourceRow, runtime: Any) -> MCPServerRead:
 
 
 async def _row(session: SessionDep, name: str) -> ToolSourceRow:
-    row = await session.scalar(select(ToolSourceRow).where(ToolSourceRow.kind == "mcp", ToolSourceRow.name == name))
+    row = await ToolSourceRepository(session).get_mcp(name)
     if row is None:
         raise NotFound("No MCP server with this name", detail={"name": name})
     return row
@@ -89,7 +89,8 @@ async def register_server(
         config = MCPServerConfig.model_validate(data.model_dump())
     except ValidationError as exc:
         raise InvalidServer(detail=[{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]) from None
-    if await session.scalar(select(ToolSourceRow.id).where(ToolSourceRow.name == config.name)) is not None:
+    sources = ToolSourceRepository(session)
+    if await sources.name_taken(config.name):
         raise Conflict("An MCP server with this name exists", detail={"name": config.name})
     public = config.public_dict()  # secret values masked; the real ones go encrypted
     secrets = {k: getattr(config, k) for k in _SECRET_FIELDS}
@@ -103,8 +104,7 @@ async def register_server(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
-    await session.flush()
+    await sources.add(row)
     await record(session, "mcp_server.registered", "mcp_server", config.name, actor_id=admin.id, **config.public_dict())
     await session.commit()
     await runtime.fresh_registry()
@@ -114,9 +114,7 @@ async def register_server(
 @router.get("", response_model=list[MCPServerRead])
 async def list_servers(_: StaffUser, session: SessionDep, runtime: ToolRuntimeDep) -> list[MCPServerRead]:
     await runtime.fresh_registry()
-    statement = select(ToolSourceRow).where(ToolSourceRow.kind == "mcp").order_by(ToolSourceRow.name)
-    rows = (await session.scalars(statement)).all()
-    return [_read(row, runtime) for row in rows]
+    return [_read(row, runtime) for row in await ToolSourceRepository(session).list_mcp()]
 
 
 @router.get("/{name}", response_model=MCPServerRead)
@@ -140,7 +138,7 @@ async def refresh_server(name: str, _: AdminUser, session: SessionDep, runtime: 
 async def remove_server(name: str, admin: AdminUser, session: SessionDep, runtime: ToolRuntimeDep) -> Response:
     """Unregister: its tools go from every process, its process (stdio) is stopped."""
     row = await _row(session, name)
-    await session.delete(row)
+    await ToolSourceRepository(session).delete(row)
     await record(session, "mcp_server.removed", "mcp_server", name, actor_id=admin.id)
     await session.commit()
     await runtime.fresh_registry()

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from loopdesk.audit.service import record
 from loopdesk.auth.deps import AdminUser, StaffUser
@@ -21,6 +20,7 @@ from loopdesk.runtime.deps import GraphsDep
 from loopdesk.tools.deps import ToolRuntimeDep
 from loopdesk.tools.models import OpenAPIImport
 from loopdesk.tools.openapi import service as imports_service
+from loopdesk.tools.openapi.repository import ImportRepository
 from loopdesk.tools.openapi.schemas import (
     ApproveImport,
     Classification,
@@ -128,12 +128,11 @@ async def upload_document(
 
 @router.get("/jobs", response_model=list[ImportRead])
 async def list_imports(_: StaffUser, session: SessionDep) -> list[ImportRead]:
-    rows = await session.scalars(select(OpenAPIImport).order_by(OpenAPIImport.created_at.desc()).limit(500))
-    return [_read(row) for row in rows]
+    return [_read(row) for row in await ImportRepository(session).latest(500)]
 
 
 async def _job(session: SessionDep, job_id: uuid.UUID, *, for_update: bool = False) -> OpenAPIImport:
-    row = await session.get(OpenAPIImport, job_id, with_for_update=for_update)
+    row = await ImportRepository(session).get(job_id, for_update=for_update)
     if row is None:
         raise ImportNotFound(detail={"id": str(job_id)})
     return row
@@ -212,7 +211,7 @@ async def approve_import(
 async def delete_import(job_id: uuid.UUID, admin: AdminUser, session: SessionDep, runtime: ToolRuntimeDep) -> Response:
     """Remove the import; its tools go at once."""
     row = await _job(session, job_id, for_update=True)
-    await session.delete(row)
+    await ImportRepository(session).delete(row)
     await record(session, "openapi.deleted", "openapi_import", job_id, actor_id=admin.id, name=row.name)
     await session.commit()
     await runtime.fresh_registry()

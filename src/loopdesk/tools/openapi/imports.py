@@ -11,13 +11,11 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.db import Database
 from loopdesk.core.settings import Settings
-from loopdesk.tools.models import OpenAPIImport
 from loopdesk.tools.net import OutboundPolicy, UnsafeDestination, check_url, safe_client
+from loopdesk.tools.openapi.repository import ImportRepository
 from loopdesk.tools.openapi.spec import SpecError, fetch_document, load_document, parse_operations
 
 log = structlog.get_logger("loopdesk.openapi")
@@ -25,7 +23,6 @@ log = structlog.get_logger("loopdesk.openapi")
 # An import created without a name is named after its document's title once the job has read it.
 NAME_FROM_TITLE = "name_from_title"
 PROVISIONAL_PREFIX = "import-"
-_NAMING_LOCK = 0x6F70656E617069  # one advisory lock: two jobs never pick the same free name
 
 
 async def check_base_url(base_url: str, policy: OutboundPolicy) -> None:
@@ -40,7 +37,7 @@ async def check_base_url(base_url: str, policy: OutboundPolicy) -> None:
 
 async def process_import(database: Database, settings: Settings, import_id: uuid.UUID) -> None:
     async with database.sessionmaker() as session:
-        row = await session.get(OpenAPIImport, import_id)
+        row = await ImportRepository(session).get(import_id)
         if row is None or row.status != "queued":
             return
         source_url, document, base_override = row.source_url, row.document, row.base_url
@@ -89,19 +86,16 @@ async def _parse(source_url: str | None, document: bytes | None, base_override: 
 
 async def _finish(database: Database, import_id: uuid.UUID, *, title: str | None = None, **values: Any) -> None:
     async with database.sessionmaker() as session, session.begin():
-        row = await session.get(OpenAPIImport, import_id, with_for_update=True)
+        repository = ImportRepository(session)
+        row = await repository.get(import_id, for_update=True)
         if row is None or row.status != "queued":
             return
         if title is not None:
-            await session.execute(select(func.pg_advisory_xact_lock(_NAMING_LOCK)))
-            row.name = await free_name(session, slug(title))
+            await repository.lock_naming()
+            row.name = await free_name(repository, slug(title))
         for key, value in values.items():
             setattr(row, key, value)
         row.updated_at = datetime.now(UTC)
-
-
-async def name_taken(session: AsyncSession, name: str) -> bool:
-    return await session.scalar(select(OpenAPIImport.id).where(OpenAPIImport.name == name)) is not None
 
 
 def slug(title: str, *, max_length: int = 34) -> str:
@@ -110,9 +104,9 @@ def slug(title: str, *, max_length: int = 34) -> str:
     return "-".join(words)[:max_length].strip("-") or "api"
 
 
-async def free_name(session: AsyncSession, base: str) -> str:
+async def free_name(repository: ImportRepository, base: str) -> str:
     """`base`, or `base-2`, `base-3`, ... : the first no other import holds (names are at most 40 characters)."""
-    taken = set(await session.scalars(select(OpenAPIImport.name).where(OpenAPIImport.name.like(f"{base}%"))))
+    taken = await repository.names_starting_with(base)
     if base not in taken:
         return base
     return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)

@@ -18,7 +18,8 @@ from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.queue import OPENAPI_TASK, defer
 from loopdesk.tools.models import OpenAPIImport
-from loopdesk.tools.openapi.imports import NAME_FROM_TITLE, PROVISIONAL_PREFIX, name_taken
+from loopdesk.tools.openapi.imports import NAME_FROM_TITLE, PROVISIONAL_PREFIX
+from loopdesk.tools.openapi.repository import ImportRepository
 from loopdesk.users.models import User
 
 
@@ -39,7 +40,8 @@ async def create_import(
     assistant_ids: list[Any],
 ) -> OpenAPIImport:
     """A queued import job (parsed and classified by the queue's OpenAPI task), audited."""
-    if name is not None and await name_taken(session, name):
+    repository = ImportRepository(session)
+    if name is not None and await repository.name_taken(name):
         raise NameTaken(detail={"name": name})
     now = datetime.now(UTC)
     # Unnamed: a provisional name until the job has read the document's title (imports.title_name).
@@ -58,8 +60,7 @@ async def create_import(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
-    await session.flush()
+    await repository.add(row)
     await defer(session, OPENAPI_TASK, {"import_id": str(row.id)})
     await record(session, "openapi.imported", "openapi_import", row.id, actor_id=admin.id, url=url, name=chosen)
     return row
