@@ -21,6 +21,17 @@ async def wait_status(client, thread_id: str, run_id: str, status: str, seconds:
 
 
 SLOW = {"steps": [], "delay": 0.6}
+# A run still on its second step when the next run arrives: the test waits for the first step's checkpoint, then
+# has 1.5 s (not a timing margin a busy 2-core host can eat).
+SLOWER = {"steps": [], "delay": 1.5}
+
+
+async def wait_first_step(client, thread_id: str, seconds: float = 10) -> None:
+    """Until the thread's state holds the first step (its checkpoint is written)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while ((await client.threads.get_state(thread_id))["values"] or {}).get("steps") != ["first"]:
+        assert asyncio.get_running_loop().time() < deadline, "the first step never finished"
+        await asyncio.sleep(0.05)
 
 
 async def test_reject_answers_409_while_a_run_is_in_flight(server_url, make_account):
@@ -55,9 +66,8 @@ async def test_enqueue_runs_one_after_the_other_in_order(server_url, make_accoun
 async def test_interrupt_stops_the_running_run_and_keeps_its_work(server_url, make_account):
     client = sdk(server_url, await make_account("cy"))
     tid = (await client.threads.create())["thread_id"]
-    first = await client.runs.create(tid, "slow", input=SLOW)
-    await wait_status(client, tid, first["run_id"], "running")
-    await asyncio.sleep(0.8)  # past the first step's checkpoint
+    first = await client.runs.create(tid, "slow", input=SLOWER)
+    await wait_first_step(client, tid)  # past the first step's checkpoint, well before the second's
     second = await client.runs.create(tid, "slow", input={"delay": 0}, multitask_strategy="interrupt")
     result = await client.runs.join(tid, second["run_id"])
     assert (await client.runs.get(tid, first["run_id"]))["status"] == "interrupted"
@@ -68,9 +78,8 @@ async def test_interrupt_stops_the_running_run_and_keeps_its_work(server_url, ma
 async def test_rollback_deletes_the_running_run_and_its_checkpoints(server_url, make_account):
     client = sdk(server_url, await make_account("di"))
     tid = (await client.threads.create())["thread_id"]
-    first = await client.runs.create(tid, "slow", input=SLOW)
-    await wait_status(client, tid, first["run_id"], "running")
-    await asyncio.sleep(0.8)
+    first = await client.runs.create(tid, "slow", input=SLOWER)
+    await wait_first_step(client, tid)
     second = await client.runs.create(
         tid, "slow", input={"steps": ["fresh"], "delay": 0}, multitask_strategy="rollback"
     )
