@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from loopdesk.core.metrics import LLM_TOKENS
 from loopdesk.llm.models import LLMUsage
+from loopdesk.llm.repository import UsageRepository
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,13 +27,14 @@ async def save_usage(database: Database, recorder: UsageRecorder, caller: Caller
 def add_usage(session: AsyncSession, recorder: UsageRecorder, caller: Caller) -> tuple[int, Decimal]:
     """The calls' rows added to the caller's transaction; returns their tokens and cost."""
     tokens, cost = 0, Decimal(0)
+    usage = UsageRepository(session)
     for item in recorder.records:
         provider = item.provider or "unknown"
         LLM_TOKENS.labels(provider, "input").inc(item.input_tokens)
         LLM_TOKENS.labels(provider, "output").inc(item.output_tokens)
         tokens += item.input_tokens + item.output_tokens
         cost += Decimal(str(item.cost_usd or 0))
-        session.add(
+        usage.add(
             LLMUsage(
                 run_id=caller.run_id,
                 thread_id=caller.thread_id,

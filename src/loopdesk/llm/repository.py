@@ -33,6 +33,10 @@ class UsageRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
 
+    def add(self, row: LLMUsage) -> None:
+        """One model call's row, written with the caller's transaction."""
+        self.session.add(row)
+
     async def search(
         self,
         caller: User,

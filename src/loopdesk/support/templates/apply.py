@@ -16,7 +16,6 @@ from typing import Any
 
 import structlog
 import yaml
-from sqlalchemy import select
 
 from loopdesk.core.errors import LoopdeskError
 from loopdesk.runtime.graphs import GraphRegistry
@@ -24,8 +23,8 @@ from loopdesk.support import config
 from loopdesk.support.reading import intents_dir
 from loopdesk.support.repository import AgentSetRepository
 from loopdesk.tools.base import ApprovalMode
-from loopdesk.tools.models import OpenAPIImport
 from loopdesk.tools.openapi.imports import process_import
+from loopdesk.tools.openapi.repository import ImportRepository
 from loopdesk.tools.openapi.service import approve_import, create_import
 from loopdesk.tools.policy import set_policy
 from loopdesk.tools.runtime import ToolRuntime
@@ -129,10 +128,11 @@ async def apply_template(
     applied.trained = await asyncio.to_thread(train_intents, template, intents_dir(template.name, settings), progress)
 
     async with database.sessionmaker() as session, session.begin():
-        existing = await session.scalar(select(OpenAPIImport).where(OpenAPIImport.name == template.import_name))
+        imports = ImportRepository(session)
+        existing = await imports.by_name(template.import_name)
         keep = existing is not None and existing.status == "approved" and existing.base_url == base_url
         if existing is not None and not keep:
-            await session.delete(existing)
+            await imports.delete(existing)
             await session.flush()
         if not keep:
             progress(f"importing the {template.backend} API ({base_url})")
@@ -152,7 +152,7 @@ async def apply_template(
     if not keep:
         await process_import(database, settings, import_id)
         async with database.sessionmaker() as session, session.begin():
-            row = await session.get(OpenAPIImport, import_id, with_for_update=True)
+            row = await ImportRepository(session).get(import_id, for_update=True)
             if row is None or row.status != "review":
                 raise TemplateError(f"the {template.backend} API could not be imported: {row.error if row else 'gone'}")
             await approve_import(session, graphs, admin, row, [])

@@ -26,6 +26,9 @@ class ImportRepository:
     async def get(self, import_id: uuid.UUID, *, for_update: bool = False) -> OpenAPIImport | None:
         return await self.session.get(OpenAPIImport, import_id, with_for_update=for_update)
 
+    async def by_name(self, name: str) -> OpenAPIImport | None:
+        return await self.session.scalar(select(OpenAPIImport).where(OpenAPIImport.name == name))
+
     async def name_taken(self, name: str) -> bool:
         return await self.session.scalar(select(OpenAPIImport.id).where(OpenAPIImport.name == name)) is not None
 
