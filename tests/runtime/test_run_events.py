@@ -5,7 +5,15 @@ import uuid
 
 from langgraph_sdk import get_client
 
-from loopdesk.runtime.runs.events import Event, EventBus, Waiter, append_events, final_payload, next_events
+from loopdesk.runtime.runs.events import (
+    Event,
+    EventBus,
+    Waiter,
+    append_events,
+    dumps,
+    final_payload,
+    next_events,
+)
 from loopdesk.runtime.runs.redis_fanout import decode, encode
 
 
@@ -103,13 +111,13 @@ async def test_a_run_s_final_notification_carries_a_small_outcome_for_its_waiter
     run_id = uuid.uuid4()
     output = {"n": 1, "text": "colons: and = signs", "nested": [{"a": None}]}
     async with bus.subscribe(run_id, final_only=True) as waiter:
-        bus.wake(final_payload(run_id, "success", output))
+        bus.wake(final_payload(run_id, "success", dumps(output)))
         assert waiter.is_set() and waiter.final
         assert waiter.outcome == ("success", output)
     large = {"text": "x" * 8000}
-    assert final_payload(run_id, "success", large) == f"{run_id}:end"  # NOTIFY's limit: the waiter reads the row
+    assert final_payload(run_id, "success", dumps(large)) == f"{run_id}:end"  # NOTIFY's limit: the waiter reads the row
     async with bus.subscribe(run_id, final_only=True) as waiter:
-        bus.wake(final_payload(run_id, "success", large))
+        bus.wake(final_payload(run_id, "success", dumps(large)))
         assert waiter.final and waiter.outcome is None
         bus.wake(f"{run_id}:3")  # a progress notification is not for a final-only waiter
         assert waiter.outcome is None

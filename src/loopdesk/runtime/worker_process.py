@@ -15,6 +15,7 @@ import sys
 
 import structlog
 
+from loopdesk.core.children import when_parent_gone
 from loopdesk.core.settings import Settings
 
 log = structlog.get_logger("loopdesk.worker")
@@ -75,16 +76,10 @@ async def stop_worker_process(child: subprocess.Popen[bytes] | None) -> None:
 
 
 def stop_with_parent(parent: int) -> None:
-    """In the child: a graceful stop (SIGTERM to ourselves) once `parent` is gone."""
-    import threading
-    import time
+    """In the child: a graceful stop (SIGTERM to ourselves, runs handed back) once `parent` is gone."""
 
-    def watch() -> None:
-        while True:
-            time.sleep(1)
-            if os.getppid() != parent:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(os.getpid(), signal.SIGTERM)
-                return
+    def stop() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(os.getpid(), signal.SIGTERM)
 
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    when_parent_gone(parent, stop)

@@ -281,9 +281,9 @@ class EventBus:
 _OUTCOME_LIMIT = 7000
 
 
-def final_payload(run_id: uuid.UUID, status: str, output: Any) -> str:
-    """The notification that a run ended, carrying its status and output when they are small."""
-    text = dumps(output)
+def final_payload(run_id: uuid.UUID, status: str, output_json: str) -> str:
+    """The notification that a run ended, carrying its status and output (as JSON) when they are small."""
+    text = output_json
     if len(text.encode()) > _OUTCOME_LIMIT:
         return f"{run_id}{FINAL}"
     return f"{run_id}{FINAL}={status} {text}"

@@ -71,7 +71,7 @@ _FINISH = """
 WITH thread AS (
     SELECT thread_id, ttl_minutes FROM threads WHERE thread_id = %(thread_id)s FOR UPDATE
 ), run AS (
-    UPDATE runs SET status = %(status)s, output = %(output)s, error = %(error)s, updated_at = now()
+    UPDATE runs SET status = %(status)s, output = %(output)s::jsonb, error = %(error)s, updated_at = now()
     WHERE run_id = %(run_id)s AND thread_id = (SELECT thread_id FROM thread) AND cancel_action IS NULL
     RETURNING run_id, thread_id, created_at, updated_at
 ), last AS (
@@ -216,11 +216,12 @@ async def finish(
     """Record the run's outcome with its thread's state in one statement: (created_at, updated_at), or None
     when nothing was recorded (a cancel accepted meanwhile, the run or its thread gone)."""
     messages = message_rows(values)
+    output_json = dumps(output)  # serialised once: for the row and for the waiters' notification
     params = {
         "run_id": run_id,
         "thread_id": thread_id,
         "status": status,
-        "output": _json(output),
+        "output": None if output is None else output_json,
         "error": _json(error),
         "events": [name for name, _ in events],
         "datas": [dumps(data) for _, data in events],
@@ -232,7 +233,7 @@ async def finish(
         "message_ids": [message_id for message_id, _ in messages],
         "said": [kind in USER_TYPES for _, kind in messages],
         "channel": CHANNEL,
-        "final": final_payload(run_id, status, output),  # waiters take the outcome from it
+        "final": final_payload(run_id, status, output_json),  # waiters take the outcome from it
     }
     async with pool.connection() as conn:
         cursor = await conn.execute(_FINISH, params)

@@ -30,16 +30,10 @@ def main(argv: list[str] | None = None) -> None:
 def _exit_with(parent: int) -> None:
     """A child of `loopdesk serve` never outlives it, however the server ended (SIGKILL included)."""
     import os
-    import threading
-    import time
 
-    def watch() -> None:
-        while True:
-            time.sleep(1)
-            if os.getppid() != parent:
-                os._exit(0)
+    from loopdesk.core.children import when_parent_gone
 
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    when_parent_gone(parent, lambda: os._exit(0))
 
 
 if __name__ == "__main__":
