@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import select
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, Request
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -68,6 +70,21 @@ def in_doubt(connection: psycopg.AsyncConnection, idle_seconds: float) -> bool:
     except (OSError, ValueError, psycopg.OperationalError):
         return True
     return bool(readable)
+
+
+_returned_at: weakref.WeakKeyDictionary[psycopg.AsyncConnection, float] = weakref.WeakKeyDictionary()
+
+
+async def mark_returned(connection: psycopg.AsyncConnection) -> None:
+    """A psycopg pool's `reset`: note when a connection came back, for `check_if_in_doubt`."""
+    _returned_at[connection] = time.monotonic()
+
+
+async def check_if_in_doubt(connection: psycopg.AsyncConnection) -> None:
+    """A psycopg pool's `check` (with `reset=mark_returned`): a round trip only for connections in doubt; one
+    that fails it is replaced by the pool."""
+    if in_doubt(connection, time.monotonic() - _returned_at.get(connection, 0.0)):
+        await AsyncConnectionPool.check_connection(connection)
 
 
 def _ping_when_in_doubt(engine: AsyncEngine) -> None:

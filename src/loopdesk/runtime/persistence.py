@@ -5,29 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.postgres.aio import AsyncPostgresStore
-from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from loopdesk.core.db import in_doubt, prepare_threshold
-
-_returned_at: weakref.WeakKeyDictionary[AsyncConnection, float] = weakref.WeakKeyDictionary()
-
-
-async def _mark_returned(conn: AsyncConnection) -> None:
-    _returned_at[conn] = time.monotonic()
-
-
-async def _check_if_in_doubt(conn: AsyncConnection) -> None:
-    if in_doubt(conn, time.monotonic() - _returned_at.get(conn, 0.0)):
-        await AsyncConnectionPool.check_connection(conn)
+from loopdesk.core.db import check_if_in_doubt, mark_returned, prepare_threshold
 
 
 @dataclass
@@ -49,8 +35,8 @@ class Persistence:
             open=False,
             # A connection the server dropped (restart, failover) is replaced, not handed out; only those in
             # doubt (idle for a while, or with the server's goodbye waiting) are checked by a round trip.
-            check=_check_if_in_doubt,
-            reset=_mark_returned,
+            check=check_if_in_doubt,
+            reset=mark_returned,
             # What the saver expects: autocommit and dict rows.
             kwargs={"autocommit": True, "prepare_threshold": prepare_threshold(prepared), "row_factory": dict_row},
         )
