@@ -119,6 +119,20 @@ def write_results(console: Console, output: Path, payload: dict[str, Any]) -> No
 
 
 @contextmanager
+def shared_database(console: Console) -> Iterator[str]:
+    """An embedded PostgreSQL with a migrated `bench` database for the length of the block: its URL."""
+    from loopdesk.core.embedded import leave_embedded_postgres
+
+    data_dir = Path(tempfile.mkdtemp(prefix="loopdesk-bench-shared-"))
+    with console.status("starting PostgreSQL and migrating…"):
+        url = bench_database(data_dir)
+    try:
+        yield url
+    finally:
+        leave_embedded_postgres(data_dir)
+
+
+@contextmanager
 def served_loopdesk(
     console: Console,
     name: str,

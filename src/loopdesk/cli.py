@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -136,7 +137,19 @@ def worker(
         from loopdesk.runtime.worker_process import stop_with_parent
 
         stop_with_parent(parent)
-    asyncio.run(_worker(settings, graphs, ready_fd))
+    _run_loop(_worker(settings, graphs, ready_fd))
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived process's main coroutine on uvloop when it is installed (uvicorn[standard] brings it; the
+    API runs on it too), else on asyncio's own loop: the worker's per-run CPU fell ... with it."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - platforms without uvloop (Windows)
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 async def _worker(settings: Settings, graphs, ready_fd: int | None = None) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.auth.models import ApiKey, RevokedToken
+from loopdesk.core.plainread import EntityRead
 from loopdesk.users.models import User
 
 if TYPE_CHECKING:
@@ -49,8 +50,9 @@ class ApiKeyRepository:
 
 
 # Built once: a statement made per request costs more CPU (construction, cache key) than its round trip.
-_USER_IF_TOKEN_LIVE = select(User).where(
-    User.id == bindparam("user_id"), ~exists().where(RevokedToken.jti == bindparam("jti"))
+_USER_IF_TOKEN_LIVE = EntityRead(
+    User,
+    select(User).where(User.id == bindparam("user_id"), ~exists().where(RevokedToken.jti == bindparam("jti"))),
 )
 
 
@@ -60,7 +62,8 @@ class RevokedTokenRepository:
 
     async def user_if_token_live(self, user_id: uuid.UUID, jti: str) -> User | None:
         """The token's user, unless the token was revoked (one round trip, on every authenticated request)."""
-        return await self.session.scalar(_USER_IF_TOKEN_LIVE, {"user_id": user_id, "jti": jti})
+        found = await _USER_IF_TOKEN_LIVE.first(self.session, {"user_id": user_id, "jti": jti})
+        return None if found is None else found[0]
 
     async def revoke(self, jti: str, user_id: uuid.UUID, expires_at: datetime) -> None:
         await self.session.execute(

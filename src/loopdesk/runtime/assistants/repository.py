@@ -11,6 +11,7 @@ from sqlalchemy import Select, bindparam, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopdesk.core.plainread import EntityRead
 from loopdesk.runtime.assistants.models import Assistant, AssistantVersion
 from loopdesk.users.models import SYSTEM_USER_ID, Role, User
 
@@ -31,7 +32,8 @@ _BY_ID = {
     True: select(Assistant).where(Assistant.assistant_id == bindparam("assistant_id")),
     False: _readable(bindparam("caller_id")).where(Assistant.assistant_id == bindparam("assistant_id")),
 }
-_BY_ID_FOR_UPDATE = {admin: statement.with_for_update() for admin, statement in _BY_ID.items()}
+_BY_ID_FOR_UPDATE = {admin: EntityRead(Assistant, statement.with_for_update()) for admin, statement in _BY_ID.items()}
+_READ_BY_ID = {admin: EntityRead(Assistant, statement) for admin, statement in _BY_ID.items()}
 
 
 def _escape_like(text: str) -> str:
@@ -56,8 +58,9 @@ class AssistantRepository:
         self, caller: User, assistant_id: uuid.UUID, *, for_update: bool = False
     ) -> Assistant | None:
         admin = caller.role == Role.admin
-        statement = (_BY_ID_FOR_UPDATE if for_update else _BY_ID)[admin]
-        return await self.session.scalar(statement, {"assistant_id": assistant_id, "caller_id": caller.id})
+        read = (_BY_ID_FOR_UPDATE if for_update else _READ_BY_ID)[admin]
+        found = await read.first(self.session, {"assistant_id": assistant_id, "caller_id": caller.id})
+        return None if found is None else found[0]
 
     async def exists(self, assistant_id: uuid.UUID) -> bool:
         return (

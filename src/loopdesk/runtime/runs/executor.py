@@ -196,8 +196,7 @@ class RunExecutor:
             return
         finally:
             timer.__exit__(None, None, None)
-        await writer.close()
-        await self._finish(claimed, graph, config)
+        await self._finish(claimed, graph, config, writer=writer)
         bound.info("runs.finished")
 
     # -- phases ----------------------------------------------------------------------------------
@@ -304,21 +303,38 @@ class RunExecutor:
         return to_jsonable(snapshot.values), interrupts
 
     async def _finish(
-        self, claimed: ClaimedRun, graph: Pregel | None, config: dict[str, Any], *, error: BaseException | None = None
+        self,
+        claimed: ClaimedRun,
+        graph: Pregel | None,
+        config: dict[str, Any],
+        *,
+        error: BaseException | None = None,
+        writer: EventWriter | None = None,
     ) -> None:
-        if not await self._record(claimed, graph, error):
+        """`writer`: the run's event writer, still to be closed (its last batch is written while the final state is
+        read: two round trips at once, both before the outcome, whose events follow the writer's)."""
+        if not await self._record(claimed, graph, error, writer):
             # A cancel accepted before the end was recorded stands. Its abort is on the way: shielded,
             # so that landing now cannot leave the thread unsettled (a second finish finds it settled).
             await asyncio.shield(self._finish_cancelled(claimed, graph))
 
-    async def _record(self, claimed: ClaimedRun, graph: Pregel | None, error: BaseException | None) -> bool:
+    async def _record(
+        self, claimed: ClaimedRun, graph: Pregel | None, error: BaseException | None, writer: EventWriter | None = None
+    ) -> bool:
         """The run's outcome, its log's end and its thread's state, in one transaction; False (nothing
         recorded) when a cancel was accepted meanwhile."""
-        try:
-            values, interrupts = await self._snapshot(graph, claimed)
-        except Exception as exc:  # noqa: BLE001 - a state we cannot read still ends the run
-            values, interrupts = None, {}
-            error = error or exc
+
+        async def snapshot() -> tuple[Any, dict[str, Any], BaseException | None]:
+            try:
+                return *(await self._snapshot(graph, claimed)), None
+            except Exception as exc:  # noqa: BLE001 - a state we cannot read still ends the run
+                return None, {}, exc
+
+        if writer is None:
+            values, interrupts, unreadable = await snapshot()
+        else:
+            (values, interrupts, unreadable), _ = await asyncio.gather(snapshot(), writer.close())
+        error = error or unreadable
         if not claimed.kwargs.get("webhook"):  # the common case, in one statement
             status, output, failure, events = _outcome(values, interrupts, error)
             kwargs = claimed.kwargs

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.errors import Conflict, NotFound
+from loopdesk.core.plainread import EntityRead
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.caller_settings import check_caller_settings
 from loopdesk.runtime.custom_auth import Authorizer, matches
@@ -91,7 +92,7 @@ class _Clock:
 
 
 # Built once, as an admin and as anyone else reads it: every run creation runs it.
-_THREAD_FOR_RUN = {admin: _thread_for_run_statement(admin) for admin in (True, False)}
+_THREAD_FOR_RUN = {admin: EntityRead(Thread, _thread_for_run_statement(admin)) for admin in (True, False)}
 
 
 class RunService:
@@ -200,10 +201,10 @@ class RunService:
         """The run's thread, locked, with its chat session's row (None: not a session's) and the ids of its runs
         in progress, oldest first: one round trip. A thread is created when the run asks for it."""
         if thread_id is not None:
-            statement = _THREAD_FOR_RUN[caller.role == Role.admin]
-            row = (await self.session.execute(statement, {"thread_id": thread_id, "caller_id": caller.id})).first()
-            if row is not None:
-                thread, session_id, ttl_minutes, last_activity_at, inflight = row
+            read = _THREAD_FOR_RUN[caller.role == Role.admin]
+            found = await read.first(self.session, {"thread_id": thread_id, "caller_id": caller.id})
+            if found is not None:
+                thread, (session_id, ttl_minutes, last_activity_at, inflight) = found
                 clock = _Clock(ttl_minutes, last_activity_at) if session_id is not None else None
                 return thread, clock, list(inflight or [])
             if data.if_not_exists != "create" or await self.threads.exists(thread_id):
