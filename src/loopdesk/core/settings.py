@@ -215,8 +215,8 @@ class RuntimeSettings(_Group):
     worker: bool = Field(True, description="run queue workers inside `serve` (false: use `loopdesk worker`)")
     worker_process: bool = Field(
         True,
-        description="`serve` runs its worker as a child process (false: inside the API process); measured faster"
-        " on 2 cores",
+        description="`serve` runs its worker as a child process (false: inside the API process): graph work never"
+        " holds up the API's event loop",
     )
     worker_concurrency: int = Field(10, ge=1, le=1000, description="runs a worker executes at once")
     heartbeat_seconds: float = Field(

@@ -9,14 +9,14 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 
 from loopdesk.core.crypto import SecretBox
 from loopdesk.core.db import Database
 from loopdesk.core.settings import Settings
 from loopdesk.tools.base import ToolSource
-from loopdesk.tools.models import OpenAPIImport, ToolSourceRow
+from loopdesk.tools.mcp.repository import ToolSourceRepository
 from loopdesk.tools.net import OutboundPolicy
+from loopdesk.tools.openapi.repository import ImportRepository
 from loopdesk.tools.registry import ToolRegistry
 
 log = structlog.get_logger("loopdesk.tools.sync")
@@ -34,12 +34,8 @@ class SourceSync:
 
     async def _wanted(self) -> dict[str, tuple[datetime, Any]]:
         async with self.database.sessionmaker() as session:
-            servers = (await session.execute(
-                select(ToolSourceRow.name, ToolSourceRow.kind, ToolSourceRow.updated_at).where(ToolSourceRow.enabled)
-            )).all()  # fmt: skip
-            imports = (await session.execute(
-                select(OpenAPIImport.name, OpenAPIImport.updated_at).where(OpenAPIImport.status == "approved")
-            )).all()  # fmt: skip
+            servers = await ToolSourceRepository(session).enabled_versions()
+            imports = await ImportRepository(session).approved_versions()
         wanted: dict[str, tuple[datetime, Any]] = {}
         for name, kind, updated_at in servers:
             wanted[f"{kind}:{name}"] = (updated_at, ("server", name))
@@ -73,7 +69,7 @@ class SourceSync:
         from loopdesk.tools.mcp.source import MCPSource
 
         async with self.database.sessionmaker() as session:
-            row = await session.scalar(select(ToolSourceRow).where(ToolSourceRow.name == name))
+            row = await ToolSourceRepository(session).get(name)
         if row is None:
             return None
         config = MCPServerConfig.model_validate({**row.config, **self.box.open(row.secrets)})
@@ -84,7 +80,7 @@ class SourceSync:
         from loopdesk.tools.openapi.spec import Operation
 
         async with self.database.sessionmaker() as session:
-            row = await session.scalar(select(OpenAPIImport).where(OpenAPIImport.name == name))
+            row = await ImportRepository(session).by_name(name)
         if row is None or not row.base_url:
             return None
         secret = self.box.open(row.credentials)

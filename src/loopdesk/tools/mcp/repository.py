@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,17 @@ class ToolSourceRepository:
         return await self.session.scalar(
             select(ToolSourceRow).where(ToolSourceRow.kind == "mcp", ToolSourceRow.name == name)
         )
+
+    async def get(self, name: str) -> ToolSourceRow | None:
+        """A source of any kind by name."""
+        return await self.session.scalar(select(ToolSourceRow).where(ToolSourceRow.name == name))
+
+    async def enabled_versions(self) -> list[tuple[str, str, datetime]]:
+        """(name, kind, updated_at) of every enabled source: what a process's tool registry should hold."""
+        statement = select(ToolSourceRow.name, ToolSourceRow.kind, ToolSourceRow.updated_at).where(
+            ToolSourceRow.enabled
+        )
+        return [tuple(row) for row in (await self.session.execute(statement)).all()]  # type: ignore[misc]
 
     async def list_mcp(self) -> Sequence[ToolSourceRow]:
         """Ordered by name."""

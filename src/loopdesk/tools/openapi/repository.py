@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,11 @@ class ImportRepository:
 
     async def by_name(self, name: str) -> OpenAPIImport | None:
         return await self.session.scalar(select(OpenAPIImport).where(OpenAPIImport.name == name))
+
+    async def approved_versions(self) -> list[tuple[str, datetime]]:
+        """(name, updated_at) of every approved import: what a process's tool registry should hold."""
+        statement = select(OpenAPIImport.name, OpenAPIImport.updated_at).where(OpenAPIImport.status == "approved")
+        return [tuple(row) for row in (await self.session.execute(statement)).all()]  # type: ignore[misc]
 
     async def name_taken(self, name: str) -> bool:
         return await self.session.scalar(select(OpenAPIImport.id).where(OpenAPIImport.name == name)) is not None
