@@ -16,6 +16,8 @@ from loopdesk.auth.endpoints import api_keys_router
 from loopdesk.auth.endpoints import router as auth_router
 from loopdesk.auth.watch import CredentialWatch
 from loopdesk.bootstrap import opened
+from loopdesk.console import built as console_built
+from loopdesk.console import router as console_router
 from loopdesk.core.envelope import ResponseEnvelopeMiddleware
 from loopdesk.core.errors import install_error_handlers
 from loopdesk.core.logging import configure_logging
@@ -195,6 +197,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False, work
         feedback_analytics_router,
         support_router,
         conversations_router,
+        console_router,  # `/`, its assets and client routes; last of loopdesk's own
     ):
         app.include_router(router)
     if graphs.custom_app is not None:  # langgraph.json `http.app`: after loopdesk's routes, which keep their paths
@@ -235,7 +238,9 @@ def _announce(settings: Settings, created: CreatedAdmin | None) -> None:
         if settings.database.database_url is None
         else "external PostgreSQL (LOOPDESK_DATABASE_URL)"
     )
-    console.print(f"\n[bold green]loopdesk {__version__}[/] is running at [bold]{base}[/]  (API docs: {base}/docs)")
+    console.print(f"\n[bold green]loopdesk {__version__}[/] is running at [bold]{base}/[/]  (API docs: {base}/docs)")
+    if console_built():
+        console.print(f"  console: open [bold]{base}/[/] in a browser and log in")
     console.print(f"  data: {where}")
     if created is not None and created.generated_password is not None:
         console.print(
@@ -246,7 +251,8 @@ def _announce(settings: Settings, created: CreatedAdmin | None) -> None:
         console.print(f"  first admin created: [bold]{created.email}[/] (password from LOOPDESK_ADMIN_PASSWORD)")
     else:
         console.print(
-            "  log in with your admin account (POST /api/v1/auth/login); `loopdesk users create-admin` adds another"
+            "  log in with your admin account (the console, or POST /api/v1/auth/login); `loopdesk users create-admin`"
+            " adds another"
         )
     if support_demo_enabled(settings):
         console.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -178,6 +179,27 @@ def migrate(
         run_migrations(url, revision=revision)
     after = current_revision(url)
     console.print(f"database at revision [bold]{after}[/]" + ("" if before == after else f" (was {before})"))
+
+
+@app.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the document here (default: standard output).")
+    ] = None,
+) -> None:
+    """Print the HTTP API's OpenAPI document (what `/openapi.json` serves; the console's types are made from it).
+    Needs no database."""
+    import json
+
+    from loopdesk.app import create_app
+
+    settings = _settings()
+    text = json.dumps(create_app(settings).openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
 
 
 @app.command("demo-seed")

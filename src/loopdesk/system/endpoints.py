@@ -7,7 +7,7 @@ import time
 
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import BaseModel
 
@@ -19,12 +19,6 @@ from loopdesk.core.errors import Forbidden
 
 router = APIRouter(tags=["system"])
 log = structlog.get_logger("loopdesk.health")
-
-
-@router.get("/", include_in_schema=False)
-async def home() -> RedirectResponse:
-    """A browser opening the server lands on the API docs (the console takes `/` over when it ships)."""
-    return RedirectResponse("/docs", status_code=307)
 
 
 class Health(BaseModel):
