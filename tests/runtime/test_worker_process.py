@@ -9,7 +9,8 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from loopdesk.app import create_app
-from loopdesk.core.settings import Settings
+from loopdesk.core.settings import OutboundSettings, Settings
+from loopdesk.runtime.worker_process import child_environment
 from tests.conftest import register_account
 
 
@@ -30,3 +31,15 @@ async def test_a_worker_child_process_executes_the_api_s_runs_and_stops_with_it(
         assert app.state.worker_process.poll() is None  # running
     assert app.state.worker_process.poll() is not None  # stopped with the app
     assert app.state.worker_process.returncode == 0  # gracefully: SIGTERM, runs handed back, exit 0
+
+
+def test_the_child_reaches_what_the_parent_let_outbound_http_reach(settings: Settings, monkeypatch) -> None:
+    """The support demo's backend is allowed at start-up, not by the environment: the child must allow it too
+    (without it the demo's tools were refused in the child: '127.0.0.1 resolves to a private address')."""
+    monkeypatch.delenv("LOOPDESK_OUTBOUND_ALLOWLIST", raising=False)
+    settings.outbound.outbound_allowlist.append("127.0.0.1:8101")
+    environment = child_environment(settings, "postgresql://db.example/loopdesk")
+    monkeypatch.setenv("LOOPDESK_OUTBOUND_ALLOWLIST", environment["LOOPDESK_OUTBOUND_ALLOWLIST"])
+    child = OutboundSettings()
+    assert "127.0.0.1:8101" in child.allowlist
+    assert environment["LOOPDESK_DATABASE_URL"] == "postgresql://db.example/loopdesk"

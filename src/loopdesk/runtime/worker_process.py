@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -26,6 +27,17 @@ STOP_SECONDS = 15.0  # a graceful stop hands unfinished runs back to the queue f
 READY_SECONDS = 60.0
 
 
+def child_environment(settings: Settings, database_url: str) -> dict[str, str]:
+    """The worker child's environment: ours, plus what this process decided at start-up beyond it (the database it
+    resolved, hosts it let outbound HTTP reach, such as the support demo's backend), so that both agree."""
+    return {
+        **os.environ,
+        "LOOPDESK_DATABASE_URL": database_url,
+        "LOOPDESK_MIGRATE_ON_START": "false",
+        "LOOPDESK_OUTBOUND_ALLOWLIST": json.dumps(settings.outbound.outbound_allowlist),
+    }
+
+
 async def start_worker_process(settings: Settings, database_url: str) -> subprocess.Popen[bytes]:
     """Start `loopdesk worker` on the same database (already migrated) and graphs, and wait until it takes jobs
     (its start-up logs then come before the banner); its logs join ours."""
@@ -34,9 +46,10 @@ async def start_worker_process(settings: Settings, database_url: str) -> subproc
     if settings.runtime.graphs_config is not None:
         command += ["--config", str(settings.runtime.graphs_config)]
     command += ["--concurrency", str(settings.runtime.worker_concurrency)]
-    env = {**os.environ, "LOOPDESK_DATABASE_URL": database_url, "LOOPDESK_MIGRATE_ON_START": "false"}
     try:
-        child = await asyncio.to_thread(subprocess.Popen, command, env=env, pass_fds=(write_end,))
+        child = await asyncio.to_thread(
+            subprocess.Popen, command, env=child_environment(settings, database_url), pass_fds=(write_end,)
+        )
     finally:
         os.close(write_end)
     try:
