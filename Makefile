@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-e2e bench bench-intents eval fmt migrate clean lock
+.PHONY: run test test-e2e test-web web web-api bench bench-intents eval fmt migrate clean lock
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "loopdesk needs Python >= 3.11"'
@@ -36,11 +36,29 @@ migrate: $(VENV)/.installed
 test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suite (real PostgreSQL) on two workers, about 9 minutes on 2 cores
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/python -m pytest -m "not e2e" -n 2
+	$(BIN)/python -m pytest -m "not e2e and not web" -n 2
 
 test-e2e: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## the slow end-to-end suites (process restarts, scale-out) and the deep API fuzz
 	$(BIN)/python -m pytest -m e2e
 	LOOPDESK_FUZZ_EXAMPLES=30 $(BIN)/python -m pytest tests/api/test_fuzz.py
+
+# The console (web/): Node only to build and test it; its build is committed, so `make run` needs none.
+WEB_INSTALLED := web/node_modules/.installed
+$(WEB_INSTALLED): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web: $(WEB_INSTALLED) ## rebuild the console into src/loopdesk/console/static (commit the result)
+	cd web && npm run build
+
+web-api: $(VENV)/.installed $(WEB_INSTALLED) ## regenerate the console's API types from the server's OpenAPI document
+	$(BIN)/python -m loopdesk.console.apidoc web/openapi.json
+	cd web && npm run gen:api
+
+test-web: $(VENV)/.installed-dev $(WEB_INSTALLED) ## the console: vitest, then end to end in Chromium against a real server
+	bash web/e2e/browser-deps.sh
+	cd web && npm test
+	$(BIN)/python -m pytest -m web -p no:xdist tests/console
 
 bench: $(VENV)/.installed-dev ## benchmarks (not part of make test)
 	$(BIN)/python benchmarks/bench_api.py

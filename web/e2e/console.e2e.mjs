@@ -1,0 +1,111 @@
+// The console end to end in a real headless Chromium (Debian's, driven by playwright-core) against a real
+// `loopdesk serve`: log in, switch language, chat with the support agent until it asks to cancel an order,
+// approve that write from the staff inbox, see the conversation go on. Run by tests/console/test_console_e2e.py
+// (make test-web) with LOOPDESK_BASE, LOOPDESK_EMAIL, LOOPDESK_PASSWORD; SCREENSHOTS=dir also saves the main views.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.env.LOOPDESK_BASE;
+const email = process.env.LOOPDESK_EMAIL;
+const password = process.env.LOOPDESK_PASSWORD;
+const shots = process.env.SCREENSHOTS;
+assert.ok(base && email && password, "LOOPDESK_BASE, LOOPDESK_EMAIL and LOOPDESK_PASSWORD are required");
+
+const FLAGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+
+function step(name) {
+  console.log(`- ${name}`);
+}
+
+async function shoot(page, name) {
+  if (!shots) return;
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+}
+
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: FLAGS });
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US" });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.setDefaultTimeout(20_000);
+
+  step("the first page is the login form");
+  await page.goto(`${base}/`);
+  await page.getByTestId("login-email").waitFor();
+  await shoot(page, "login-en");
+
+  step("a wrong password is refused with a message, not a crash");
+  await page.getByTestId("login-email").fill(email);
+  await page.getByTestId("login-password").fill("not-the-password");
+  await page.getByTestId("login-submit").click();
+  await page.getByRole("alert").waitFor();
+  assert.ok(await page.getByTestId("login-email").isVisible());
+
+  step("log in with the right one");
+  await page.getByTestId("login-password").fill(password);
+  await page.getByTestId("login-submit").click();
+  await page.getByTestId("nav-chat").waitFor();
+
+  step("switch to Chinese: the page changes and remembers it");
+  const english = await page.getByTestId("nav-chat").innerText();
+  await page.getByTestId("lang-switch").selectOption("zh");
+  await page.waitForFunction(() => document.documentElement.lang.startsWith("zh"));
+  const chinese = await page.getByTestId("nav-chat").innerText();
+  assert.notEqual(chinese, english);
+  assert.match(chinese, /[\u4e00-\u9fff]/, "the Chinese navigation shows Chinese");
+  await page.reload();
+  await page.getByTestId("nav-chat").waitFor();
+  assert.equal(await page.getByTestId("nav-chat").innerText(), chinese);
+  await page.getByTestId("nav-chat").click();
+  await page.getByTestId("chat-input").waitFor();
+  await shoot(page, "chat-zh");
+  await page.getByTestId("lang-switch").selectOption("en");
+  await page.waitForFunction(() => document.documentElement.lang.startsWith("en"));
+
+  step("chat: ask the support agent to cancel an order; it waits for an approval");
+  await page.getByTestId("chat-input").fill("Please cancel my order A1002");
+  await page.getByTestId("chat-send").click();
+  await page.locator('[data-testid="chat-message"][data-role="user"]', { hasText: "A1002" }).waitFor();
+  await page.getByTestId("approval-card").first().waitFor({ timeout: 90_000 });
+  await shoot(page, "chat-approval-en");
+
+  step("the inbox holds the approval; approve it");
+  await page.getByTestId("nav-approvals").click();
+  const item = page.getByTestId("approvals-item").filter({ hasText: "A1002" }).first();
+  await item.waitFor({ timeout: 30_000 });
+  await shoot(page, "approvals-en");
+  await item.getByTestId("approval-approve").click();
+  await item.waitFor({ state: "detached", timeout: 30_000 });
+
+  step("back in the chat, the agent goes on after the approval");
+  await page.getByTestId("nav-chat").click();
+  const reply = page.locator('[data-testid="chat-message"][data-role="assistant"]').filter({ hasText: /returned|cancelled/i });
+  try {
+    await reply.last().waitFor({ timeout: 90_000 });
+  } catch (error) {
+    const seen = await page.getByTestId("chat-message").allInnerTexts();
+    throw new Error(`no reply after the approval; the chat shows: ${JSON.stringify(seen)}`, { cause: error });
+  }
+  await shoot(page, "chat-done-en");
+
+  step("log out");
+  await page.getByTestId("logout").click();
+  await page.getByTestId("login-email").waitFor();
+
+  assert.deepEqual(problems, [], "no uncaught errors in the page");
+  console.log("console end to end: passed");
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,47 @@
+import i18n from "i18next";
+import { initReactI18next } from "react-i18next";
+import en from "./en.json";
+import zh from "./zh.json";
+
+export type Lang = "en" | "zh";
+export const LANGS: Lang[] = ["en", "zh"];
+export const STORAGE_KEY = "loopdesk.lang";
+
+export function detectLang(): Lang {
+  try {
+    const stored = localStorage.getItem(STORAGE_KEY);
+    if (stored === "en" || stored === "zh") return stored;
+  } catch {
+    /* storage may be unavailable */
+  }
+  const nav = typeof navigator !== "undefined" ? navigator.language || "" : "";
+  return nav.toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+
+/** BCP 47 tag for Intl and <html lang>. */
+export function locale(lang: string = i18n.language): string {
+  return lang === "zh" ? "zh-CN" : "en";
+}
+
+export function setLang(lang: Lang): void {
+  try {
+    localStorage.setItem(STORAGE_KEY, lang);
+  } catch {
+    /* ignore */
+  }
+  void i18n.changeLanguage(lang);
+}
+
+i18n.on("languageChanged", (lng) => {
+  if (typeof document !== "undefined") document.documentElement.lang = locale(lng);
+});
+
+void i18n.use(initReactI18next).init({
+  resources: { en: { translation: en }, zh: { translation: zh } },
+  lng: detectLang(),
+  fallbackLng: "en",
+  interpolation: { escapeValue: false },
+  returnNull: false,
+});
+
+export default i18n;
