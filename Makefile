@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-e2e test-web web web-api bench bench-intents eval fmt migrate clean lock
+.PHONY: run test test-e2e test-web web web-api screenshots bench bench-intents eval fmt migrate clean lock
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "loopdesk needs Python >= 3.11"'
@@ -59,6 +59,10 @@ test-web: $(VENV)/.installed-dev $(WEB_INSTALLED) ## the console: vitest, then e
 	bash web/e2e/browser-deps.sh
 	cd web && npm test
 	$(BIN)/python -m pytest -m web -p no:xdist tests/console
+
+screenshots: $(VENV)/.installed-dev $(WEB_INSTALLED) ## regenerate docs/screenshots (the README's) from the console's browser test
+	bash web/e2e/browser-deps.sh
+	SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -m web -p no:xdist tests/console
 
 bench: $(VENV)/.installed-dev ## benchmarks (not part of make test)
 	$(BIN)/python benchmarks/bench_api.py

@@ -10,6 +10,7 @@ module), so that "another customer gets 404" proves hiding, not a missing id. No
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from loopdesk.app import create_app
+from loopdesk.console import CLIENT_ROUTES
 from loopdesk.core.settings import (
     Settings,
 )
@@ -152,6 +154,11 @@ STORE_ITEM = {"namespace": "matrix", "key": "{store_key}"}
 RULES: dict[tuple[str, str], Case] = {
     # system, docs
     ("GET", "/"): Case(PUBLIC),
+    # the console's own files: its page on every client route, its assets (no data: it reads the API like anyone)
+    ("GET", "/assets/{name:path}"): Case(PUBLIC),
+    ("GET", "/favicon.svg"): Case(PUBLIC),
+    **{("GET", f"/{page}"): Case(PUBLIC) for page in CLIENT_ROUTES},
+    **{("GET", f"/{page}/{{rest:path}}"): Case(PUBLIC) for page in CLIENT_ROUTES},
     ("GET", "/openapi.json"): Case(PUBLIC),
     ("GET", "/docs"): Case(PUBLIC),
     ("GET", "/docs/oauth2-redirect"): Case(PUBLIC),
@@ -352,6 +359,11 @@ def app_routes(app: FastAPI) -> dict[tuple[str, str], BaseRoute]:
     return routes
 
 
+def _path(template: str, ids: Mapping[str, str]) -> str:
+    """A route's path with its parameters filled in (`{name:path}` as `{name}`)."""
+    return re.sub(r"\{(\w+):path\}", r"{\1}", template).format(**ids)
+
+
 def _fill(value: Any, ids: Mapping[str, str]) -> Any:
     if isinstance(value, str):
         return value.format(**ids)
@@ -433,6 +445,7 @@ class World:
         attachment = _ok(uploaded, 201)
         escalated = await http.post(f"/api/v1/support/conversations/{thread}/escalate", json={}, headers=owner)
         self.ids = {
+            "rest": "some/deep/link",  # a console client route's tail
             "escalation_id": _ok(escalated)["id"],
             "thread_id": thread,
             "run_id": run,
@@ -525,14 +538,14 @@ class World:
                 async with (
                     httpx.AsyncClient(base_url=server) as http,
                     http.stream(
-                        method, path.format(**ids), params=_fill(dict(case.query), ids), json=body, headers=headers
+                        method, _path(path, ids), params=_fill(dict(case.query), ids), json=body, headers=headers
                     ) as response,
                 ):
                     if response.status_code >= 300:
                         await response.aread()
                     return response
             return await self.client.request(
-                method, path.format(**ids), params=_fill(dict(case.query), ids), json=body, headers=headers
+                method, _path(path, ids), params=_fill(dict(case.query), ids), json=body, headers=headers
             )
 
 

@@ -1,6 +1,7 @@
 // The console end to end in a real headless Chromium (Debian's, driven by playwright-core) against a real
 // `loopdesk serve`: log in, switch language, chat with the support agent until it asks to cancel an order,
-// approve that write from the staff inbox, see the conversation go on. Run by tests/console/test_console_e2e.py
+// approve that write from the staff inbox, see the conversation go on; a customer (on a phone-sized screen) reports
+// a bug, which staff then find on the board. Run by tests/console/test_console_e2e.py
 // (make test-web) with LOOPDESK_BASE, LOOPDESK_EMAIL, LOOPDESK_PASSWORD; SCREENSHOTS=dir also saves the main views.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -10,8 +11,11 @@ import { chromium } from "playwright-core";
 const base = process.env.LOOPDESK_BASE;
 const email = process.env.LOOPDESK_EMAIL;
 const password = process.env.LOOPDESK_PASSWORD;
+const customerEmail = process.env.LOOPDESK_CUSTOMER_EMAIL;
+const customerPassword = process.env.LOOPDESK_CUSTOMER_PASSWORD;
 const shots = process.env.SCREENSHOTS;
 assert.ok(base && email && password, "LOOPDESK_BASE, LOOPDESK_EMAIL and LOOPDESK_PASSWORD are required");
+assert.ok(customerEmail && customerPassword, "LOOPDESK_CUSTOMER_EMAIL and LOOPDESK_CUSTOMER_PASSWORD are required");
 
 const FLAGS = [
   "--no-sandbox",
@@ -103,6 +107,34 @@ try {
   step("log out");
   await page.getByTestId("logout").click();
   await page.getByTestId("login-email").waitFor();
+
+  step("a customer on a phone reports a bug and follows it");
+  const phone = await browser.newContext({ viewport: { width: 375, height: 740 }, locale: "zh-CN", isMobile: true });
+  const mobile = await phone.newPage();
+  mobile.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  mobile.setDefaultTimeout(20_000);
+  await mobile.goto(`${base}/`);
+  await mobile.getByTestId("login-email").fill(customerEmail);
+  await mobile.getByTestId("login-password").fill(customerPassword);
+  await mobile.getByTestId("login-submit").click();
+  await mobile.getByTestId("nav-feedback").click();
+  const title = `Checkout page freezes ${Date.now()}`;
+  await mobile.getByTestId("feedback-title").fill(title);
+  await mobile.getByTestId("feedback-description").fill("Paying for order A1003 the page froze after I pressed pay.");
+  await mobile.getByTestId("feedback-submit").click();
+  await mobile.getByTestId("feedback-item").filter({ hasText: title }).waitFor({ timeout: 30_000 });
+  const width = await mobile.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 375, `the customer's view fits a phone (scroll width ${width})`);
+  await shoot(mobile, "feedback-phone-zh");
+  await phone.close();
+
+  step("staff find the report on the board");
+  await page.getByTestId("login-email").fill(email);
+  await page.getByTestId("login-password").fill(password);
+  await page.getByTestId("login-submit").click();
+  await page.getByTestId("nav-board").click();
+  await page.getByTestId("board-card").filter({ hasText: title }).waitFor({ timeout: 30_000 });
+  await shoot(page, "board-en");
 
   assert.deepEqual(problems, [], "no uncaught errors in the page");
   console.log("console end to end: passed");
