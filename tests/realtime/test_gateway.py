@@ -95,6 +95,21 @@ async def test_a_message_streams_the_reply_token_by_token(server_url, client, ma
     await ws.close()
 
 
+async def test_an_untitled_session_is_named_after_its_first_message_over_the_socket(server_url, client, make_account):
+    account = await make_account("titled")
+    created = await client.post("/api/v1/sessions", json={"assistant_id": "chat"}, headers=account.headers)
+    session_id = created.json()["session_id"]
+    assert created.json()["title"] is None
+    ws = await WS.open(server_url, account.token)
+    await ws.request({"type": "message", "thread_id": session_id, "content": "  Where is   my parcel?  "})
+    await ws.until("message_complete")
+    await ws.request({"type": "message", "thread_id": session_id, "content": "and another thing"})
+    await ws.until("message_complete")
+    await ws.close()
+    session = await client.get(f"/api/v1/sessions/{session_id}", headers=account.headers)
+    assert session.json()["title"] == "Where is my parcel?"
+
+
 async def test_a_message_without_a_thread_starts_one_with_the_default_assistant(server_url, client, make_account):
     account = await make_account("new")
     ws = await WS.open(server_url, account.token)

@@ -56,6 +56,7 @@ from loopdesk.runtime.runs.service import RunService
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.runtime.threads.schemas import ThreadCreate
 from loopdesk.runtime.threads.service import ThreadService
+from loopdesk.sessions.service import name_after_message
 from loopdesk.tools.approvals.schemas import Decision as ApprovalDecision
 from loopdesk.tools.approvals.service import ApprovalService
 from loopdesk.users.models import User
@@ -348,6 +349,7 @@ class Connection:
                 thread = await threads.create(self.user, ThreadCreate())
             message = {"messages": [{"role": "user", "content": frame.content}]}
             started = await self._chat_run(runs, thread, frame.assistant_id, input=message)
+            await name_after_message(runs.session, thread.thread_id, frame.content)
         await self._acknowledge("message", frame.id, started)
 
     async def _interrupt_response(self, frame: InterruptResponseIn) -> None:

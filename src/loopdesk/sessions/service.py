@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from langchain_core.messages import BaseMessage
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.audit.service import record
@@ -420,6 +420,16 @@ class SessionService:
 def _title(message: str, limit: int = 80) -> str:
     words = " ".join(message.split())
     return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
+
+
+async def name_after_message(db: AsyncSession, session_id: uuid.UUID, message: str) -> None:
+    """An untitled chat session takes its name from this message (its first, by whatever door it came: `execute`,
+    or a `message` frame on the WebSocket); a thread that is no session is left alone."""
+    await db.execute(
+        update(UserSession)
+        .where(UserSession.session_id == session_id, UserSession.title.is_(None))
+        .values(title=_title(message))
+    )
 
 
 def _tool_call(call: ToolCall) -> ToolCallRecord:
