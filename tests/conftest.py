@@ -141,7 +141,10 @@ def suite_settings(database_url: str, data_dir: Path) -> Settings:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator:
     application = create_app(settings)
-    async with LifespanManager(application, startup_timeout=30):
+    # A bound on a hung start or stop, not a timing check: under the parallel suite a stop now and then took over
+    # asgi-lifespan's default 5 s (2 of ~1,950 tests per run on 2026-12-03), the same bound as the worker's own
+    # graceful stop.
+    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
         yield application
 
 
