@@ -139,10 +139,21 @@ class QueueWorker:
         log.info("worker.started", concurrency=self.settings.runtime.worker_concurrency)
 
     async def stop(self) -> None:
+        """Cancel the worker: procrastinate then stops taking jobs and gives running ones the graceful timeout.
+        A cancel that lands while the worker is starting up can be lost inside procrastinate (its loop was found
+        waiting for jobs, never told to stop: the stop hung, a few times per full test run): the cancel is repeated
+        once the graceful timeout has passed."""
         if self.task is not None:
-            self.task.cancel()
+            grace = self._options(install_signal_handlers=False)["shutdown_graceful_timeout"]
+            for _ in range(3):
+                self.task.cancel()
+                done, _ = await asyncio.wait({self.task}, timeout=grace + 1.0)
+                if done:
+                    break
+                log.warning("worker.stop_repeated", waited_seconds=grace + 1.0)
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.task
+                if self.task.done():
+                    await self.task
         with contextlib.suppress(Exception):
             await self.app.close_async()
 
