@@ -60,3 +60,16 @@ async def test_the_sessions_own_object_is_returned_and_literal_values_are_bound(
             assert await _WITH_EXTRA.first(session, {"user_id": admin}) is None  # not in the IN list
     finally:
         await database.dispose()
+
+
+async def test_what_the_session_added_and_has_not_flushed_is_found(database_url):
+    database = Database.connect(database_url)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            user = User(email=f"{uuid.uuid4().hex}@example.com", display_name="New", password_hash="x", role="customer")
+            user.id = uuid.uuid4()
+            session.add(user)  # pending: the ORM would flush it before a query
+            found = await _BY_ID.first(session, {"user_id": user.id})
+            assert found is not None and found[0] is user
+    finally:
+        await database.dispose()

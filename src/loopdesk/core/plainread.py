@@ -55,7 +55,10 @@ class EntityRead(Generic[M]):
         self._mapper = mapper
 
     async def first(self, db: AsyncSession, params: Mapping[str, Any]) -> tuple[M, tuple[Any, ...]] | None:
-        """The first row: (the entity, the columns after it), or None."""
+        """The first row: (the entity, the columns after it), or None. Pending changes are flushed first, as the
+        ORM's autoflush would (a row added in this transaction is found)."""
+        if db.new or db.deleted or db.dirty:
+            await db.flush()
         connection = await (await db.connection()).get_raw_connection()
         driver = connection.driver_connection
         assert driver is not None
