@@ -1,8 +1,9 @@
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import { Link } from "react-router";
 import { useTranslation } from "react-i18next";
 import { api, type Approval } from "../api/client";
 import { errorMessage } from "../api/errors";
+import { useLoaded } from "../api/useLoaded";
 import { Countdown } from "../components/Countdown";
 import { JsonView, pretty } from "../components/JsonView";
 import { useFormat } from "../i18n/format";
@@ -12,28 +13,11 @@ export const POLL_MS = 3000;
 /** Pending approvals across conversations (GET /api/v1/approvals), refreshed every 3 s. */
 export function ApprovalsView() {
   const { t } = useTranslation();
-  const [items, setItems] = useState<Approval[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      const { data, error: failure } = await api.GET("/api/v1/approvals", { params: { query: { status: "pending", limit: 100 } } });
-      if (data) {
-        setItems(data.items);
-        setError(null);
-      } else setError(errorMessage(failure, t("approvals.loadFailed")));
-    } catch {
-      setError(t("common.networkError"));
-    }
-  }, [t]);
-
-  useEffect(() => {
-    void load();
-    const timer = setInterval(() => {
-      if (document.visibilityState !== "hidden") void load();
-    }, POLL_MS);
-    return () => clearInterval(timer);
-  }, [load]);
+  const { data, error, reload: load } = useLoaded(
+    () => api.GET("/api/v1/approvals", { params: { query: { status: "pending", limit: 100 } } }),
+    { everyMs: POLL_MS, failedKey: "approvals.loadFailed" },
+  );
+  const items: Approval[] | null = data ? data.items : null;
 
   return (
     <div className="page">

@@ -1,7 +1,6 @@
-import { useCallback, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, type Task, type TaskStage } from "../api/client";
-import { errorMessage } from "../api/errors";
+import { useLoaded } from "../api/useLoaded";
 import { useFormat } from "../i18n/format";
 
 export const STAGES: TaskStage[] = [
@@ -23,26 +22,11 @@ export function slaTone(task: Pick<Task, "sla_deadline" | "created_at" | "workfl
 export function BoardView() {
   const { t } = useTranslation();
   const fmt = useFormat();
-  const [tasks, setTasks] = useState<Task[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      const { data, error: failure } = await api.GET("/api/v1/tasks", { params: { query: { limit: 200 } } });
-      if (data) {
-        setTasks(data.items);
-        setError(null);
-      } else setError(errorMessage(failure, t("board.loadFailed")));
-    } catch {
-      setError(t("common.networkError"));
-    }
-  }, [t]);
-
-  useEffect(() => {
-    void load();
-    const timer = setInterval(() => void load(), 15000);
-    return () => clearInterval(timer);
-  }, [load]);
+  const { data, error } = useLoaded(() => api.GET("/api/v1/tasks", { params: { query: { limit: 200 } } }), {
+    everyMs: 15_000,
+    failedKey: "board.loadFailed",
+  });
+  const tasks: Task[] | null = data ? data.items : null;
 
   const now = Date.now();
   return (

@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { api, type Task, type TaskEvent } from "../api/client";
 import { errorMessage } from "../api/errors";
+import { useLoaded } from "../api/useLoaded";
 import { useFormat } from "../i18n/format";
 
 /** A customer's reports: submit one (POST /api/v1/feedback), follow their state and timeline. */
@@ -14,25 +15,12 @@ export function FeedbackView() {
   const [busy, setBusy] = useState(false);
   const [formError, setFormError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [tasks, setTasks] = useState<Task[] | null>(null);
-  const [listError, setListError] = useState<string | null>(null);
+  const { data, error: listError, reload: load } = useLoaded(
+    () => api.GET("/api/v1/tasks", { params: { query: { limit: 50 } } }),
+    { failedKey: "feedback.loadFailed" },
+  );
+  const tasks: Task[] | null = data ? data.items : null;
   const [selected, setSelected] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      const { data, error } = await api.GET("/api/v1/tasks", { params: { query: { limit: 50 } } });
-      if (data) {
-        setTasks(data.items);
-        setListError(null);
-      } else setListError(errorMessage(error, t("feedback.loadFailed")));
-    } catch {
-      setListError(t("common.networkError"));
-    }
-  }, [t]);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
