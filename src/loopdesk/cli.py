@@ -189,12 +189,10 @@ def openapi(
 ) -> None:
     """Print the HTTP API's OpenAPI document (what `/openapi.json` serves; the console's types are made from it).
     Needs no database."""
-    import json
-
     from loopdesk.app import create_app
+    from loopdesk.console.apidoc import render
 
-    settings = _settings()
-    text = json.dumps(create_app(settings).openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    text = render(create_app(_settings()).openapi())
     if output is None:
         sys.stdout.write(text)
     else:

@@ -156,7 +156,6 @@ RULES: dict[tuple[str, str], Case] = {
     ("GET", "/"): Case(PUBLIC),
     # the console's own files: its page on every client route, its assets (no data: it reads the API like anyone)
     ("GET", "/assets/{name:path}"): Case(PUBLIC),
-    ("GET", "/favicon.svg"): Case(PUBLIC),
     **{("GET", f"/{page}"): Case(PUBLIC) for page in CLIENT_ROUTES},
     **{("GET", f"/{page}/{{rest:path}}"): Case(PUBLIC) for page in CLIENT_ROUTES},
     ("GET", "/openapi.json"): Case(PUBLIC),

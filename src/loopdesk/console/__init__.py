@@ -71,11 +71,3 @@ def _client_route(segment: str) -> None:
 
 for _segment in CLIENT_ROUTES:
     _client_route(_segment)
-
-
-@router.get("/favicon.svg")
-async def favicon() -> Response:
-    path = STATIC / "favicon.svg"
-    if not path.is_file():
-        raise HTTPException(status_code=404)
-    return FileResponse(path, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})

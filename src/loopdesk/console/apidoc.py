@@ -20,8 +20,13 @@ def document() -> dict[str, Any]:
     return create_app(settings).openapi()
 
 
+def render(spec: dict[str, Any]) -> str:
+    """An OpenAPI document as the committed file holds it (stable key order, so diffs show what changed)."""
+    return json.dumps(spec, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
 def text() -> str:
-    return json.dumps(document(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    return render(document())
 
 
 if __name__ == "__main__":
