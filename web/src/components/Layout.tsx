@@ -12,6 +12,9 @@ export function Layout() {
     { to: "/chat", id: "nav-chat", label: t("nav.chat"), show: true },
     { to: "/approvals", id: "nav-approvals", label: t("nav.approvals"), show: staff },
     { to: "/board", id: "nav-board", label: t("nav.board"), show: staff },
+    { to: "/conversations", id: "nav-conversations", label: t("nav.conversations"), show: staff },
+    { to: "/analytics", id: "nav-analytics", label: t("nav.analytics"), show: staff },
+    { to: "/admin", id: "nav-admin", label: t("nav.admin"), show: user?.role === "admin" },
     { to: "/feedback", id: "nav-feedback", label: t("nav.feedback"), show: user?.role === "customer" },
   ].filter((l) => l.show);
 

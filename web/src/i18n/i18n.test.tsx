@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fireEvent, render, screen } from "@testing-library/react";
 import { I18nextProvider, useTranslation } from "react-i18next";
-import i18n, { STORAGE_KEY, detectLang, setLang } from "./index";
+import i18n, { AREAS, STORAGE_KEY, detectLang, setLang } from "./index";
 import { LangSwitch } from "../components/LangSwitch";
 import en from "./en.json";
 import zh from "./zh.json";
@@ -18,6 +18,17 @@ function Probe() {
 describe("i18n", () => {
   it("has the same keys in English and Chinese", () => {
     expect(keys(zh).sort()).toEqual(keys(en).sort());
+  });
+
+  it("has the same keys in English and Chinese in every area, none shadowing another's", () => {
+    const seen = new Set(Object.keys(en));
+    for (const [file, area] of Object.entries(AREAS)) {
+      expect(keys(area.zh).sort(), file).toEqual(keys(area.en).sort());
+      for (const top of Object.keys(area.en)) {
+        expect(seen.has(top), `${file}: ${top}`).toBe(false);
+        seen.add(top);
+      }
+    }
   });
 
   it("switching the language changes visible text and is remembered", async () => {

@@ -3,6 +3,17 @@ import { initReactI18next } from "react-i18next";
 import en from "./en.json";
 import zh from "./zh.json";
 
+type Messages = Record<string, unknown>;
+/**
+ * Each console area keeps its strings in `areas/<area>.json` as `{"en": {...}, "zh": {...}}`, merged over the
+ * shared `en.json` / `zh.json` (an area's top-level keys are its own namespace, e.g. `admin.*`).
+ */
+export const AREAS = import.meta.glob<{ en: Messages; zh: Messages }>("./areas/*.json", { eager: true, import: "default" });
+
+function merged(base: Messages, lang: "en" | "zh"): Messages {
+  return Object.values(AREAS).reduce<Messages>((all, area) => ({ ...all, ...area[lang] }), { ...base });
+}
+
 export type Lang = "en" | "zh";
 export const LANGS: Lang[] = ["en", "zh"];
 export const STORAGE_KEY = "loopdesk.lang";
@@ -37,7 +48,7 @@ i18n.on("languageChanged", (lng) => {
 });
 
 void i18n.use(initReactI18next).init({
-  resources: { en: { translation: en }, zh: { translation: zh } },
+  resources: { en: { translation: merged(en, "en") }, zh: { translation: merged(zh, "zh") } },
   lng: detectLang(),
   fallbackLng: "en",
   interpolation: { escapeValue: false },

@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { MemoryRouter } from "react-router";
-import { I18nextProvider } from "react-i18next";
-import i18n, { setLang } from "../i18n";
+import { fireEvent, screen, waitFor } from "@testing-library/react";
+import { setLang } from "../i18n";
+import { json, mockFetch, renderWith } from "../test/helpers";
 import { ApprovalsView } from "./ApprovalsView";
 import { LoginView } from "./LoginView";
 import { AuthProvider } from "../auth";
@@ -27,30 +26,6 @@ const approval = {
   created_at: new Date().toISOString(),
   expires_at: new Date(Date.now() + 10 * 60_000).toISOString(),
 };
-
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
-
-type Call = { method: string; path: string; body: string };
-
-function mockFetch(handler: (call: Call) => Response) {
-  const calls: Call[] = [];
-  const fetchMock = vi.fn(async (request: Request) => {
-    const call = { method: request.method, path: new URL(request.url).pathname + new URL(request.url).search, body: await request.text() };
-    calls.push(call);
-    return handler(call);
-  });
-  vi.stubGlobal("fetch", fetchMock);
-  return calls;
-}
-
-function renderWith(ui: React.ReactNode) {
-  return render(
-    <I18nextProvider i18n={i18n}>
-      <MemoryRouter>{ui}</MemoryRouter>
-    </I18nextProvider>,
-  );
-}
 
 describe("ApprovalsView", () => {
   beforeEach(() => setLang("en"));

@@ -1,0 +1,4 @@
+// PLACEHOLDER: replaced by the view's implementation before this is committed.
+export function ConversationsView() {
+  return null;
+}

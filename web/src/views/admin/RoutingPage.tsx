@@ -1,0 +1,4 @@
+// PLACEHOLDER: replaced by the page's implementation before this is committed.
+export function RoutingPage() {
+  return null;
+}
