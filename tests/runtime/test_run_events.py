@@ -77,7 +77,7 @@ async def test_a_reader_that_overflowed_catches_up_from_the_log_without_loss(app
         events, from_log = await next_events(pool, waiter, run_id, after)
         assert (events, from_log) == ([], True)
         written = _events(1, 50)
-        await append_events(pool, run_id, written)
+        await append_events(pool, run_id, 0, written)
         bus.deliver(str(run_id), written)  # more than the reader may hold
         while after < 50:
             events, _ = await next_events(pool, waiter, run_id, after)

@@ -25,6 +25,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 
 from loopdesk.core.metrics import EVENT_CATCHUPS, EVENTS_PUSHED
+from loopdesk.runtime.runs.fencing import StaleAttempt
 from loopdesk.runtime.serde import to_jsonable
 
 log = structlog.get_logger("loopdesk.runs.events")
@@ -32,9 +33,13 @@ log = structlog.get_logger("loopdesk.runs.events")
 CHANNEL = "loopdesk_run_events"
 LINGER_SECONDS = 0.01
 FINAL = ":end"  # suffix of the notification sent with a run's last event
+# A batch of a run's events, written only while the writing attempt holds the run (see runs.fencing): no row back
+# means the fence refused it.
 _INSERT = (
-    "WITH ins AS (INSERT INTO run_events (run_id, seq, event, data)"
-    " SELECT %(run_id)s, s, e, d FROM unnest(%(seqs)s::int[], %(events)s::text[], %(datas)s::text[]) AS t(s, e, d)"
+    "WITH fence AS (SELECT 1 FROM runs WHERE run_id = %(run_id)s AND attempt = %(attempt)s FOR SHARE),"
+    " ins AS (INSERT INTO run_events (run_id, seq, event, data)"
+    " SELECT %(run_id)s, s, e, d FROM fence,"
+    " unnest(%(seqs)s::int[], %(events)s::text[], %(datas)s::text[]) AS t(s, e, d)"
     " RETURNING 1)"
     " SELECT pg_notify(%(channel)s, %(run_key)s) FROM (SELECT 1 FROM ins LIMIT 1) AS one"
 )
@@ -57,14 +62,16 @@ class Publisher(Protocol):
     async def publish(self, run_id: uuid.UUID, events: list[Event]) -> None: ...
 
 
-async def append_events(pool: AsyncConnectionPool, run_id: uuid.UUID, events: list[Event]) -> None:
+async def append_events(pool: AsyncConnectionPool, run_id: uuid.UUID, attempt: int, events: list[Event]) -> None:
+    """Append `events` to the run's log for its attempt `attempt`; StaleAttempt when a later attempt holds the run."""
     if not events:
         return
     async with pool.connection() as conn:
-        await conn.execute(
+        cursor = await conn.execute(
             _INSERT,
             {
                 "run_id": run_id,
+                "attempt": attempt,
                 "seqs": [e.seq for e in events],
                 "events": [e.event for e in events],
                 "datas": [e.data for e in events],
@@ -72,6 +79,8 @@ async def append_events(pool: AsyncConnectionPool, run_id: uuid.UUID, events: li
                 "run_key": f"{run_id}:{events[-1].seq}",
             },
         )
+        if await cursor.fetchone() is None:
+            raise StaleAttempt(run_id, attempt)
 
 
 async def fetch(pool: AsyncConnectionPool, query: str, params: tuple, *, attempts: int = 3) -> list[dict[str, Any]]:
@@ -116,10 +125,20 @@ class EventWriter:
     """Buffers a run's events and writes them in batches from a background task: the graph never waits
     on the database, and a burst of token chunks becomes one INSERT."""
 
-    def __init__(self, pool: AsyncConnectionPool, run_id: uuid.UUID, next_seq: int, publisher: Publisher | None = None):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        run_id: uuid.UUID,
+        attempt: int,
+        next_seq: int,
+        publisher: Publisher | None = None,
+    ):
+        """`attempt`: the writing attempt's fencing token (runs.fencing): a batch it may no longer write fails the
+        writer with StaleAttempt, raised by the next `emit` or by `close`."""
         self.pool = pool
         self.publisher = publisher
         self.run_id = run_id
+        self.attempt = attempt
         self.seq = next_seq - 1
         self._buffer: list[Event] = []
         self._ready = asyncio.Event()
@@ -142,7 +161,7 @@ class EventWriter:
                     await asyncio.wait_for(self._closed.wait(), LINGER_SECONDS)
             self._ready.clear()
             batch, self._buffer = self._buffer, []
-            await append_events(self.pool, self.run_id, batch)
+            await append_events(self.pool, self.run_id, self.attempt, batch)
             if self.publisher is not None and batch:
                 try:
                     await self.publisher.publish(self.run_id, batch)

@@ -2,15 +2,19 @@
 log, then record the outcome on the run and its thread.
 
 A run whose worker died is taken up again by another worker (the job is retried by the stall
-sweeper): it continues from the last checkpoint the run wrote. A cancel reaches the job through
-the queue's abort (asyncio cancellation); a shutdown hands the run back to the queue."""
+sweeper): it continues from the last checkpoint the run wrote. Each take-up is a new attempt, whose number
+fences every write (runs.fencing): a worker judged dead while only slow learns at its next write that its
+attempt was superseded and stops, its writes refused. A cancel reaches the job through the queue's abort
+(asyncio cancellation); a shutdown hands the run back to the queue."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,13 +29,14 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.db import Database
-from loopdesk.core.metrics import RUN_DURATION, RUNS_FINISHED
+from loopdesk.core.metrics import RUN_DURATION, RUNS_FINISHED, RUNS_SUPERSEDED
 from loopdesk.runtime.graphs import GraphRegistry, runtime_user
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.queue import RUN_TASK, WEBHOOK_TASK, defer
 from loopdesk.runtime.runs import repository
 from loopdesk.runtime.runs.context import graph_context
 from loopdesk.runtime.runs.events import EventWriter, Publisher, last_seq
+from loopdesk.runtime.runs.fencing import FencedSaver, StaleAttempt
 from loopdesk.runtime.runs.lifecycle import close_log, notify, settle_thread
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.repository import ClaimedRun
@@ -103,18 +108,26 @@ class RunExecutor:
 
     async def execute(self, run_id: uuid.UUID) -> None:
         """Execute the run; a cancellation (the queue's abort, or the worker stopping) that lands in any
-        phase leaves the run either finished as cancelled or back in the queue, never `running`."""
+        phase leaves the run either finished as cancelled or back in the queue, never `running`. An attempt
+        superseded by a later one (this worker was judged dead) stops, leaving the run to that attempt."""
+        held = _Held()
         try:
-            await self._execute(run_id)
+            await self._execute(run_id, held)
+        except StaleAttempt as exc:
+            RUNS_SUPERSEDED.inc()
+            log.warning("runs.attempt_superseded", run_id=str(run_id), attempt=exc.attempt)
         except asyncio.CancelledError:
-            await asyncio.shield(self._after_cancellation(run_id))
+            await asyncio.shield(self._after_cancellation(run_id, held.attempt))
             raise
 
-    async def _after_cancellation(self, run_id: uuid.UUID) -> None:
+    async def _after_cancellation(self, run_id: uuid.UUID, attempt: int | None) -> None:
+        """`attempt`: the one this worker held (None: cancelled while taking the run up)."""
         async with self.database.sessionmaker() as session:
             run = await session.get(Run, run_id)
             if run is None or _settled(run):
                 return
+            if attempt is not None and run.attempt != attempt:
+                return  # superseded: the run, and its cancel, are the later attempt's
             claimed = ClaimedRun.of(run, resumed=True)
         if claimed.cancel_action:
             log.info("runs.cancelled", run_id=str(run_id))
@@ -144,14 +157,15 @@ class RunExecutor:
                     log.warning("runs.graph_not_opened", run_id=str(claimed.run_id), error=type(exc).__name__)
             yield graph
 
-    async def _execute(self, run_id: uuid.UUID) -> None:
+    async def _execute(self, run_id: uuid.UUID, held: _Held) -> None:
         async with AsyncExitStack() as graphs:  # a factory's graph stays open until the run is recorded
-            await self._execute_in(run_id, graphs)
+            await self._execute_in(run_id, graphs, held)
 
-    async def _execute_in(self, run_id: uuid.UUID, graphs: AsyncExitStack) -> None:
+    async def _execute_in(self, run_id: uuid.UUID, graphs: AsyncExitStack, held: _Held) -> None:
         claimed = await self._start(run_id)
         if claimed is None:
             return
+        held.attempt = claimed.attempt
         bound = log.bind(run_id=str(run_id), thread_id=str(claimed.thread_id), attempt=claimed.attempt)
         if claimed.cancel_action:  # cancelled while no worker held it
             await self._finish_cancelled(claimed, None)
@@ -164,16 +178,18 @@ class RunExecutor:
             return
         pool = self.persistence.pool
         seq = claimed.last_seq if claimed.last_seq is not None else await last_seq(pool, run_id)
-        writer = EventWriter(pool, run_id, seq + 1, self.publisher)
+        writer = EventWriter(pool, run_id, claimed.attempt, seq + 1, self.publisher)
         graph: Pregel | None = None
         timer = RUN_DURATION.labels(claimed.kwargs["graph_id"]).time()
         timer.__enter__()
         try:
             store = ScopedStore.for_owner(self.persistence.store, claimed.owner_id)
+            # This attempt's own checkpointer: each write fenced by the attempt (runs.fencing).
+            checkpointer = FencedSaver(pool, run_id, claimed.attempt, serde=self.persistence.checkpointer.serde)
             opening = registered.open(
                 config,
                 access="threads.create_run",
-                checkpointer=self.persistence.checkpointer,
+                checkpointer=checkpointer,
                 store=store,
                 user=runtime_user(claimed.owner_id),
                 context=dict(claimed.kwargs.get("context") or {}),
@@ -183,8 +199,12 @@ class RunExecutor:
                 writer.emit("metadata", {"run_id": str(run_id), "attempt": claimed.attempt})
             await self._stream(claimed, graph, config, writer)
         except asyncio.CancelledError:
-            await asyncio.shield(writer.close())
+            with contextlib.suppress(StaleAttempt):
+                await asyncio.shield(writer.close())
             raise  # execute() finishes the run as cancelled, or hands it back to the queue
+        except StaleAttempt:
+            await writer.discard()
+            raise  # execute() lets the run be: a later attempt holds it
         except INFRASTRUCTURE_ERRORS:
             await writer.discard()
             bound.warning("runs.retrying_after_database_error")
@@ -345,6 +365,7 @@ class RunExecutor:
                 status=status,
                 output=output,
                 error=failure,
+                attempt=claimed.attempt,
                 events=events,
                 values=values,
                 interrupts=interrupts,
@@ -358,6 +379,8 @@ class RunExecutor:
             run = await session.get(Run, claimed.run_id, with_for_update=True)
             if run is None or thread is None:
                 return True
+            if run.attempt != claimed.attempt:
+                raise StaleAttempt(claimed.run_id, claimed.attempt)
             if run.cancel_action is not None:
                 return False
             run.status, run.output, run.error, events = _outcome(values, interrupts, error)
@@ -381,8 +404,14 @@ class RunExecutor:
         run's end, its thread's state and the cleared `cancel_action` commit together, so that a
         reader who sees the run stopped also sees its thread settled."""
         async with self.database.sessionmaker() as session, session.begin():
-            action = await session.scalar(select(Run.cancel_action).where(Run.run_id == claimed.run_id))
-            if action == "rollback":
+            row = (
+                await session.execute(
+                    select(Run.cancel_action, Run.attempt).where(Run.run_id == claimed.run_id).with_for_update()
+                )
+            ).first()
+            if row is None or row.attempt != claimed.attempt:
+                return  # gone, or a later attempt holds the run (and honours its cancel)
+            if row.cancel_action == "rollback":
                 await roll_back_run(session, claimed.thread_id, claimed.run_id)
         values, interrupts = None, None
         if graph is not None:
@@ -393,8 +422,8 @@ class RunExecutor:
         async with self.database.sessionmaker() as session, session.begin():
             thread = await session.get(Thread, claimed.thread_id, with_for_update=True)
             run = await session.get(Run, claimed.run_id, with_for_update=True)
-            if run is None or thread is None or _settled(run):
-                return  # gone, or honoured by a finish that got here first
+            if run is None or thread is None or _settled(run) or run.attempt != claimed.attempt:
+                return  # gone, honoured by a finish that got here first, or a later attempt's to honour
             if run.cancel_action == "rollback":
                 await session.delete(run)
                 await session.flush()
@@ -411,11 +440,21 @@ class RunExecutor:
 
     async def _requeue(self, claimed: ClaimedRun) -> None:
         async with self.database.sessionmaker() as session, session.begin():
+            attempt = await session.scalar(select(Run.attempt).where(Run.run_id == claimed.run_id).with_for_update())
+            if attempt != claimed.attempt:
+                return  # gone, or a later attempt holds the run
             job_id = await defer(session, RUN_TASK, {"run_id": str(claimed.run_id)}, lock=str(claimed.thread_id))
             await session.execute(
                 text("UPDATE runs SET job_id = :job_id WHERE run_id = :run_id"),
                 {"job_id": job_id, "run_id": claimed.run_id},
             )
+
+
+@dataclass(slots=True)
+class _Held:
+    """The attempt this worker holds of a run, once it took the run up."""
+
+    attempt: int | None = None
 
 
 class _ChunkRouter:

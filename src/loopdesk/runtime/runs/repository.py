@@ -64,7 +64,8 @@ WITH thread AS (
 SELECT run.*, (SELECT coalesce(max(seq), 0) FROM run_events WHERE run_id = %(run_id)s) AS last_seq FROM run
 """
 
-# Thread lock, then the run's outcome (unless a cancel was accepted meanwhile), the log's last events, the thread's
+# Thread lock, then the run's outcome (unless a cancel was accepted meanwhile, or a later attempt took the run up:
+# the attempt is its fencing token, see runs.fencing), the log's last events, the thread's
 # state (busy while other runs wait, else interrupted / error / idle; values and interrupts copied; its expiry),
 # the times of its new messages, and the wake-up of the run's waiters: all or nothing.
 _FINISH = """
@@ -73,6 +74,7 @@ WITH thread AS (
 ), run AS (
     UPDATE runs SET status = %(status)s, output = %(output)s::jsonb, error = %(error)s, updated_at = now()
     WHERE run_id = %(run_id)s AND thread_id = (SELECT thread_id FROM thread) AND cancel_action IS NULL
+      AND attempt = %(attempt)s
     RETURNING run_id, thread_id, created_at, updated_at
 ), last AS (
     SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = %(run_id)s
@@ -205,6 +207,7 @@ async def finish(
     run_id: uuid.UUID,
     thread_id: uuid.UUID,
     *,
+    attempt: int,
     status: str,
     output: Any,
     error: dict[str, Any] | None,
@@ -214,12 +217,14 @@ async def finish(
     temporary: bool,
 ) -> tuple[datetime, datetime] | None:
     """Record the run's outcome with its thread's state in one statement: (created_at, updated_at), or None
-    when nothing was recorded (a cancel accepted meanwhile, the run or its thread gone)."""
+    when nothing was recorded (a cancel accepted meanwhile, a later attempt holds the run, the run or its thread
+    gone)."""
     messages = message_rows(values)
     output_json = dumps(output)  # serialised once: for the row and for the waiters' notification
     params = {
         "run_id": run_id,
         "thread_id": thread_id,
+        "attempt": attempt,
         "status": status,
         "output": None if output is None else output_json,
         "error": _json(error),
