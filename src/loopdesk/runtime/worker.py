@@ -22,6 +22,7 @@ from loopdesk.feedback.tasks import register_tasks as feedback_tasks
 from loopdesk.notifications.jobs import register_jobs as register_notification_jobs
 from loopdesk.runtime.crons.tasks import register_tasks as cron_tasks
 from loopdesk.runtime.graphs import GraphRegistry
+from loopdesk.runtime.heartbeat import Heartbeat
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.queue import QUEUE, WorkerContext
 from loopdesk.runtime.runs.events import Publisher
@@ -77,6 +78,7 @@ def queue_connector(url: str, settings: Settings) -> procrastinate.PsycopgConnec
 class QueueWorker:
     app: procrastinate.App
     settings: Settings
+    url: str = ""  # the database (libpq form): the heartbeat thread's own connection
     task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -99,7 +101,7 @@ class QueueWorker:
         context = WorkerContext(settings, database, persistence, graphs, publisher, limiter)
         for register in _DOMAINS:
             register(app, context)
-        return cls(app=app, settings=settings)
+        return cls(app=app, settings=settings, url=url)
 
     def _options(self, *, install_signal_handlers: bool) -> dict:
         stall_timeout = self.settings.runtime.stall_timeout_seconds
@@ -118,19 +120,35 @@ class QueueWorker:
         }
 
     async def _supervised(self, *, install_signal_handlers: bool) -> None:
-        """Run the worker; if it stops on an error (the database went away), start it again with
-        backoff. A normal return (a stop signal) ends the loop."""
+        """Run the worker, its liveness reported by a thread (runtime.heartbeat); if it stops on an error (the
+        database went away), start it again with backoff; if it was judged dead meanwhile, register again at once.
+        A normal return (a stop signal) ends the loop."""
         delay = 0.5
         while True:
+            options = self._options(install_signal_handlers=install_signal_handlers)
+            self.app.perform_import_paths()
+            worker = self.app._worker(**options)  # what run_worker_async builds, kept to read its id
+            heartbeat = Heartbeat(
+                self.url,
+                lambda worker=worker: worker.worker_id,
+                interval=options["update_heartbeat_interval"],
+                hang_seconds=max(60.0, 10 * options["stalled_worker_timeout"]),
+                on_lost=worker.stop,
+            )
+            heartbeat.start()
             try:
-                await self.app.run_worker_async(**self._options(install_signal_handlers=install_signal_handlers))
-                return
+                await worker.run()
+                if not heartbeat.lost:
+                    return
+                log.warning("worker.registering_again")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - logged, then retried: the worker must outlive outages
                 log.warning("worker.restarting", error=type(exc).__name__, retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+            finally:
+                await heartbeat.stop()
 
     async def start(self) -> None:
         """Run a worker inside the current event loop (the `serve` form)."""
