@@ -1,7 +1,8 @@
 // The console end to end in a real headless Chromium (Debian's, driven by playwright-core) against a real
 // `loopdesk serve`: log in, switch language, chat with the support agent until it asks to cancel an order,
 // approve that write from the staff inbox, see the conversation go on; a customer (on a phone-sized screen) reports
-// a bug, which staff then find on the board. Run by tests/console/test_console_e2e.py
+// a bug, which staff then find on the board and move to its next stage; staff look at the task's detail, the
+// conversations and their replay, the analytics and the admin's tools. Run by tests/console/test_console_e2e.py
 // (make test-web) with LOOPDESK_BASE, LOOPDESK_EMAIL, LOOPDESK_PASSWORD; SCREENSHOTS=dir also saves the main views.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -135,6 +136,45 @@ try {
   await page.getByTestId("nav-board").click();
   await page.getByTestId("board-card").filter({ hasText: title }).waitFor({ timeout: 30_000 });
   await shoot(page, "board-en");
+
+  step("the report reaches plan review; staff move it to the next stage, and the board shows it there");
+  const inStage = (stage) =>
+    page.locator(`[data-testid="board-column"][data-stage="${stage}"]`).getByTestId("board-card").filter({ hasText: title });
+  await inStage("plan_review").waitFor({ timeout: 60_000 });
+  // The card's "Move to" control (the keyboard path; dragging is covered by board.test.tsx).
+  await inStage("plan_review").getByTestId("card-move").selectOption("assigned");
+  await page.getByTestId("move-dialog").waitFor();
+  const assignee = page.getByTestId("move-assignee");
+  if ((await assignee.count()) && !(await assignee.inputValue())) await assignee.selectOption({ index: 1 });
+  await page.getByTestId("move-note").fill("Plan approved: fix the checkout freeze.");
+  await page.getByTestId("move-confirm").click();
+  await inStage("assigned").waitFor({ timeout: 20_000 });
+
+  step("the task's detail shows its analysis and timeline");
+  await inStage("assigned").getByTestId("board-card-open").click();
+  await page.getByTestId("task-detail").waitFor();
+  await page.getByTestId("task-stage").filter({ hasText: /assigned/i }).waitFor();
+  await page.locator('[data-testid="task-detail"] ol.timeline li').first().waitFor();
+  await shoot(page, "task-detail-en");
+
+  step("conversations: the chat is listed and its replay shows what happened");
+  await page.getByTestId("nav-conversations").click();
+  await page.getByTestId("conversations-row").first().waitFor({ timeout: 20_000 });
+  await shoot(page, "conversations-en");
+  await page.getByTestId("conversations-row").first().getByRole("link").first().click();
+  await page.getByTestId("replay-event").first().waitFor({ timeout: 20_000 });
+  await shoot(page, "replay-en");
+
+  step("analytics shows the dashboards");
+  await page.getByTestId("nav-analytics").click();
+  await page.getByTestId("analytics-kpi").first().waitFor({ timeout: 20_000 });
+  await page.getByTestId("analytics-chart").first().waitFor();
+  await shoot(page, "analytics-en");
+
+  step("admin: the tools and their approval policies");
+  await page.getByTestId("nav-admin").click();
+  await page.getByTestId("tool-row").first().waitFor({ timeout: 20_000 });
+  await shoot(page, "admin-tools-en");
 
   assert.deepEqual(problems, [], "no uncaught errors in the page");
   console.log("console end to end: passed");

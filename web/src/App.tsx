@@ -1,19 +1,26 @@
-import type { ReactNode } from "react";
+import { Suspense, lazy, type ReactNode } from "react";
 import { Navigate, Route, Routes, useLocation } from "react-router";
 import { useTranslation } from "react-i18next";
 import type { Role } from "./api/client";
 import { homeFor, useAuth } from "./auth";
 import { Layout } from "./components/Layout";
-import { AdminView } from "./views/admin/AdminView";
-import { AnalyticsView } from "./views/AnalyticsView";
 import { ApprovalsView } from "./views/ApprovalsView";
-import { BoardView } from "./views/BoardView";
 import { ChatView } from "./views/ChatView";
-import { ConversationsView } from "./views/ConversationsView";
 import { FeedbackView } from "./views/FeedbackView";
 import { LoginView } from "./views/LoginView";
-import { ReplayView } from "./views/ReplayView";
-import { TaskDetailView } from "./views/TaskDetailView";
+
+// Staff and admin views load on first use: the customer's first page (login, chat, feedback) stays small.
+const AdminView = lazy(() => import("./views/admin/AdminView").then((m) => ({ default: m.AdminView })));
+const AnalyticsView = lazy(() => import("./views/AnalyticsView").then((m) => ({ default: m.AnalyticsView })));
+const BoardView = lazy(() => import("./views/BoardView").then((m) => ({ default: m.BoardView })));
+const ConversationsView = lazy(() => import("./views/ConversationsView").then((m) => ({ default: m.ConversationsView })));
+const ReplayView = lazy(() => import("./views/ReplayView").then((m) => ({ default: m.ReplayView })));
+const TaskDetailView = lazy(() => import("./views/TaskDetailView").then((m) => ({ default: m.TaskDetailView })));
+
+function Loading() {
+  const { t } = useTranslation();
+  return <p className="loading" role="status">{t("common.loading")}</p>;
+}
 
 function RequireAuth({ roles, children }: { roles?: Role[]; children: ReactNode }) {
   const { user, loading } = useAuth();
@@ -22,7 +29,7 @@ function RequireAuth({ roles, children }: { roles?: Role[]; children: ReactNode 
   if (loading) return <p className="loading" role="status">{t("common.loading")}</p>;
   if (!user) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
   if (roles && !roles.includes(user.role)) return <Navigate to={homeFor(user.role)} replace />;
-  return <>{children}</>;
+  return <Suspense fallback={<Loading />}>{children}</Suspense>;
 }
 
 function Home() {
