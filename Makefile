@@ -36,6 +36,7 @@ migrate: $(VENV)/.installed
 test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suite (real PostgreSQL) on two workers, about 9 minutes on 2 cores
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	bash deploy/prometheus/check-deps.sh
 	$(BIN)/python -m pytest -m "not e2e and not web" -n 2
 
 test-e2e: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## the slow end-to-end suites (process restarts, scale-out) and the deep API fuzz

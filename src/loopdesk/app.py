@@ -63,6 +63,7 @@ from loopdesk.support.demo_start import (
 )
 from loopdesk.support.endpoints import router as support_router
 from loopdesk.system.endpoints import router as system_router
+from loopdesk.system.metrics_state import StateGauges
 from loopdesk.tools.approvals.endpoints import router as approvals_router
 from loopdesk.tools.approvals.endpoints import seed_router as approvals_seed_router
 from loopdesk.tools.endpoints import router as tools_router
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None, *, announce: bool = False, work
             await install_agents_file(database, settings, await services.tools.fresh_registry())
             app.state.realtime = Gateway(settings.realtime)
             app.state.credential_watch = CredentialWatch(database, settings.auth.credential_check_seconds)
+            pool_capacity = settings.database.db_pool_size + settings.database.db_max_overflow
+            app.state.state_gauges = StateGauges(database, pool_capacity)
             demo = support_demo = None
             try:
                 created = await bootstrap_admin(database, settings)
@@ -120,6 +123,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False, work
                 elif settings.runtime.worker:
                     child = app.state.worker_process = await start_worker_process(settings, services.url)
                 await app.state.credential_watch.start()
+                await app.state.state_gauges.start()
                 log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)
                 demo = start_demo_seed(database, settings, graphs, announce=announce)  # after the admin and worker
                 support_demo = start_support_demo(settings, services.tools, graphs)
@@ -133,6 +137,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False, work
                 await stop_support_demo(support_demo)
                 await app.state.realtime.close_all()
                 await app.state.credential_watch.stop()
+                await app.state.state_gauges.stop()
                 if worker is not None:
                     await worker.stop()
                 await stop_worker_process(child)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from loopdesk.core.metrics import LLM_TOKENS
+from loopdesk.core.metrics import LLM_COST, LLM_TOKENS
 from loopdesk.llm.models import LLMUsage
 from loopdesk.llm.repository import UsageRepository
 
@@ -32,6 +32,7 @@ def add_usage(session: AsyncSession, recorder: UsageRecorder, caller: Caller) ->
         provider = item.provider or "unknown"
         LLM_TOKENS.labels(provider, "input").inc(item.input_tokens)
         LLM_TOKENS.labels(provider, "output").inc(item.output_tokens)
+        LLM_COST.labels(provider).inc(item.cost_usd or 0)
         tokens += item.input_tokens + item.output_tokens
         cost += Decimal(str(item.cost_usd or 0))
         usage.add(

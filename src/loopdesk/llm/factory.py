@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from loopdesk.core.settings import MODEL_SPEC_KEYS, OutboundSettings
 from loopdesk.llm.errors import LLMConfigError, RetryingChatModel, with_retries
 from loopdesk.llm.settings import PROVIDERS, LLMSettings
+from loopdesk.system.llm_metrics import observed
 from loopdesk.tools.net import OutboundPolicy, UnsafeDestination, check_url_blocking, safe_sdk_clients
 
 __all__ = ["ModelSpec", "build_chat_model", "check_config_spec", "describe", "with_retries"]
@@ -97,7 +98,7 @@ def build_chat_model(
     if kind == "offline":
         from loopdesk.llm.offline import OfflineChatModel
 
-        return OfflineChatModel()
+        return observed(OfflineChatModel(), resolved.provider)
     if kind == "scripted":
         from loopdesk.llm.scripted import ScriptedChatModel
 
@@ -106,14 +107,16 @@ def build_chat_model(
                 "provider 'scripted' needs a script: 'scripted:/path/script.yaml', LOOPDESK_LLM_MODEL=<path> "
                 "or 'script' in the model config"
             )
-        return ScriptedChatModel.load(resolved.script)
-    inner = _BUILDERS[kind](resolved)
-    return RetryingChatModel(
+        return observed(ScriptedChatModel.load(resolved.script), resolved.provider)
+    # Both carry the handler: a call goes through one of them (the wrapper, or the inner model's structured output).
+    inner = observed(_BUILDERS[kind](resolved), resolved.provider)
+    wrapped = RetryingChatModel(
         inner=inner,
         max_retries=resolved.max_retries,
         metadata={"loopdesk_llm_provider": resolved.provider},
         profile=inner.profile,
     )
+    return observed(wrapped, resolved.provider)
 
 
 def describe(spec: ModelSpec = None, settings: LLMSettings | None = None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.db import Database
+from loopdesk.core.metrics import NOTIFICATION_DELIVERIES
 from loopdesk.core.settings import Settings
 from loopdesk.notifications.models import NotificationDelivery
 from loopdesk.notifications.repository import ChannelRepository, DeliveryRepository
@@ -120,6 +121,8 @@ class Outbox:
                 delivery.attempts += 1
                 delivery.last_error = None
                 bound.info("notifications.sent", attempts=delivery.attempts)
+            outcome = "retry" if delivery.status == "pending" else delivery.status  # pending again: a later attempt
+            NOTIFICATION_DELIVERIES.labels(delivery.kind, outcome).inc()
             return delivery.status
 
     async def _config(self, session: AsyncSession, delivery: NotificationDelivery) -> Mapping[str, Any]:

@@ -20,6 +20,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopdesk.core.metrics import NOTIFICATION_DELIVERIES
 from loopdesk.feedback.models import Task
 from loopdesk.notifications.models import NotificationChannel, NotificationDelivery
 from loopdesk.notifications.repository import ChannelRepository, DeliveryRepository
@@ -224,6 +225,7 @@ async def _deliver(
                 text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": user_key(person.id)}
             )
     pending = [delivery_id for delivery_id, status in written if status == "pending"]
+    NOTIFICATION_DELIVERIES.labels("websocket", "sent").inc(len(written) - len(pending))  # sent with the frame
     if pending:
         await defer(session, SEND_TASK, {"delivery_ids": pending})
     return written, pending

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.audit.service import record
 from loopdesk.core.errors import BadRequest, Conflict, Forbidden, NotFound
-from loopdesk.core.metrics import APPROVALS
+from loopdesk.core.metrics import APPROVAL_DECISION_SECONDS, APPROVALS
 from loopdesk.runtime.graphs import GraphRegistry
 from loopdesk.runtime.runs.schemas import Command
 from loopdesk.runtime.threads.models import Thread
@@ -150,6 +150,8 @@ async def record_decision(
     await record(session, f"approval.{status}", "approval", approval_id, actor_id=actor_id, **detail)
     log.info("approvals.decided", approval_id=str(approval_id), status=status, via=via)
     decided_at = decided.decided_at or datetime.now(UTC)
+    if status != "expired":
+        APPROVAL_DECISION_SECONDS.labels(status).observe(max((decided_at - decided.created_at).total_seconds(), 0))
     await record_event(
         session,
         thread_id=decided.thread_id,
