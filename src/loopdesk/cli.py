@@ -19,6 +19,7 @@ from loopdesk.runtime.config import ConfigFileError
 from loopdesk.support.cli import app as templates_app
 from loopdesk.support.demo.cli import demo
 from loopdesk.support.intents.cli import app as intents_app
+from loopdesk.system.retention import app as retention_app
 from loopdesk.triage.cli import app as triage_app
 from loopdesk.triage.cli import dedup_app, logs_app
 
@@ -36,6 +37,7 @@ app.add_typer(dedup_app, name="dedup")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(templates_app, name="templates")
 app.add_typer(intents_app, name="intents")
+app.add_typer(retention_app, name="retention")
 app.command("demo")(demo)
 console = Console(stderr=True, highlight=False)
 
@@ -179,6 +181,57 @@ def migrate(
         run_migrations(url, revision=revision)
     after = current_revision(url)
     console.print(f"database at revision [bold]{after}[/]" + ("" if before == after else f" (was {before})"))
+
+
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="The archive to write (a directory: a dated .tar inside it).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing archive.")] = False,
+) -> None:
+    """Back up the database (embedded, or LOOPDESK_DATABASE_URL; a running server keeps serving) and the data
+    dir's JWT key into one tar archive with a checksummed manifest, written whole or not at all, mode 0600."""
+    from loopdesk.core.logging import configure_logging
+    from loopdesk.system.backup import BackupError, RichReporter, create_backup, describe_backup
+
+    settings = _settings()
+    configure_logging(settings.logging)
+    try:
+        with RichReporter(console) as reporter:
+            manifest = create_backup(settings, path, force=force, reporter=reporter)
+    except BackupError as exc:
+        console.print(f"[bold red]backup failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(describe_backup(manifest))
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="An archive written by `loopdesk backup`.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the contents of a database that is not empty.")
+    ] = False,
+    ignore_key_mismatch: Annotated[
+        bool,
+        typer.Option("--ignore-key-mismatch", help="Restore although the stored credentials would not decrypt."),
+    ] = False,
+) -> None:
+    """Restore a backup into the configured database (a fresh data dir gets a new embedded cluster) and data dir:
+    checks the archive first, then pg_restore, the JWT key (0600) and migrations if the backup is older.
+    Stop `loopdesk serve` and workers first."""
+    from loopdesk.core.logging import configure_logging
+    from loopdesk.system.backup import BackupError, RichReporter, describe_restore, restore_backup
+
+    settings = _settings()
+    configure_logging(settings.logging)
+    try:
+        with RichReporter(console) as reporter:
+            result = restore_backup(
+                settings, path, force=force, ignore_key_mismatch=ignore_key_mismatch, reporter=reporter
+            )
+    except BackupError as exc:
+        console.print(f"[bold red]restore failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(describe_restore(result))
 
 
 @app.command()

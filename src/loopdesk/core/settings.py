@@ -553,6 +553,21 @@ class SupportSettings(_Group):
     )
 
 
+class RetentionSettings(_Group):
+    """How long operational rows are kept (days; 0 = forever); an hourly sweep deletes older ones in batches."""
+
+    retention_run_events_days: float = Field(
+        14, ge=0, le=36500, description="the event log of a finished run (what its stream replays), after it ended"
+    )
+    retention_runs_days: float = Field(
+        90, ge=0, le=36500, description="finished runs (success, error, timeout, interrupted) with their event log"
+    )
+    retention_notification_deliveries_days: float = Field(
+        30, ge=0, le=36500, description="sent and failed notification deliveries, after they were created"
+    )
+    retention_log_records_days: float = Field(30, ge=0, le=36500, description="log store records, by their time")
+
+
 class SettingsError(RuntimeError):
     """Start-up refused: the message says which setting to fix."""
 
@@ -575,6 +590,7 @@ class Settings(BaseModel):
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     support: SupportSettings = Field(default_factory=SupportSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     model_config = {"frozen": False}
 

@@ -29,6 +29,7 @@ from loopdesk.runtime.runs.events import Publisher
 from loopdesk.runtime.runs.tasks import register_tasks as run_tasks
 from loopdesk.runtime.threads.tasks import register_tasks as thread_tasks
 from loopdesk.support.tasks import register_tasks as support_tasks
+from loopdesk.system.retention import register_tasks as retention_tasks
 from loopdesk.tools.tasks import register_tasks as tool_tasks
 
 log = structlog.get_logger("loopdesk.worker")
@@ -41,6 +42,7 @@ _DOMAINS: tuple[Callable[[procrastinate.App, WorkerContext], object], ...] = (
     tool_tasks,
     feedback_tasks,
     support_tasks,
+    retention_tasks,
     lambda app, context: register_notification_jobs(app, context.database, context.settings),
 )
 

@@ -1,0 +1,247 @@
+"""Retention on a real migrated PostgreSQL: runs and their event logs made through the app, notification deliveries
+and log records, aged in the database, then swept (dry, in batches, by the queue task and by the CLI)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from types import SimpleNamespace
+
+import procrastinate
+import psycopg
+import pytest
+from procrastinate.testing import InMemoryConnector
+
+from loopdesk.core.settings import RetentionSettings
+from loopdesk.system.retention import RULES, SWEEP_CRON, TASK_NAME, register_tasks, sizes, sweep
+
+REPORT = {"title": "Checkout button does nothing", "description": "Tapping pay on the checkout page does nothing."}
+AGES = RetentionSettings(
+    retention_run_events_days=14,
+    retention_runs_days=90,
+    retention_notification_deliveries_days=30,
+    retention_log_records_days=30,
+    _env_file=None,
+)
+
+
+@pytest.fixture
+def settings(settings):
+    settings.feedback.feedback_workflow = False  # intake alone: the tasks' stages are set by the test
+    return settings
+
+
+def execute(url: str, statement: str, *params: object) -> list[tuple]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(statement, params)  # type: ignore[arg-type]
+        return cursor.fetchall() if cursor.description else []
+
+
+def ids(url: str, statement: str, *params: object) -> set:
+    return {row[0] for row in execute(url, statement, *params)}
+
+
+async def finished_run(client, account, thread_id: str) -> str:
+    created = await client.post(
+        f"/threads/{thread_id}/runs",
+        json={"assistant_id": "echo", "input": {"messages": ["hi"]}},
+        headers=account.headers,
+    )
+    assert created.status_code == 200, created.text
+    run_id = created.json()["run_id"]
+    joined = await client.get(f"/threads/{thread_id}/runs/{run_id}/join", headers=account.headers, timeout=60)
+    assert joined.status_code == 200, joined.text
+    return run_id
+
+
+def age_run(url: str, run_id: str, days: int, *, status: str | None = None, cancel: str | None = None) -> None:
+    execute(
+        url,
+        "UPDATE runs SET updated_at = now() - make_interval(days => %s), status = COALESCE(%s, status), "
+        "cancel_action = %s WHERE run_id = %s",
+        days,
+        status,
+        cancel,
+        run_id,
+    )
+
+
+def finish_task(url: str, task_id: str, *, archived_days_ago: int | None, stage: str = "closed") -> None:
+    execute(
+        url,
+        "UPDATE tasks SET workflow_stage = %s, stage_entered_at = now() - make_interval(days => 400), "
+        "closed_at = now() - make_interval(days => 400), "
+        "archived_at = CASE WHEN %s::int IS NULL THEN NULL ELSE now() - make_interval(days => %s::int) END "
+        "WHERE id = %s",
+        stage,
+        archived_days_ago,
+        archived_days_ago,
+        task_id,
+    )
+
+
+def delivery(url: str, status: str, days_ago: int, task_id: str | None = None) -> int:
+    return execute(
+        url,
+        # Due in a day: the app's outbox (its worker runs in the test) leaves a pending one alone meanwhile.
+        "INSERT INTO notification_deliveries (dedup_key, task_id, event, kind, recipient, status, created_at, "
+        "next_attempt_at) VALUES (%s, %s, 'stage:closed', 'email', 'ops@example.com', %s, "
+        "now() - make_interval(days => %s), now() + interval '1 day') "
+        "RETURNING id",
+        uuid.uuid4().hex,
+        task_id,
+        status,
+        days_ago,
+    )[0][0]
+
+
+def log_record(url: str, days_ago: int) -> int:
+    return execute(
+        url,
+        "INSERT INTO log_records (ts, level, severity, message) "
+        "VALUES (now() - make_interval(days => %s), 'error', 17, 'payment timeout') RETURNING id",
+        days_ago,
+    )[0][0]
+
+
+async def test_a_sweep_deletes_exactly_what_is_past_its_age_and_a_dry_run_counts_it_first(
+    app, client, make_account, admin, database_url
+):
+    url = database_url
+    alice = await make_account("alice")
+    thread = (await client.post("/threads", json={"metadata": {"graph_id": "echo"}}, headers=alice.headers)).json()
+    runs = {name: await finished_run(client, alice, thread["thread_id"]) for name in ("old", "month", "busy", "stop")}
+    runs["fresh"] = await finished_run(client, alice, thread["thread_id"])
+    age_run(url, runs["old"], 100)
+    age_run(url, runs["month"], 30)
+    age_run(url, runs["busy"], 100, status="running")
+    age_run(url, runs["stop"], 100, cancel="interrupt")  # a cancel its worker has yet to honour
+    events = dict(execute(url, "SELECT run_id::text, count(*) FROM run_events GROUP BY run_id"))
+    assert set(events) == set(runs.values())
+
+    # A task finished and archived long ago stays, with its timeline: task_events is append-only.
+    created = await client.post("/api/v1/feedback", json=REPORT, headers=alice.headers)
+    assert created.status_code == 201, created.text
+    task = created.json()["task"]["id"]
+    execute(
+        url,
+        "UPDATE tasks SET workflow_stage = 'closed', stage_entered_at = now() - interval '400 days', "
+        "closed_at = now() - interval '400 days', archived_at = now() - interval '370 days' WHERE id = %s",
+        task,
+    )
+    timeline = execute(url, "SELECT id FROM task_events WHERE task_id = %s ORDER BY id", task)
+
+    deliveries = {
+        "sent_old": delivery(url, "sent", 40),
+        "failed_old": delivery(url, "failed", 40),
+        "pending_old": delivery(url, "pending", 40),
+        "sent_new": delivery(url, "sent", 1),
+        "of_the_task": delivery(url, "sent", 40, task),
+    }
+    logs = {"old": log_record(url, 40), "edge": log_record(url, 31), "new": log_record(url, 1)}
+
+    database = app.state.database
+    expected = {
+        "run_events": events[runs["old"]] + events[runs["month"]],
+        "runs": 1,
+        "notification_deliveries": 3,
+        "log_records": 2,
+    }
+    dry = await sweep(database, AGES, dry_run=True)
+    assert {outcome.rule.table: outcome.rows for outcome in dry} == expected
+    assert len(ids(url, "SELECT run_id FROM runs")) == 5 and len(ids(url, "SELECT id FROM log_records")) == 3
+
+    swept = await sweep(database, AGES, batch=1)  # one row (or one run's events) per transaction
+    assert {outcome.rule.table: outcome.rows for outcome in swept} == expected
+
+    kept_runs = {runs[name] for name in ("month", "busy", "stop", "fresh")}
+    assert {str(i) for i in ids(url, "SELECT run_id FROM runs")} == kept_runs
+    with_events = {str(i) for i in ids(url, "SELECT DISTINCT run_id FROM run_events")}
+    assert with_events == {runs["busy"], runs["stop"], runs["fresh"]}
+    listed = await client.get(f"/threads/{thread['thread_id']}/runs", headers=alice.headers)
+    assert {run["run_id"] for run in listed.json()} == kept_runs
+
+    kept_deliveries = {deliveries[name] for name in ("pending_old", "sent_new")}
+    assert ids(url, "SELECT id FROM notification_deliveries") & set(deliveries.values()) == kept_deliveries
+    assert ids(url, "SELECT id FROM log_records") == {logs["new"]}
+
+    assert execute(url, "SELECT id FROM task_events WHERE task_id = %s ORDER BY id", task) == timeline
+    assert (await client.get(f"/api/v1/tasks/{task}", headers=admin.headers)).json()["archived_at"]
+
+    again = await sweep(database, AGES)
+    assert all(outcome.rows == 0 for outcome in again)
+
+
+async def test_an_age_of_zero_keeps_rows_forever_and_sizes_are_reported(app, database_url):
+    url = database_url
+    ancient = log_record(url, 3650)
+    delivery(url, "sent", 3650)
+    forever = RetentionSettings(
+        retention_run_events_days=0,
+        retention_runs_days=0,
+        retention_notification_deliveries_days=0,
+        retention_log_records_days=0,
+        _env_file=None,
+    )
+    outcomes = await sweep(app.state.database, forever)
+    assert [(outcome.days, outcome.rows) for outcome in outcomes] == [(0, 0)] * len(RULES)
+    assert ancient in ids(url, "SELECT id FROM log_records")
+
+    found = {size.rule.table: size for size in await sizes(app.state.database, AGES)}
+    assert set(found) == {rule.table for rule in RULES}
+    assert (found["log_records"].rows, found["log_records"].due) == (1, 1)
+    assert (found["notification_deliveries"].rows, found["notification_deliveries"].due) == (1, 1)
+    assert found["log_records"].bytes > 0 and found["runs"].rows == 0
+    assert ancient in ids(url, "SELECT id FROM log_records")  # reporting deletes nothing
+
+
+async def test_the_queue_task_sweeps_on_its_hourly_schedule(app, settings, database_url):
+    settings.retention = AGES
+    queue = procrastinate.App(connector=InMemoryConnector())
+    register_tasks(queue, SimpleNamespace(database=app.state.database, settings=settings))  # type: ignore[arg-type]
+    periodic = {key[0]: task for key, task in queue.periodic_registry.periodic_tasks.items()}
+    assert periodic[TASK_NAME].cron == SWEEP_CRON
+    old, new = log_record(database_url, 40), log_record(database_url, 1)
+    await queue.tasks[TASK_NAME].func(timestamp=0)
+    assert ids(database_url, "SELECT id FROM log_records") == {new} and old != new
+
+
+def test_every_queue_worker_runs_the_sweep():
+    from loopdesk.runtime.worker import _DOMAINS
+
+    assert register_tasks in _DOMAINS  # the worker registers it like every domain's tasks
+
+
+def test_the_cli_reports_sizes_and_what_a_sweep_would_delete(database_url, tmp_path):
+    old, kept = log_record(database_url, 40), log_record(database_url, 1)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LOOPDESK_")}
+    environment.update(
+        LOOPDESK_DATABASE_URL=database_url,
+        LOOPDESK_DATA_DIR=str(tmp_path),
+        LOOPDESK_LOG_LEVEL="WARNING",
+        LOOPDESK_RETENTION_RUNS_DAYS="0",
+        COLUMNS="200",
+    )
+
+    def loopdesk(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "loopdesk", "retention", *args],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    status = loopdesk("status")
+    assert status.returncode == 0, status.stderr
+    row = next(line for line in status.stdout.splitlines() if "log_records" in line)
+    assert row.split("│")[3].strip() == "2" and "30 days" in row and row.split("│")[6].strip() == "1"
+    assert "forever" in next(line for line in status.stdout.splitlines() if " runs " in line)
+
+    dry = loopdesk("sweep", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "log store records: 1 due (older than 30 days)" in dry.stderr
+    assert "finished runs: kept forever (LOOPDESK_RETENTION_RUNS_DAYS=0)" in dry.stderr
+    assert ids(database_url, "SELECT id FROM log_records") == {old, kept}
