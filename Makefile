@@ -37,6 +37,7 @@ test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suit
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	bash deploy/prometheus/check-deps.sh
+	bash deploy/check-deps.sh
 	$(BIN)/python -m pytest -m "not e2e and not web" -n 2
 
 test-e2e: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## the slow end-to-end suites (process restarts, scale-out) and the deep API fuzz

@@ -51,7 +51,7 @@ from loopdesk.runtime.runs.endpoints import router as runs_router
 from loopdesk.runtime.store.endpoints import router as store_router
 from loopdesk.runtime.threads.endpoints import router as threads_router
 from loopdesk.runtime.threads.stream_endpoints import router as thread_stream_router
-from loopdesk.runtime.worker_process import start_worker_process, stop_worker_process
+from loopdesk.runtime.worker_process import metrics_socket_path, start_worker_process, stop_worker_process
 from loopdesk.sessions.endpoints import router as sessions_router
 from loopdesk.support.config import install_file as install_agents_file
 from loopdesk.support.conversations.endpoints import router as conversations_router
@@ -121,7 +121,8 @@ def create_app(settings: Settings | None = None, *, announce: bool = False, work
                 if worker is not None:
                     await worker.start()
                 elif settings.runtime.worker:
-                    child = app.state.worker_process = await start_worker_process(settings, services.url)
+                    socket = app.state.worker_metrics_socket = metrics_socket_path()  # /metrics adds the child's
+                    child = app.state.worker_process = await start_worker_process(settings, services.url, socket)
                 await app.state.credential_watch.start()
                 await app.state.state_gauges.start()
                 log.info("app.ready", version=__version__, embedded_database=settings.database.database_url is None)

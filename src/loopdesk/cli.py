@@ -118,6 +118,9 @@ def worker(
     ] = None,
     parent: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process is gone (serve's).")] = None,
     ready_fd: Annotated[int | None, typer.Option(hidden=True, help="Write a byte here once ready (serve's).")] = None,
+    metrics_socket: Annotated[
+        Path | None, typer.Option(hidden=True, help="Answer serve's /metrics on this Unix socket (serve's).")
+    ] = None,
 ) -> None:
     """Run a queue worker without the HTTP API: executes runs, delivers webhooks, runs the sweeps.
     Start as many as you like, on any host that reaches the database (pair with `serve --no-worker`).
@@ -140,7 +143,11 @@ def worker(
         from loopdesk.runtime.worker_process import stop_with_parent
 
         stop_with_parent(parent)
-    _run_loop(_worker(settings, graphs, ready_fd))
+    if metrics_socket is None and settings.runtime.worker_metrics_port:
+        from loopdesk.system.worker_metrics import serve_http
+
+        serve_http(settings.runtime.worker_metrics_port, settings.runtime.worker_metrics_host)
+    _run_loop(_worker(settings, graphs, ready_fd, metrics_socket))
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -155,11 +162,14 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
-async def _worker(settings: Settings, graphs, ready_fd: int | None = None) -> None:  # type: ignore[no-untyped-def]
+async def _worker(  # type: ignore[no-untyped-def]
+    settings: Settings, graphs, ready_fd: int | None = None, metrics_socket: Path | None = None
+) -> None:
     from loopdesk.bootstrap import opened
     from loopdesk.runtime.worker_process import signal_ready
+    from loopdesk.system.worker_metrics import socket_served
 
-    async with opened(settings, graphs, readers=False) as services:
+    async with opened(settings, graphs, readers=False) as services, socket_served(metrics_socket):
         await services.queue_worker().run_forever(on_ready=lambda: signal_ready(ready_fd))
 
 

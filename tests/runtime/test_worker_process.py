@@ -7,11 +7,12 @@ import asyncio
 
 import httpx
 from asgi_lifespan import LifespanManager
+from prometheus_client.parser import text_string_to_metric_families
 
 from loopdesk.app import create_app
 from loopdesk.core.settings import OutboundSettings, Settings
 from loopdesk.runtime.worker_process import child_environment
-from tests.conftest import register_account
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, register_account
 
 
 async def test_a_worker_child_process_executes_the_api_s_runs_and_stops_with_it(settings: Settings) -> None:
@@ -26,10 +27,23 @@ async def test_a_worker_child_process_executes_the_api_s_runs_and_stops_with_it(
                 ),
                 timeout=60,
             )
-        assert response.status_code == 200, response.text
-        assert response.json()["messages"] == ["hi", "echo: hi"]
+            assert response.status_code == 200, response.text
+            assert response.json()["messages"] == ["hi", "echo: hi"]
+            # The run was counted in the child; the API's /metrics includes the child's metrics, labelled.
+            admin = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
+            scraped = await http.get("/metrics", headers={"Authorization": f"Bearer {admin}"})
+        families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
+        finished = {
+            (s.labels.get("process"), s.labels["graph_id"], s.labels["status"]): s.value
+            for s in families["loopdesk_runs_finished"].samples
+            if s.name.endswith("_total")
+        }
+        assert finished[("worker", "echo", "success")] == 1.0
+        assert ("api" not in {k[0] for k in finished}) and (None, "echo", "success") not in finished  # API ran none
+        assert any(s.labels.get("process") is None for s in families["loopdesk_http_requests"].samples)
         assert app.state.worker_process.poll() is None  # running
     assert app.state.worker_process.poll() is not None  # stopped with the app
+    assert not app.state.worker_metrics_socket.exists()  # the child removed its socket
     assert app.state.worker_process.returncode == 0  # gracefully: SIGTERM, runs handed back, exit 0
 
 

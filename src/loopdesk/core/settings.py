@@ -174,6 +174,21 @@ class OutboundSettings(_Group):
         return [*self.outbound_allowlist, *(e.strip() for e in self.net_allowlist.split(",") if e.strip())]
 
 
+class BreakerSettings(_Group):
+    """Circuit breakers on model providers and imported APIs (core/breaker.py); each process keeps its own."""
+
+    breaker_failures: int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description="consecutive failures (5xx, timeouts, lost connections; never a 4xx) of one model or imported "
+        "API that open its circuit: its calls then fail at once (0 = no circuit breakers)",
+    )
+    breaker_reset_seconds: float = Field(
+        30.0, gt=0, le=3600, description="how long an open circuit fails calls before one probe call may go through"
+    )
+
+
 class ToolSettings(_Group):
     plugins_dir: Path | None = Field(None, description="a folder of Python tool plugins (*.py) to load")
     mcp_servers_file: Path | None = Field(None, description="a JSON or YAML list of MCP servers to register")
@@ -219,6 +234,16 @@ class RuntimeSettings(_Group):
         " holds up the API's event loop",
     )
     worker_concurrency: int = Field(10, ge=1, le=1000, description="runs a worker executes at once")
+    worker_metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="`loopdesk worker` serves its Prometheus metrics over HTTP on this port (0: off; serve's own"
+        " worker child is included in serve's /metrics instead)",
+    )
+    worker_metrics_host: str = Field(
+        "127.0.0.1", description="address of the worker's metrics port (unauthenticated: a private address)"
+    )
     heartbeat_seconds: float = Field(
         5.0, gt=0, le=300, description="idle seconds between SSE `: heartbeat` lines (and `runs/wait` keep-alives)"
     )
@@ -580,6 +605,7 @@ class Settings(BaseModel):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)

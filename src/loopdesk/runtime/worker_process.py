@@ -10,9 +10,12 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import structlog
 
@@ -38,11 +41,21 @@ def child_environment(settings: Settings, database_url: str) -> dict[str, str]:
     }
 
 
-async def start_worker_process(settings: Settings, database_url: str) -> subprocess.Popen[bytes]:
+def metrics_socket_path() -> Path:
+    """Where this process's worker child answers for its metrics (a private Unix socket; system.worker_metrics)."""
+    return Path(tempfile.gettempdir()) / f"loopdesk-worker-{os.getpid()}-{secrets.token_hex(4)}.sock"
+
+
+async def start_worker_process(
+    settings: Settings, database_url: str, metrics_socket: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Start `loopdesk worker` on the same database (already migrated) and graphs, and wait until it takes jobs
-    (its start-up logs then come before the banner); its logs join ours."""
+    (its start-up logs then come before the banner); its logs join ours. `metrics_socket`: where the child answers
+    for its metrics."""
     read_end, write_end = os.pipe()
     command = [sys.executable, "-m", "loopdesk", "worker", "--parent", str(os.getpid()), "--ready-fd", str(write_end)]
+    if metrics_socket is not None:
+        command += ["--metrics-socket", str(metrics_socket)]
     if settings.runtime.graphs_config is not None:
         command += ["--config", str(settings.runtime.graphs_config)]
     command += ["--concurrency", str(settings.runtime.worker_concurrency)]

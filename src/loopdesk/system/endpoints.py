@@ -8,7 +8,7 @@ import time
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from loopdesk import __version__
@@ -16,6 +16,7 @@ from loopdesk.auth.deps import get_principal
 from loopdesk.core.db import Database, SessionDep, get_database
 from loopdesk.core.deps import SettingsDep
 from loopdesk.core.errors import Forbidden
+from loopdesk.system.worker_metrics import combined_exposition, read_socket
 
 router = APIRouter(tags=["system"])
 log = structlog.get_logger("loopdesk.health")
@@ -64,7 +65,10 @@ async def require_metrics_access(request: Request, session: SessionDep, settings
     dependencies=[Depends(require_metrics_access)],
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
 )
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
     """Prometheus metrics. Scrape with `Authorization: Bearer $LOOPDESK_METRICS_TOKEN`, or call as
-    a staff or admin user."""
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    a staff or admin user. With the worker as a child process (the default), its metrics are included, labelled
+    `process="worker"`."""
+    socket = getattr(request.app.state, "worker_metrics_socket", None)
+    child = await read_socket(socket) if socket is not None else None
+    return Response(combined_exposition(child), media_type=CONTENT_TYPE_LATEST)

@@ -15,7 +15,8 @@ Which process exports what (each process has its own registry; only API processe
   database, so with several of them aggregate these gauges with max(), never sum().
 - The queue worker (inside `serve` with LOOPDESK_WORKER_PROCESS=false, else a child process or `loopdesk worker`):
   runs finished and their duration, model calls of runs (count, latency, errors, tokens, cost), notification sends,
-  approval expiries, webhooks. A worker in a process of its own has no /metrics endpoint: its counters stay in it.
+  approval expiries, webhooks. `serve`'s worker child answers its parent's /metrics (its samples labelled
+  `process="worker"`); a separate `loopdesk worker` serves them on LOOPDESK_WORKER_METRICS_PORT (system.worker_metrics).
 """
 
 from __future__ import annotations
