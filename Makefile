@@ -38,7 +38,7 @@ test: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## lint, then the whole suit
 	$(BIN)/ruff format --check src tests benchmarks
 	bash deploy/prometheus/check-deps.sh
 	bash deploy/check-deps.sh
-	$(BIN)/python -m pytest -m "not e2e and not web" -n 2
+	$(BIN)/python -m pytest -m "not e2e and not web" -n 2 --durations=20
 
 test-e2e: $(VENV)/.installed-dev $(MCP_TIME)/.installed ## the slow end-to-end suites (process restarts, scale-out) and the deep API fuzz
 	$(BIN)/python -m pytest -m e2e
