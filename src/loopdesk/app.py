@@ -28,6 +28,7 @@ from loopdesk.core.middleware import (
     SeedPathMiddleware,
 )
 from loopdesk.core.settings import Settings
+from loopdesk.core.tracing import configure_tracing, fastapi_telemetry, flush_tracing
 from loopdesk.feedback.analytics_endpoints import router as feedback_analytics_router
 from loopdesk.feedback.attachment_deps import upload_body_limit
 from loopdesk.feedback.attachment_endpoints import router as attachments_router
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False, work
     process's event loop."""
     settings = settings or Settings.load()
     configure_logging(settings.logging)
+    configure_tracing(settings.tracing, role="api")
     graphs = build_registry(settings)
 
     @asynccontextmanager
@@ -142,6 +144,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False, work
                 if worker is not None:
                     await worker.stop()
                 await stop_worker_process(child)
+                await asyncio.to_thread(flush_tracing)  # the last spans, before the process may exit
         log.info("app.stopped")
 
     app = FastAPI(
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False, work
         version=__version__,
         summary="Self-hosted AI agent service for support and feedback operations",
         lifespan=lifespan,
+        telemetry=fastapi_telemetry(),  # a server span per request when tracing is on (core/tracing.py)
     )
     app.state.settings = settings
     app.state.graphs = graphs

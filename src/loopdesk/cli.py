@@ -127,6 +127,7 @@ def worker(
     SIGINT / SIGTERM stop it gracefully; unfinished runs go back to the queue."""
     from loopdesk.app import build_registry
     from loopdesk.core.logging import configure_logging
+    from loopdesk.core.tracing import configure_tracing
 
     settings = _settings()
     if config is not None:
@@ -134,6 +135,7 @@ def worker(
     if concurrency is not None:
         settings.runtime.worker_concurrency = concurrency
     configure_logging(settings.logging)
+    configure_tracing(settings.tracing, role="worker")  # serve's worker child starts here too
     try:
         graphs = build_registry(settings)
     except ConfigFileError as exc:

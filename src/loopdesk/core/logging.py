@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import structlog
 
 from loopdesk.core.settings import LoggingSettings
+from loopdesk.core.tracing import add_trace_ids
 
 # Keys whose values never reach a log line, whatever logs them.
 _SECRET_KEY = re.compile(r"(password|secret|token|api_key|authorization|cookie)", re.IGNORECASE)
@@ -27,6 +28,7 @@ def _redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, An
 def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,  # trace_id / span_id while tracing is on (LOOPDESK_OTEL_ENABLED)
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

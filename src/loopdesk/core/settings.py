@@ -148,6 +148,36 @@ class LoggingSettings(_Group):
         return value.upper() if isinstance(value, str) else value
 
 
+class TracingSettings(_Group):
+    """OpenTelemetry traces (core/tracing.py), exported over OTLP/HTTP to a collector the operator runs."""
+
+    otel_enabled: bool = Field(False, description="export traces (off: no tracer is set up, nothing is recorded)")
+    otel_endpoint: str = Field(
+        "http://127.0.0.1:4318",
+        description="the collector's OTLP/HTTP base URL (spans are POSTed to <endpoint>/v1/traces) or the full "
+        "traces URL; http or https only",
+    )
+    otel_service_name: str = Field("loopdesk", min_length=1, max_length=100, description="the service.name resource")
+    otel_sample_ratio: float = Field(
+        1.0, ge=0, le=1, description="share of new traces recorded; a run follows its request's decision"
+    )
+
+    @field_validator("otel_endpoint")
+    @classmethod
+    def _http_endpoint(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises for a port out of range
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL such as http://127.0.0.1:4318, not {value!r}")
+        return value
+
+
 class RedisSettings(_Group):
     redis_url: SecretStr | None = None
 
@@ -602,6 +632,7 @@ class Settings(BaseModel):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     outbound: OutboundSettings = Field(default_factory=OutboundSettings)

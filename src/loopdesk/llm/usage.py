@@ -108,7 +108,7 @@ class UsageRecorder(BaseCallbackHandler):
         if started is None:
             return
         latency_ms = (time.perf_counter() - started.at) * 1000
-        input_tokens, output_tokens, total_tokens, answered_by = _usage(response)
+        input_tokens, output_tokens, total_tokens, answered_by = response_usage(response)
         model = answered_by or started.model
         cost = price(model, input_tokens, output_tokens, self.prices)
         if cost is None and started.model != model:
@@ -143,7 +143,7 @@ class UsageRecorder(BaseCallbackHandler):
         )
 
 
-def _usage(response: LLMResult) -> tuple[int, int, int, str | None]:
+def response_usage(response: LLMResult) -> tuple[int, int, int, str | None]:
     """Tokens from the message's usage_metadata (streamed or not), else from the provider's llm_output."""
     message = None
     if response.generations and response.generations[0]:

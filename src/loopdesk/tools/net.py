@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from loopdesk.core.tracing import traced_request, traced_request_sync
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -166,6 +168,9 @@ def _transports(module: ModuleType) -> tuple[type, type]:
             self.inner = module.AsyncHTTPTransport(**options)
 
         async def handle_async_request(self, request: Any) -> Any:
+            return await traced_request(request, self._send)  # a client span when tracing is on
+
+        async def _send(self, request: Any) -> Any:
             url = _checked_url(request)
             try:
                 addresses = await resolve(url.host, url.port or (443 if url.scheme == "https" else 80))
@@ -193,6 +198,9 @@ def _transports(module: ModuleType) -> tuple[type, type]:
             self.inner = module.HTTPTransport(**options)
 
         def handle_request(self, request: Any) -> Any:
+            return traced_request_sync(request, self._send)
+
+        def _send(self, request: Any) -> Any:
             url = _checked_url(request)
             try:
                 addresses = _resolve_blocking(url.host, url.port or (443 if url.scheme == "https" else 80))

@@ -13,6 +13,7 @@ import jsonschema_rs
 import structlog
 
 from loopdesk.core.metrics import TOOL_CALLS
+from loopdesk.core.tracing import tool_outcome, tool_span
 from loopdesk.tools.base import (
     ToolCallContext,
     ToolNotFound,
@@ -149,22 +150,35 @@ class ToolRegistry:
         if entry is None:
             return ToolResult.error(f"unknown tool {name!r}")
         spec, source = entry
+        with tool_span(spec):
+            return await self._call(spec, source, arguments, context)
+
+    async def _call(
+        self, spec: ToolSpec, source: ToolSource, arguments: dict[str, Any], context: ToolCallContext
+    ) -> ToolResult:
+        name = spec.name
         if (problem := self.validate(spec, arguments)) is not None:
-            TOOL_CALLS.labels(spec.source, "invalid").inc()
+            _counted(spec, "invalid")
             return ToolResult.error(f"invalid arguments for {name}: {problem}")
         try:
             result = await asyncio.wait_for(source.call(name, arguments, context), context.timeout)
         except TimeoutError:
-            TOOL_CALLS.labels(spec.source, "timeout").inc()
+            _counted(spec, "timeout")
             return ToolResult.error(f"{name} did not answer within {context.timeout:g} s")
         except ToolUnavailable as exc:
-            TOOL_CALLS.labels(spec.source, "unavailable").inc()
+            _counted(spec, "unavailable")
             return ToolResult.error(f"{name} is unavailable right now: {exc}")
         except ToolNotFound:
-            TOOL_CALLS.labels(spec.source, "unavailable").inc()
+            _counted(spec, "unavailable")
             return ToolResult.error(f"{name} is no longer offered by its source")
-        TOOL_CALLS.labels(spec.source, "error" if result.is_error else "ok").inc()
+        _counted(spec, "error" if result.is_error else "ok")
         return result
+
+
+def _counted(spec: ToolSpec, outcome: str) -> None:
+    """A call's outcome, in the metrics and on its trace span."""
+    TOOL_CALLS.labels(spec.source, outcome).inc()
+    tool_outcome(outcome)
 
 
 def _is_exact(selector: str) -> bool:

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.db import Database
 from loopdesk.core.metrics import RUN_DURATION, RUNS_FINISHED, RUNS_SUPERSEDED
+from loopdesk.core.tracing import run_span
 from loopdesk.runtime.graphs import GraphRegistry, runtime_user
 from loopdesk.runtime.persistence import Persistence
 from loopdesk.runtime.queue import RUN_TASK, WEBHOOK_TASK, defer
@@ -166,6 +167,7 @@ class RunExecutor:
         if claimed is None:
             return
         held.attempt = claimed.attempt
+        graphs.enter_context(run_span(run_id, claimed.thread_id, claimed.kwargs, claimed.attempt))  # until recorded
         bound = log.bind(run_id=str(run_id), thread_id=str(claimed.thread_id), attempt=claimed.attempt)
         if claimed.cancel_action:  # cancelled while no worker held it
             await self._finish_cancelled(claimed, None)

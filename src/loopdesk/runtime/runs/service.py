@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.errors import Conflict, NotFound
 from loopdesk.core.plainread import EntityRead
+from loopdesk.core.tracing import TRACE_CONTEXT_KEY, trace_carrier
 from loopdesk.runtime.assistants.service import AssistantService
 from loopdesk.runtime.caller_settings import check_caller_settings
 from loopdesk.runtime.custom_auth import Authorizer, matches
@@ -157,6 +158,8 @@ class RunService:
             "on_completion": data.on_completion,
             "temporary": temporary,
         }
+        if carrier := trace_carrier():  # the worker's span of the run continues this request's trace
+            kwargs[TRACE_CONTEXT_KEY] = carrier
         run = Run(
             run_id=uuid.uuid4(),
             thread_id=thread.thread_id,
