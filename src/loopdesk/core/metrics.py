@@ -61,3 +61,14 @@ LLM_LATENCY = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120),
 )
 LLM_COST = Counter("loopdesk_llm_cost_usd_total", "Model cost in US dollars (priced calls only)", ["provider"])
+# Per process (core/breaker.py): kind is llm or openapi; target a model (named, or provider:model) or an import.
+CIRCUIT_STATE = Gauge(
+    "loopdesk_circuit_state",
+    "Circuit breaker state by kind and target: 0 closed, 1 half-open (one probe call), 2 open (calls fail at once)",
+    ["kind", "target"],
+)
+CIRCUIT_TRANSITIONS = Counter(
+    "loopdesk_circuit_transitions_total",
+    "Circuit breaker state changes by kind, target and new state",
+    ["kind", "target", "to"],
+)

@@ -1,9 +1,11 @@
-"""Model failures: which are worth retrying, and the retry policy that acts on it."""
+"""Model failures: which are worth retrying, the retry policy that acts on it, and the circuit breaker each attempt
+passes (core/breaker.py: a provider failing again and again is not called until it may be back)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anthropic
@@ -15,10 +17,12 @@ from langchain_core.exceptions import ContextOverflowError, ModelError
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableBinding
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableLambda
 from pydantic import Field, model_validator
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
+
+from loopdesk.core.breaker import Attempt, CircuitBreaker, CircuitOpen, Outcome, guarded
 
 if TYPE_CHECKING:
     from loopdesk.llm.settings import LLMSettings
@@ -112,6 +116,21 @@ def _refused_destination(exc: BaseException) -> bool:
     return False
 
 
+def breaker_outcome(exc: Exception) -> Outcome:
+    """What a failed model call says about the provider's circuit: a 5xx, a timeout or a lost connection is a failure;
+    any 4xx (bad request, key, rate limit, a refusal) is the server answering; our own refusals say nothing."""
+    if isinstance(exc, (LLMConfigError, CircuitOpen)) or _refused_destination(exc):
+        return "ignore"
+    seen: BaseException | None = exc
+    for _ in range(4):  # the status of what really failed, through `raise ... from`
+        if seen is None:
+            break
+        if (status := _status_code(seen)) is not None:
+            return "failure" if status >= 500 else "success"
+        seen = seen.__cause__
+    return "failure" if classify(exc) == "retryable" else "ignore"
+
+
 def _status_code(exc: BaseException) -> int | None:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
@@ -199,13 +218,15 @@ def _log_retry(state: RetryCallState) -> None:
 # The client's own retries are off (max_retries=0): this wrapper retries only `classify() == "retryable"`
 # and, being a BaseChatModel, keeps bind_tools / streaming (a RunnableRetry from with_retry would lose both).
 class RetryingChatModel(BaseChatModel):
-    """Wraps a provider chat model with the retry policy; a stream is retried only before its first chunk."""
+    """Wraps a provider chat model with the retry policy; a stream is retried only before its first chunk.
+    Every attempt passes the model's circuit breaker: an open circuit fails it with CircuitOpen (never retried)."""
 
     handles_retries: ClassVar[bool] = True
     inner: BaseChatModel
     max_retries: int = Field(3, ge=0)
     initial_wait: float = Field(0.5, ge=0)
     max_wait: float = Field(20.0, ge=0)
+    breaker: CircuitBreaker | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _inner_streams(self) -> RetryingChatModel:
@@ -230,6 +251,9 @@ class RetryingChatModel(BaseChatModel):
     def _policy(self) -> _Policy:
         return _Policy(self.max_retries, self.initial_wait, self.max_wait)
 
+    def _circuit(self) -> AbstractContextManager[Attempt]:
+        return guarded(self.breaker, breaker_outcome)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -237,8 +261,11 @@ class RetryingChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        call = Retrying(**self._policy().kwargs())
-        return call(self.inner._generate, messages, stop=stop, run_manager=run_manager, **kwargs)
+        def attempt() -> ChatResult:
+            with self._circuit():
+                return self.inner._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+        return Retrying(**self._policy().kwargs())(attempt)
 
     async def _agenerate(
         self,
@@ -247,8 +274,11 @@ class RetryingChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        call = AsyncRetrying(**self._policy().kwargs())
-        return await call(self.inner._agenerate, messages, stop=stop, run_manager=run_manager, **kwargs)
+        async def attempt() -> ChatResult:
+            with self._circuit():
+                return await self.inner._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+        return await AsyncRetrying(**self._policy().kwargs())(attempt)
 
     def _stream(
         self,
@@ -258,8 +288,9 @@ class RetryingChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         def start() -> tuple[ChatGenerationChunk | None, Iterator[ChatGenerationChunk]]:
-            chunks = self.inner._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
-            return next(chunks, None), chunks
+            with self._circuit():  # the provider answered once the first chunk came
+                chunks = self.inner._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+                return next(chunks, None), chunks
 
         first, rest = Retrying(**self._policy().kwargs())(start)
         if first is not None:
@@ -274,8 +305,9 @@ class RetryingChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         async def start() -> tuple[ChatGenerationChunk | None, AsyncIterator[ChatGenerationChunk]]:
-            chunks = self.inner._astream(messages, stop=stop, run_manager=run_manager, **kwargs)
-            return await anext(chunks, None), chunks
+            with self._circuit():
+                chunks = self.inner._astream(messages, stop=stop, run_manager=run_manager, **kwargs)
+                return await anext(chunks, None), chunks
 
         first, rest = await AsyncRetrying(**self._policy().kwargs())(start)
         if first is not None:
@@ -293,11 +325,28 @@ class RetryingChatModel(BaseChatModel):
         bound = self.inner.bind_tools(tools, tool_choice=tool_choice, **kwargs)
         if isinstance(bound, RunnableBinding) and bound.bound is self.inner:
             return self.bind(**bound.kwargs)  # the same request options, sent through the retrying wrapper
-        return _retry_runnable(bound, self.max_retries, self.max_wait)
+        return _retry_runnable(_through_circuit(bound, self.breaker), self.max_retries, self.max_wait)
 
     def with_structured_output(self, schema: Any, **kwargs: Any) -> Runnable[LanguageModelInput, Any]:
         runnable = self.inner.with_structured_output(schema, **kwargs)
-        return _retry_runnable(runnable, self.max_retries, self.max_wait)
+        return _retry_runnable(_through_circuit(runnable, self.breaker), self.max_retries, self.max_wait)
+
+
+def _through_circuit(runnable: Runnable[Any, Any], breaker: CircuitBreaker | None) -> Runnable[Any, Any]:
+    """`runnable` (built on the inner model, so past the wrapper's own methods) with each call through the circuit;
+    it answers whole (a structured answer is parsed whole anyway)."""
+    if breaker is None:
+        return runnable
+
+    def invoke(value: Any, config: Any) -> Any:
+        with guarded(breaker, breaker_outcome):
+            return runnable.invoke(value, config)
+
+    async def ainvoke(value: Any, config: Any) -> Any:
+        with guarded(breaker, breaker_outcome):
+            return await runnable.ainvoke(value, config)
+
+    return RunnableLambda(invoke, afunc=ainvoke, name=runnable.get_name())
 
 
 def with_retries(

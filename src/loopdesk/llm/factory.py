@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
+from loopdesk.core.breaker import Breakers, process_breakers
 from loopdesk.core.settings import MODEL_SPEC_KEYS, OutboundSettings
 from loopdesk.llm.errors import LLMConfigError, RetryingChatModel, with_retries
 from loopdesk.llm.settings import PROVIDERS, LLMSettings
@@ -88,12 +89,15 @@ def build_chat_model(
     *,
     operator: bool = True,
     policy: OutboundPolicy | None = None,
+    breakers: Breakers | None = None,
 ) -> BaseChatModel:
     """A chat model from `None` (the settings), a named model, `"provider:model"` or a per-assistant dict.
 
     `operator=False` for a spec from an assistant's or a run's config: it may name a model, not give it a base URL,
-    a key variable or a script file. Every request to the provider passes `policy` (default: LOOPDESK_NET_ALLOWLIST)."""
-    resolved = _resolve(spec, settings or LLMSettings(), operator=operator, policy=policy)
+    a key variable or a script file. Every request to the provider passes `policy` (default: LOOPDESK_NET_ALLOWLIST)
+    and the model's circuit breaker in `breakers` (default: this process's, LOOPDESK_BREAKER_*)."""
+    settings = settings or LLMSettings()
+    resolved = _resolve(spec, settings, operator=operator, policy=policy)
     kind = resolved.info.kind
     if kind == "offline":
         from loopdesk.llm.offline import OfflineChatModel
@@ -113,10 +117,18 @@ def build_chat_model(
     wrapped = RetryingChatModel(
         inner=inner,
         max_retries=resolved.max_retries,
+        breaker=(breakers or process_breakers()).get("llm", _circuit_target(spec, settings, resolved)),
         metadata={"loopdesk_llm_provider": resolved.provider},
         profile=inner.profile,
     )
     return observed(wrapped, resolved.provider)
+
+
+def _circuit_target(spec: ModelSpec, settings: LLMSettings, resolved: _Resolved) -> str:
+    """A named model's own circuit (its name: the operator's), else one per provider:model."""
+    if isinstance(spec, str) and spec.strip() in settings.llm_models:
+        return spec.strip()
+    return f"{resolved.provider}:{resolved.model or resolved.deployment}"
 
 
 def describe(spec: ModelSpec = None, settings: LLMSettings | None = None) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Requests go through the SSRF-safe transport (tools/net.py). The credentials are added below httpx's
 client, on a copy of the request and only for the API's own origin: a redirect elsewhere never
-carries them and httpx's request log never shows a query-string key. Responses set no cookies."""
+carries them and httpx's request log never shows a query-string key. Responses set no cookies.
+Each request passes the import's circuit breaker (core/breaker.py), kept by import name across reloads."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import httpx
 import orjson
 import structlog
 
+from loopdesk.core.breaker import Breakers, CircuitOpen, Outcome, guarded, process_breakers
 from loopdesk.tools.base import ToolCallContext, ToolNotFound, ToolResult, ToolSource, ToolSpec, ToolUnavailable
 from loopdesk.tools.net import OutboundPolicy, ResponseTooLarge, SafeTransport, UnsafeDestination
 from loopdesk.tools.openapi.spec import Operation, Param, body_kind
@@ -121,6 +123,12 @@ def _is_json(media: str) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
+def _breaker_outcome(exc: Exception) -> Outcome:
+    """Timeouts and lost connections count against the API's circuit; our own refusals (the SSRF policy, the size
+    cap, a redirect loop) say nothing about it."""
+    return "failure" if isinstance(exc, (httpx.TransportError, TimeoutError)) else "ignore"
+
+
 class OpenAPISource(ToolSource):
     """An imported API: one tool per enabled operation (see spec.parse_operations)."""
 
@@ -137,6 +145,7 @@ class OpenAPISource(ToolSource):
         timeout: float = DEFAULT_TIMEOUT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_result_chars: int = MAX_RESULT_CHARS,
+        breakers: Breakers | None = None,
     ):
         super().__init__(source_id)
         url = httpx.URL(base_url)
@@ -165,6 +174,7 @@ class OpenAPISource(ToolSource):
             for op in self._operations.values()
         ]
         self._http: httpx.AsyncClient | None = None
+        self._breaker = (breakers or process_breakers()).get(self.kind, source_id)
 
     def _supplied(self, param: Param) -> bool:
         """The source fills this parameter with the credentials (the model is not asked for the key)."""
@@ -326,8 +336,14 @@ class OpenAPISource(ToolSource):
         except (_BadArguments, httpx.InvalidURL) as exc:
             return ToolResult.error(str(exc))
         try:
-            async with asyncio.timeout(timeout):  # httpx's timeouts are per phase; this bounds the whole call
-                response = await client.send(request)
+            with guarded(self._breaker, _breaker_outcome) as attempt:
+                async with asyncio.timeout(timeout):  # httpx's timeouts are per phase; this bounds the whole call
+                    response = await client.send(request)
+                if response.status_code >= 500:
+                    attempt.fail()
+        except CircuitOpen as exc:  # nothing was sent; the transition was logged once, not every refused call
+            self._set_health("unavailable", str(exc))
+            raise ToolUnavailable(f"{self.source_id}: {exc}") from None
         except UnsafeDestination as exc:
             return ToolResult.error(f"refused: {exc}")
         except ResponseTooLarge:
