@@ -197,6 +197,41 @@ class TestReads:
         response = await client.get("/api/v1/tasks", params={"priority_level": "P9"}, headers=sam.headers)
         assert_error(response, 422)
 
+    async def test_the_list_filters_by_team_for_staff_and_by_category_for_everyone(
+        self, client, make_account, admin, database_url
+    ) -> None:
+        alice, sam = await make_account("alice"), await make_account("sam", role="staff")
+        crash = (await submit(client, alice, CRASH))["task"]
+        export, wording = (await submit(client, sam, EXPORT))["task"], (await submit(client, sam, WORDING))["task"]
+        teams = []
+        for name, lead in (("Accounts", sam.id), ("Billing", None)):
+            created = await client.post("/api/v1/teams", json={"name": name, "lead_id": lead}, headers=admin.headers)
+            assert created.status_code == 201, created.text
+            teams.append(created.json()["id"])
+        with psycopg.connect(database_url) as conn:
+            for task, team, category in ((crash, teams[0], "account"), (export, teams[1], "billing")):
+                conn.execute("UPDATE tasks SET team_id = %s, category = %s WHERE id = %s", (team, category, task["id"]))
+            conn.execute("UPDATE tasks SET category = 'ui' WHERE id = %s", (wording["id"],))
+
+        async def ids(account: Account, **query) -> set[str]:
+            response = await client.get("/api/v1/tasks", params=query, headers=account.headers)
+            assert response.status_code == 200, response.text
+            return {t["id"] for t in response.json()["items"]}
+
+        assert await ids(admin, team_id=teams[0]) == {crash["id"]}
+        assert await ids(admin, team_id=teams[1]) == {export["id"]}
+        assert await ids(sam, team_id=teams[0]) == {crash["id"]}  # the team he leads
+        assert await ids(sam, team_id=teams[1]) == set()  # still only what staff may read: not his team
+        assert await ids(admin, category="billing") == {export["id"]}
+        assert await ids(admin, category="ui", issue_type="suggestion") == {wording["id"]}
+        assert await ids(admin, category="account", team_id=teams[1]) == set()
+        assert await ids(alice, category="account") == {crash["id"]}
+        assert await ids(alice, category="billing") == set()  # another's task, whatever its category
+        refused = await client.get("/api/v1/tasks", params={"team_id": teams[0]}, headers=alice.headers)
+        assert_error(refused, 403, "forbidden")
+        for bad in ({"team_id": "accounts"}, {"category": "x" * 65}, {"category": "  "}):
+            assert_error(await client.get("/api/v1/tasks", params=bad, headers=admin.headers), 422, "validation_error")
+
 
 async def test_the_timeline_is_append_only(client, make_account, database_url) -> None:
     alice = await make_account("alice")

@@ -179,6 +179,9 @@ RULES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/users"): Case(ADMIN),
     ("GET", "/api/v1/users/{user_id}"): Case(OWNER_OR_STAFF),
     ("PATCH", "/api/v1/users/{user_id}"): Case(ADMIN),
+    ("POST", "/api/v1/users/accounts"): Case(
+        ADMIN, body={"email": "matrix-made@example.com", "password": "matrix-password", "role": "staff"}
+    ),
     ("POST", "/api/v1/api-keys"): Case(SIGNED_IN),
     ("GET", "/api/v1/api-keys"): Case(SIGNED_IN),
     ("DELETE", "/api/v1/api-keys/{key_id}"): Case(PRIVATE),
@@ -282,6 +285,9 @@ RULES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/sessions/{session_id}/stream"): Case(OWNER_OR_STAFF, query={"run_id": "{session_run_id}"}),
     ("GET", "/api/v1/sessions/{session_id}/messages"): Case(OWNER_OR_STAFF),
     ("DELETE", "/api/v1/sessions/{session_id}/messages"): Case(OWNER_WRITES),
+    ("POST", "/api/v1/sessions/{session_id}/attachments"): Case(OWNER_WRITES),  # the JSON body: 415 once allowed
+    ("GET", "/api/v1/sessions/{session_id}/attachments"): Case(OWNER_OR_STAFF),
+    ("GET", "/api/v1/sessions/{session_id}/attachments/{attachment_id}"): Case(OWNER_OR_STAFF),
     # triage
     ("POST", "/api/v1/logs/ingest"): Case(STAFF),
     ("POST", "/v1/logs"): Case(STAFF),
@@ -334,6 +340,7 @@ RULES: dict[tuple[str, str], Case] = {
     ("PUT", "/api/v1/support/agents"): Case(ADMIN, body={"document": "agents:\n  - name: desk\n    description: d\n"}),
     ("POST", "/api/v1/support/agents/reload"): Case(ADMIN),
     ("GET", "/api/v1/support/inbox"): Case(STAFF),
+    ("GET", "/api/v1/support/models"): Case(STAFF),
     ("POST", "/api/v1/support/escalations/{escalation_id}/take"): Case(STAFF),
     ("POST", "/api/v1/support/escalations/{escalation_id}/release"): Case(STAFF),
     ("POST", "/api/v1/support/conversations/{thread_id}/escalate"): Case(OWNER_OR_STAFF),
@@ -442,6 +449,7 @@ class World:
         files = {"file": ("matrix.txt", b"the owner's log", "text/plain")}
         uploaded = await http.post(f"/api/v1/tasks/{task['id']}/attachments", files=files, headers=owner)
         attachment = _ok(uploaded, 201)
+        chat_file = await http.post(f"/api/v1/sessions/{session['session_id']}/attachments", files=files, headers=owner)
         escalated = await http.post(f"/api/v1/support/conversations/{thread}/escalate", json={}, headers=owner)
         self.ids = {
             "rest": "some/deep/link",  # a console client route's tail
@@ -459,6 +467,7 @@ class World:
             "user_id": self.accounts[Caller.CUSTOMER].id,
             "task": task["id"],
             "attachment": attachment[0]["id"],
+            "attachment_id": _ok(chat_file, 201)[0]["id"],
             "team_id": str(uuid.uuid4()),  # none made: the staff rule is what is checked
             # No owner semantics behind these: a missing one answers 404, which the rules allow.
             "name": "matrix-nothing",

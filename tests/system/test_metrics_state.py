@@ -458,6 +458,9 @@ async def test_the_background_refresher_keeps_the_gauges_current(client, app, ad
 BOUNDED_LABELS = {
     "method", "route", "status", "graph_id", "outcome", "via", "type", "code", "source", "decision", "provider",
     "direction", "kind", "stage", "family", "le",
+    "target",  # a circuit breaker's model or import: operator-configured names, at most 256 (core/breaker.py)
+    "to",  # a circuit breaker's new state
+    "process",  # api or worker (serve's worker child, system/worker_metrics.py)
 }  # fmt: skip
 UNITS = ("_seconds", "_bytes", "_usd", "_ratio")
 

@@ -42,8 +42,11 @@ def test_the_child_s_samples_join_the_api_s_families_labelled_as_the_worker_s():
 
 
 def test_an_unreadable_child_answer_leaves_the_api_s_own_metrics():
-    assert combined_exposition("this is { not the text format") == generate_latest(REGISTRY)
-    assert combined_exposition(None) == generate_latest(REGISTRY)
+    own = {f.name for f in text_string_to_metric_families(generate_latest(REGISTRY).decode())}
+    for child in ("this is { not the text format", None):
+        families = list(text_string_to_metric_families(combined_exposition(child).decode()))
+        assert {f.name for f in families} == own
+        assert not any("process" in s.labels for f in families for s in f.samples)
 
 
 async def test_the_socket_answers_with_this_process_s_metrics_and_is_private(tmp_path):

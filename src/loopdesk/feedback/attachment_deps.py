@@ -26,7 +26,7 @@ from loopdesk.feedback.uploads import MultipartForm, Upload, read_multipart
 
 MULTIPART = "multipart/form-data"
 FILE_FIELD = "file"
-_UPLOAD_PATH = re.compile(r"/api/v1/(?:feedback|tasks/[^/]+/attachments)/?")
+_UPLOAD_PATH = re.compile(r"/api/v1/(?:feedback|(?:tasks|sessions)/[^/]+/attachments)/?")
 _REPEATED = frozenset(name for name, spec in FeedbackCreate.model_fields.items() if get_origin(spec.annotation) is list)
 _REQUIRED = frozenset(name for name, spec in FeedbackCreate.model_fields.items() if spec.is_required())
 

@@ -91,9 +91,13 @@ async def submit_feedback(
     return IntakeWithAttachmentsRead(task=task, linked=intake.linked, similarity=intake.similarity, attachments=files)
 
 
-@router.get("/api/v1/tasks", response_model=Page[TaskRead])
+@router.get(
+    "/api/v1/tasks",
+    response_model=Page[TaskRead],
+    responses={403: {"description": "`team_id` is a filter for staff and admins"}},
+)
 async def list_tasks(user: CurrentUser, service: ServiceDep, query: Annotated[TaskQuery, Query()]) -> Page[TaskRead]:
-    """Tasks the caller may see, newest first."""
+    """Tasks the caller may see, newest first, filtered by every field given."""
     tasks, total = await service.search(user, query)
     items = [TaskRead.for_caller(task, user) for task in tasks]
     return Page[TaskRead](items=items, total=total, limit=query.limit, offset=query.offset)

@@ -220,6 +220,8 @@ class TaskRepository:
             Task.region: query.region,
             Task.priority_level: query.priority_level,
             Task.assignee_id: query.assignee,
+            Task.team_id: query.team_id,
+            Task.category: query.category,
         }
         for column, value in filters.items():
             if value is not None:

@@ -109,6 +109,10 @@ class TaskQuery(Schema):
     region: RegionName | None = None
     priority_level: Level | None = None
     assignee: uuid.UUID | None = Field(None, description="the assignee's user id")
+    team_id: uuid.UUID | None = Field(None, description="the team it is routed to (staff and admins only)")
+    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = Field(
+        None, description="the classifier's category (account, billing, performance, ui, data, integration, other)"
+    )
     q: SearchText | None = Field(None, description="text in the title or description (case-insensitive)")
     archived: Literal["exclude", "include", "only"] = Field(
         "exclude", description="archived tasks (finished long ago): left out (default), included, or only those"

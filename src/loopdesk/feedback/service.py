@@ -210,6 +210,8 @@ class FeedbackService:
         return task
 
     async def search(self, user: User, query: TaskQuery) -> tuple[list[Task], int]:
+        if query.team_id is not None and not user.is_staff:  # a joined task's team is hidden from its joiners
+            raise Forbidden("Only staff may filter tasks by team", detail={"filter": "team_id"})
         return await self.repository.list_readable(user, query)
 
     async def timeline(self, user: User, key: str) -> list[TaskEvent]:

@@ -56,6 +56,7 @@ from loopdesk.runtime.runs.service import RunService
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.runtime.threads.schemas import ThreadCreate
 from loopdesk.runtime.threads.service import ThreadService
+from loopdesk.sessions.attachments import SessionAttachmentService, human_message
 from loopdesk.sessions.service import name_after_message
 from loopdesk.tools.approvals.schemas import Decision as ApprovalDecision
 from loopdesk.tools.approvals.service import ApprovalService
@@ -347,7 +348,9 @@ class Connection:
                 thread = await threads.get(self.user, frame.thread_id)
             else:
                 thread = await threads.create(self.user, ThreadCreate())
-            message = {"messages": [{"role": "user", "content": frame.content}]}
+            attachments = SessionAttachmentService(runs.session, settings=self.state.settings.attachments)
+            files = await attachments.for_message(self.user, thread.thread_id, frame.attachments)
+            message = {"messages": [human_message(frame.content, files)]}
             started = await self._chat_run(runs, thread, frame.assistant_id, input=message)
             await name_after_message(runs.session, thread.thread_id, frame.content)
         await self._acknowledge("message", frame.id, started)

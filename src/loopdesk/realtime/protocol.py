@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from loopdesk.sessions.schemas import MAX_MESSAGE_ATTACHMENTS
 from loopdesk.tools.approvals.schemas import Decision as ApprovalDecision
 
 # -- client → server ------------------------------------------------------------------------------
@@ -34,6 +35,17 @@ class MessageIn(_Client):
     thread_id: uuid.UUID | None = None
     content: str = Field(..., min_length=1)
     assistant_id: str | None = Field(None, min_length=1, max_length=200)
+    attachments: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=MAX_MESSAGE_ATTACHMENTS,
+        description="ids of files uploaded to the session `thread_id` (POST /api/v1/sessions/{id}/attachments)",
+    )
+
+    @model_validator(mode="after")
+    def _attachments_need_a_session(self) -> MessageIn:
+        if self.attachments and self.thread_id is None:
+            raise ValueError("`attachments` need the `thread_id` of the session they were uploaded to")
+        return self
 
 
 Decision = Literal["approve", "reject", "edit"]

@@ -6,23 +6,23 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from loopdesk.auth.credentials import Credential
 from loopdesk.auth.deps import CurrentCredential, CurrentUser
-from loopdesk.core.db import SessionDep
-from loopdesk.core.deps import RateLimiterDep, SettingsDep
+from loopdesk.core.deps import RateLimiterDep
 from loopdesk.core.errors import BadRequest, Conflict, error_body
 from loopdesk.core.schemas import Page
 from loopdesk.realtime.follower import NOTHING_SKIPPED, Position, RunRow, position_after, position_now
 from loopdesk.realtime.frames import parse_event_id
-from loopdesk.runtime.custom_auth import Authorizer
-from loopdesk.runtime.deps import GraphsDep, PersistenceDep, Readers, ReadersDep
+from loopdesk.runtime.deps import Readers, ReadersDep
 from loopdesk.runtime.runs.events import dumps, last_seq
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import TERMINAL
 from loopdesk.runtime.runs.streaming import access_ended_body, wait_outcome
+from loopdesk.sessions.attachment_endpoints import router as attachments_router
+from loopdesk.sessions.deps import NOT_FOUND, ServiceDep, error_response
 from loopdesk.sessions.schemas import (
     ExecuteIn,
     ExecuteResult,
@@ -37,22 +37,9 @@ from loopdesk.sessions.stream import access_ended, session_events
 from loopdesk.users.models import User
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+router.include_router(attachments_router)
 
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-
-
-def _error(code: str, message: str) -> dict:
-    return {"description": message, "content": {"application/json": {"example": error_body(code, message)}}}
-
-
-async def _service(
-    request: Request, session: SessionDep, graphs: GraphsDep, persistence: PersistenceDep, settings: SettingsDep
-) -> SessionService:
-    return SessionService(session, graphs, persistence, settings, Authorizer(request))
-
-
-ServiceDep = Annotated[SessionService, Depends(_service)]
-NOT_FOUND = {404: _error("session_not_found", "Session not found (or not yours)")}
 
 
 def _stream_path(session_id: uuid.UUID) -> str:
@@ -106,11 +93,15 @@ async def delete_session(session_id: uuid.UUID, user: CurrentUser, service: Serv
             "message_complete, error), resumable at `Location` with `Last-Event-ID`.",
             "content": {"text/event-stream": {}},
         },
-        **NOT_FOUND,
-        409: _error("session_interrupted", "Waiting for a decision, or its assistant is gone"),
-        410: _error("session_expired", "The session expired: start a new one"),
-        422: _error("invalid_message", "The message is empty or too long"),
-        429: _error("rate_limited", "Too many runs: wait `Retry-After` seconds"),
+        404: error_response(
+            "session_not_found",
+            "Session not found (or not yours); `attachment_not_found`: an id of "
+            "`attachments` is not a file you uploaded to this session",
+        ),
+        409: error_response("session_interrupted", "Waiting for a decision, or its assistant is gone"),
+        410: error_response("session_expired", "The session expired: start a new one"),
+        422: error_response("invalid_message", "The message is empty or too long"),
+        429: error_response("rate_limited", "Too many runs: wait `Retry-After` seconds"),
     },
 )
 async def execute(
@@ -135,6 +126,7 @@ async def execute(
         limiter=limiter,
         idempotency_key=idempotency_key,
         metadata=data.metadata,
+        attachments=data.attachments,
     )
     await service.session.commit()
     headers = {
@@ -190,7 +182,7 @@ def _events(
 @router.get(
     "/{session_id}/stream",
     response_class=StreamingResponse,
-    responses={**NOT_FOUND, 409: _error("event_not_found", "That event is no longer on the session")},
+    responses={**NOT_FOUND, 409: error_response("event_not_found", "That event is no longer on the session")},
 )
 async def stream_session(
     session_id: uuid.UUID,
@@ -262,7 +254,7 @@ async def list_messages(
 @router.delete(
     "/{session_id}/messages",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**NOT_FOUND, 409: _error("session_busy", "A run is in progress")},
+    responses={**NOT_FOUND, 409: error_response("session_busy", "A run is in progress")},
 )
 async def clear_messages(session_id: uuid.UUID, user: CurrentUser, service: ServiceDep) -> Response:
     """Clear the conversation: the session's thread starts afresh (its checkpoints are deleted) and a

@@ -13,6 +13,7 @@ from loopdesk.tools.approvals.schemas import ApprovalRead
 
 SessionStatus = Literal["idle", "running", "interrupted", "expired"]
 Role = Literal["user", "assistant", "tool", "system"]
+MAX_MESSAGE_ATTACHMENTS = 10
 
 
 class SessionCreate(Schema):
@@ -55,6 +56,29 @@ class ExecuteIn(Schema):
     message: str = Field(..., description="the user's message (at most LOOPDESK_MAX_MESSAGE_CHARS characters)")
     stream: bool = Field(False, description="answer with Server-Sent Events (also when `Accept: text/event-stream`)")
     metadata: dict[str, Any] | None = Field(None, description="kept on the run")
+    attachments: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=MAX_MESSAGE_ATTACHMENTS,
+        description="ids of files uploaded to this session (POST .../attachments) to send with the message",
+    )
+
+
+class SessionAttachmentRead(Schema):
+    id: uuid.UUID
+    filename: str = Field(..., description="as uploaded, without path or control characters")
+    content_type: str = Field(..., description="checked against the file's first bytes where the format has them")
+    size: int = Field(..., description="bytes")
+    sha256: str = Field(..., description="hex digest of the bytes")
+    created_at: datetime
+
+
+class MessageAttachment(Schema):
+    """A file sent with a message: GET /api/v1/sessions/{session_id}/attachments/{id} serves it."""
+
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
 
 
 class ToolCallRequest(Schema):
@@ -75,6 +99,7 @@ class MessageRead(Schema):
     status: Literal["complete", "pending"] = Field(
         "complete", description="pending: accepted, waiting for the run in front of it"
     )
+    attachments: list[MessageAttachment] = Field(default_factory=list, description="files sent with a user message")
 
 
 class MessagePage(Schema):

@@ -36,6 +36,7 @@ from loopdesk.runtime.threads.messages import message_times, record_message
 from loopdesk.runtime.threads.models import Thread, ThreadMessage
 from loopdesk.runtime.threads.schemas import ThreadCreate
 from loopdesk.runtime.threads.service import ThreadService
+from loopdesk.sessions.attachments import SessionAttachmentService, human_message, message_files, without_file_blocks
 from loopdesk.sessions.expiry import expires_at, is_expired
 from loopdesk.sessions.models import UserSession
 from loopdesk.sessions.schemas import (
@@ -131,10 +132,11 @@ def message_read(message: BaseMessage | dict[str, Any], times: Times, fallback: 
     kind = str(_field(message, "type") or "")
     role = _ROLES.get(kind) or str(_field(message, "role") or "assistant")
     when, run_id = times.get(message_id, (fallback, None))
+    files = message_files(_field(message, "additional_kwargs")) if role == "user" else []
     return MessageRead(
         id=message_id,
         role=role if role in ("user", "assistant", "tool", "system") else "assistant",  # type: ignore[arg-type]
-        content=text_of(_field(message, "content")),
+        content=text_of(without_file_blocks(_field(message, "content"), files)),
         tool_calls=[
             ToolCallRequest(id=call.get("id"), name=str(call.get("name")), args=dict(call.get("args") or {}))
             for call in _field(message, "tool_calls") or []
@@ -144,6 +146,7 @@ def message_read(message: BaseMessage | dict[str, Any], times: Times, fallback: 
         name=_field(message, "name"),
         run_id=run_id,
         created_at=when,
+        attachments=files,
     )
 
 
@@ -308,9 +311,11 @@ class SessionService:
         limiter: RateLimiter,
         idempotency_key: str | None = None,
         metadata: dict[str, Any] | None = None,
+        attachments: Sequence[uuid.UUID] = (),
     ) -> tuple[Run, bool]:
-        """Start a run of the session's assistant on the message: (the run, whether it is new). A repeated
-        `idempotency_key` answers with the run it started the first time."""
+        """Start a run of the session's assistant on the message, with files uploaded to the session
+        (`attachments`): (the run, whether it is new). A repeated `idempotency_key` answers with the run it
+        started the first time."""
         self.check_message(message)
         view = await self._owned(caller, session_id, "execute")
         if idempotency_key is not None:
@@ -335,6 +340,9 @@ class SessionService:
                 f"The session's assistant is not available: {exc.message}",
                 detail={"assistant_id": str(view.row.assistant_id), "reason": exc.code},
             ) from None
+        files = await SessionAttachmentService(self.session, settings=self.settings.attachments).for_message(
+            caller, session_id, attachments
+        )
         await check_run_rate(limiter, self.settings.sessions, caller)
         message_id = str(uuid.uuid4())
         run_metadata = {**(metadata or {}), "session_id": str(session_id), "message_id": message_id}
@@ -344,7 +352,7 @@ class SessionService:
             caller,
             session_id,
             assistant_id=str(assistant.assistant_id),
-            input={"messages": [{"type": "human", "content": message, "id": message_id}]},
+            input={"messages": [human_message(message, files, message_id=message_id)]},
             metadata=run_metadata,
         )
         await record_message(self.session, session_id, message_id, run.run_id, run.created_at)
@@ -368,17 +376,8 @@ class SessionService:
         )
         for run in waiting.all():
             message = _input_message(run)
-            if message is not None and message[0] not in seen:
-                items.append(
-                    MessageRead(
-                        id=message[0],
-                        role="user",
-                        content=message[1],
-                        run_id=run.run_id,
-                        created_at=run.created_at,
-                        status="pending",
-                    )  # fmt: skip
-                )
+            if message is not None and message.id not in seen:
+                items.append(message)
         return items
 
     async def run_messages(self, caller: User, session_id: uuid.UUID, run: Run) -> list[MessageRead]:
@@ -444,13 +443,23 @@ def _tool_call(call: ToolCall) -> ToolCallRecord:
     )
 
 
-def _input_message(run: Run) -> tuple[str, str] | None:
-    """(id, text) of the session message a run was started with."""
+def _input_message(run: Run) -> MessageRead | None:
+    """The session message a run was started with, as waiting for it (`pending`)."""
     message_id = (run.metadata_ or {}).get("message_id")
     messages = ((run.kwargs or {}).get("input") or {}).get("messages")
     if not message_id or not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
         return None
-    return str(message_id), text_of(messages[-1].get("content"))
+    files = message_files(messages[-1].get("additional_kwargs"))
+    content = text_of(without_file_blocks(messages[-1].get("content"), files))
+    return MessageRead(
+        id=str(message_id),
+        role="user",
+        content=content,
+        run_id=run.run_id,
+        created_at=run.created_at,
+        status="pending",
+        attachments=files,
+    )
 
 
 def page(items: Sequence[MessageRead], limit: int, offset: int) -> list[MessageRead]:

@@ -1,5 +1,5 @@
-"""`/api/v1/support`: the agents in force (staff read; admins replace or reload them), the staff inbox of
-escalated conversations, taking one over, replying as a person, handing it back."""
+"""`/api/v1/support`: the agents in force (staff read; admins replace or reload them), the models they may name
+(staff read), the staff inbox of escalated conversations, taking one over, replying as a person, handing it back."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from loopdesk.core.db import SessionDep
 from loopdesk.core.deps import SettingsDep
 from loopdesk.core.errors import Conflict, LoopdeskError
 from loopdesk.core.schemas import Page
+from loopdesk.llm.catalog import configured_models
 from loopdesk.runtime.deps import GraphsDep
 from loopdesk.support import config
 from loopdesk.support.agents import AgentsConfigError, AgentSet
@@ -24,6 +25,8 @@ from loopdesk.support.schemas import (
     AgentSetWrite,
     EscalateIn,
     EscalationRead,
+    ModelRead,
+    ModelsRead,
     ReleaseIn,
     ReplyIn,
     ReplyRead,
@@ -48,6 +51,7 @@ async def _inbox(session: SessionDep, graphs: GraphsDep) -> Inbox:
 
 
 InboxDep = Annotated[Inbox, Depends(_inbox)]
+InboxStatus = Literal["open", "taken", "closed", "any"]
 
 
 def _agents_read(agents: AgentSet, registry: ToolRegistry) -> list[AgentRead]:
@@ -125,17 +129,37 @@ async def reload_agents(
     return await _read(session, registry)
 
 
+@router.get("/models", response_model=ModelsRead)
+async def get_models(_: StaffUser, settings: SettingsDep) -> ModelsRead:
+    """The chat models the operator configured (LOOPDESK_LLM_*, LOOPDESK_LLM_MODELS): what each name calls and
+    where. Keys and what a URL may hide (user, password, path, query) are never shown."""
+    default, named = configured_models(settings.llm)
+    return ModelsRead(default=ModelRead.model_validate(default), named=[ModelRead.model_validate(m) for m in named])
+
+
 @router.get("/inbox", response_model=Page[EscalationRead])
 async def inbox(
     staff: StaffUser,
     service: InboxDep,
-    status: Literal["open", "taken", "closed"] | None = "open",
+    status: Annotated[
+        list[InboxStatus] | None,
+        Query(
+            description="one or more, repeated (`status=open&status=taken`: every live escalation); `any`: "
+            "whatever the status; default `open`"
+        ),
+    ] = None,
+    thread_id: Annotated[uuid.UUID | None, Query(description="only this conversation's escalations")] = None,
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[EscalationRead]:
-    """Conversations handed to people, newest first (`status=open`: waiting for someone; `mine`: taken by me)."""
-    rows, total = await service.listing(staff, status=status, mine=mine, limit=limit, offset=offset)
+    """Conversations handed to people, newest first (`status=open`: waiting for someone; `mine`: taken by me;
+    `thread_id` with `status=open&status=taken`: the conversation's live escalation, if any)."""
+    asked = set(status or ["open"])
+    statuses = None if "any" in asked else sorted(asked)
+    rows, total = await service.listing(
+        staff, statuses=statuses, thread_id=thread_id, mine=mine, limit=limit, offset=offset
+    )
     return Page(items=[EscalationRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
 

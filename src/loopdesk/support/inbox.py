@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,10 +50,21 @@ class Inbox:
         self.escalations = EscalationRepository(self.session)
 
     async def listing(
-        self, caller: User, *, status: str | None, mine: bool, limit: int, offset: int
+        self,
+        caller: User,
+        *,
+        statuses: Collection[str] | None,
+        thread_id: uuid.UUID | None,
+        mine: bool,
+        limit: int,
+        offset: int,
     ) -> tuple[list[Escalation], int]:
         return await self.escalations.listing(
-            status=status, assigned_to=caller.id if mine else None, limit=limit, offset=offset
+            statuses=statuses,
+            thread_id=thread_id,
+            assigned_to=caller.id if mine else None,
+            limit=limit,
+            offset=offset,
         )
 
     async def _live(self, escalation_id: uuid.UUID) -> Escalation:

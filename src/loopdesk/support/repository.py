@@ -4,6 +4,7 @@ support/conversations' tables)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,11 +63,20 @@ class EscalationRepository:
         return await self.session.get(Escalation, escalation_id, with_for_update=for_update, populate_existing=True)
 
     async def listing(
-        self, *, status: str | None, assigned_to: uuid.UUID | None, limit: int, offset: int
+        self,
+        *,
+        statuses: Collection[str] | None,
+        thread_id: uuid.UUID | None,
+        assigned_to: uuid.UUID | None,
+        limit: int,
+        offset: int,
     ) -> tuple[list[Escalation], int]:
+        """Escalations newest first; `statuses` None: whatever their status."""
         statement = select(Escalation)
-        if status is not None:
-            statement = statement.where(Escalation.status == status)
+        if statuses is not None:
+            statement = statement.where(Escalation.status.in_(statuses))
+        if thread_id is not None:
+            statement = statement.where(Escalation.thread_id == thread_id)
         if assigned_to is not None:
             statement = statement.where(Escalation.assigned_to == assigned_to)
         total = await self.session.scalar(select(func.count()).select_from(statement.subquery())) or 0

@@ -65,3 +65,20 @@ class ReplyIn(BaseModel):
 class ReplyRead(BaseModel):
     event_id: int
     run_id: uuid.UUID
+
+
+class ModelRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str | None = Field(description="what agents and assistants call it by; null: the default model")
+    provider: str
+    model: str | None
+    endpoint: str | None = Field(
+        description="`scheme://host[:port]` it is called at (no path, user or query); null: the provider's own"
+    )
+    api_key_configured: bool | None = Field(description="whether a key is set (never the key); null: none is used")
+    problem: str | None = Field(None, description="why this configuration cannot work as it stands")
+
+
+class ModelsRead(BaseModel):
+    default: ModelRead = Field(description="LOOPDESK_LLM_PROVIDER / LOOPDESK_LLM_MODEL: agents naming no model")
+    named: list[ModelRead] = Field(description="LOOPDESK_LLM_MODELS (and its file), by name")

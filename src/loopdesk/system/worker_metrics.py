@@ -21,7 +21,6 @@ from prometheus_client.parser import text_string_to_metric_families
 log = structlog.get_logger("loopdesk.metrics")
 
 READ_SECONDS = 2.0
-MAX_BYTES = 8 * 1024 * 1024
 
 
 @contextlib.asynccontextmanager
@@ -60,7 +59,7 @@ async def read_socket(path: Path) -> str | None:
         async with asyncio.timeout(READ_SECONDS):
             reader, writer = await asyncio.open_unix_connection(str(path))
             try:
-                data = await reader.read(MAX_BYTES)
+                data = await reader.read()  # to the end: the child closes after its answer
             finally:
                 writer.close()
     except (OSError, TimeoutError) as exc:

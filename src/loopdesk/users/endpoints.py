@@ -12,7 +12,7 @@ from loopdesk.auth.schemas import Token
 from loopdesk.core.db import SessionDep
 from loopdesk.core.schemas import MAX_OFFSET, Page, SearchText
 from loopdesk.users.models import Role
-from loopdesk.users.schemas import UserAdminUpdate, UserRead, UserUpdate
+from loopdesk.users.schemas import UserAdminCreate, UserAdminUpdate, UserRead, UserUpdate
 from loopdesk.users.service import UserService
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -55,6 +55,21 @@ router.add_api_route(
     summary="Login (the seeds' route)",
     responses=login_responses,
 )
+
+
+@router.post(
+    "/accounts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    responses={
+        403: {"description": "Admin role required"},
+        409: {"description": "`email_taken` or `username_taken`"},
+    },
+)
+async def admin_create_user(data: UserAdminCreate, admin: AdminUser, session: SessionDep) -> UserRead:
+    """Admin: open an account with its role (`staff`, `admin` or `customer`) in one call. Public registration
+    (`POST /api/v1/users`, `/api/v1/auth/register`) stays as it is: customers only, limited per address."""
+    return UserRead.model_validate(await UserService(session).admin_create(admin, data))
 
 
 @router.get("", response_model=Page[UserRead])

@@ -22,6 +22,12 @@ class UserCreate(Schema):
         return self
 
 
+class UserAdminCreate(UserCreate):
+    """An account an admin opens, with its role from the start."""
+
+    role: Role = Field(Role.customer, description="admin, staff or customer")
+
+
 class UserRead(Schema):
     id: uuid.UUID
     email: str

@@ -14,7 +14,7 @@ from loopdesk.core.errors import Conflict, InvalidCredentials, NotFound
 from loopdesk.core.security import ahash_password, averify_password, now_ms
 from loopdesk.users.models import Role, User
 from loopdesk.users.repository import UserRepository
-from loopdesk.users.schemas import UserAdminUpdate, UserCreate, UserUpdate
+from loopdesk.users.schemas import UserAdminCreate, UserAdminUpdate, UserCreate, UserUpdate
 
 log = structlog.get_logger("loopdesk.users")
 
@@ -51,6 +51,12 @@ class UserService:
         except IntegrityError:  # a concurrent registration of the same address or username won
             raise (UsernameTaken() if await self.users.username_taken(data.username or "") else EmailTaken()) from None
         log.info("users.registered", user_id=str(user.id), role=role.value)
+        return user
+
+    async def admin_create(self, admin: User, data: UserAdminCreate) -> User:
+        """An admin opens an account with its role: one step, no registration limit (admins are few and known)."""
+        user = await self.register(data, role=data.role)
+        log.info("users.created_by_admin", user_id=str(user.id), by=str(admin.id), role=data.role.value)
         return user
 
     async def get(self, caller: User, user_id: uuid.UUID) -> User:

@@ -157,3 +157,30 @@ async def test_another_customer_gets_404_for_a_replay(app, client, make_account)
     assert_error(await client.get(f"/api/v1/replay/{thread}", headers=other.headers), 404, "conversation_not_found")
     assert_error(await client.get(f"/api/v1/replay/{uuid.uuid4()}", headers=customer.headers), 404)
     assert (await client.get(f"/api/v1/replay/{thread}")).status_code == 401
+
+
+async def test_the_record_names_its_live_escalation_until_it_is_closed(app, client, make_account):
+    customer = await make_account("customer")
+    staff = await make_account("staff", role="staff")
+    thread, quiet = await _started(app, client, customer), await _started(app, client, customer)
+
+    async def escalation_id(account) -> str | None:
+        response = await client.get(f"/api/v1/conversations/{thread}", headers=account.headers)
+        assert response.status_code == 200, response.text
+        return response.json()["escalation_id"]
+
+    assert await escalation_id(staff) is None
+    escalated = await client.post(f"/api/v1/support/conversations/{thread}/escalate", json={}, headers=customer.headers)
+    live = escalated.json()["id"]
+    assert await escalation_id(staff) == live and await escalation_id(customer) == live
+    listed = (await client.get("/api/v1/conversations", headers=staff.headers)).json()["items"]
+    assert {item["thread_id"]: item["escalation_id"] for item in listed} == {str(thread): live, str(quiet): None}
+
+    taken = await client.post(f"/api/v1/support/escalations/{live}/take", headers=staff.headers)
+    assert taken.status_code == 200 and await escalation_id(staff) == live  # taken is still live
+    released = await client.post(
+        f"/api/v1/support/escalations/{live}/release", json={"close": True}, headers=staff.headers
+    )
+    assert released.json()["status"] == "closed" and await escalation_id(staff) is None
+    again = await client.post(f"/api/v1/support/conversations/{thread}/escalate", json={}, headers=staff.headers)
+    assert again.json()["id"] != live and await escalation_id(customer) == again.json()["id"]

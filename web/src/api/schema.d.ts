@@ -907,6 +907,51 @@ export interface paths {
         patch: operations["update_session_api_v1_sessions__session_id__patch"];
         trace?: never;
     };
+    "/api/v1/sessions/{session_id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Session Attachments
+         * @description The session's files, oldest first (its owner and staff).
+         */
+        get: operations["list_session_attachments_api_v1_sessions__session_id__attachments_get"];
+        put?: never;
+        /**
+         * Upload Session Attachments
+         * @description Add files to your session (one or more `file` parts; all are stored or none), then send their ids with
+         *     a message. Sizes, types and how many a session holds: LOOPDESK_ATTACHMENT_* settings.
+         */
+        post: operations["upload_session_attachments_api_v1_sessions__session_id__attachments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}/attachments/{attachment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Session Attachment
+         * @description The file as a download (images may be shown inline).
+         */
+        get: operations["download_session_attachment_api_v1_sessions__session_id__attachments__attachment_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{session_id}/execute": {
         parameters: {
             query?: never;
@@ -1113,9 +1158,31 @@ export interface paths {
         };
         /**
          * Inbox
-         * @description Conversations handed to people, newest first (`status=open`: waiting for someone; `mine`: taken by me).
+         * @description Conversations handed to people, newest first (`status=open`: waiting for someone; `mine`: taken by me;
+         *     `thread_id` with `status=open&status=taken`: the conversation's live escalation, if any).
          */
         get: operations["inbox_api_v1_support_inbox_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/support/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Models
+         * @description The chat models the operator configured (LOOPDESK_LLM_*, LOOPDESK_LLM_MODELS): what each name calls and
+         *     where. Keys and what a URL may hide (user, password, path, query) are never shown.
+         */
+        get: operations["get_models_api_v1_support_models_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1133,7 +1200,7 @@ export interface paths {
         };
         /**
          * List Tasks
-         * @description Tasks the caller may see, newest first.
+         * @description Tasks the caller may see, newest first, filtered by every field given.
          */
         get: operations["list_tasks_api_v1_tasks_get"];
         put?: never;
@@ -1667,6 +1734,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Admin Create User
+         * @description Admin: open an account with its role (`staff`, `admin` or `customer`) in one call. Public registration
+         *     (`POST /api/v1/users`, `/api/v1/auth/register`) stays as it is: customers only, limited per address.
+         */
+        post: operations["admin_create_user_api_v1_users_accounts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/login": {
         parameters: {
             query?: never;
@@ -1999,7 +2087,8 @@ export interface paths {
         /**
          * Metrics
          * @description Prometheus metrics. Scrape with `Authorization: Bearer $LOOPDESK_METRICS_TOKEN`, or call as
-         *     a staff or admin user.
+         *     a staff or admin user. With the worker as a child process (the default), its metrics are included, labelled
+         *     `process="worker"`.
          */
         get: operations["metrics_metrics_get"];
         put?: never;
@@ -3503,6 +3592,11 @@ export interface components {
             csat_comment: string | null;
             /** Escalated At */
             escalated_at: string | null;
+            /**
+             * Escalation Id
+             * @description the live escalation (open or taken: take it over, reply, hand it back); null: none
+             */
+            escalation_id: string | null;
             /** Intents */
             intents: string[];
             /**
@@ -4124,6 +4218,11 @@ export interface components {
         /** ExecuteIn */
         ExecuteIn: {
             /**
+             * Attachments
+             * @description ids of files uploaded to this session (POST .../attachments) to send with the message
+             */
+            attachments?: string[];
+            /**
              * Message
              * @description the user's message (at most LOOPDESK_MAX_MESSAGE_CHARS characters)
              */
@@ -4669,6 +4768,23 @@ export interface components {
              */
             similarity: number;
         };
+        /**
+         * MessageAttachment
+         * @description A file sent with a message: GET /api/v1/sessions/{session_id}/attachments/{id} serves it.
+         */
+        MessageAttachment: {
+            /** Content Type */
+            content_type: string;
+            /** Filename */
+            filename: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Size */
+            size: number;
+        };
         /** MessagePage */
         MessagePage: {
             /** Items */
@@ -4682,6 +4798,11 @@ export interface components {
         };
         /** MessageRead */
         MessageRead: {
+            /**
+             * Attachments
+             * @description files sent with a user message
+             */
+            attachments?: components["schemas"]["MessageAttachment"][];
             /** Content */
             content: string;
             /** Created At */
@@ -4714,6 +4835,43 @@ export interface components {
              * @description what an assistant message asked
              */
             tool_calls?: components["schemas"]["ToolCallRequest"][];
+        };
+        /** ModelRead */
+        ModelRead: {
+            /**
+             * Api Key Configured
+             * @description whether a key is set (never the key); null: none is used
+             */
+            api_key_configured: boolean | null;
+            /**
+             * Endpoint
+             * @description `scheme://host[:port]` it is called at (no path, user or query); null: the provider's own
+             */
+            endpoint: string | null;
+            /** Model */
+            model: string | null;
+            /**
+             * Name
+             * @description what agents and assistants call it by; null: the default model
+             */
+            name: string | null;
+            /**
+             * Problem
+             * @description why this configuration cannot work as it stands
+             */
+            problem?: string | null;
+            /** Provider */
+            provider: string;
+        };
+        /** ModelsRead */
+        ModelsRead: {
+            /** @description LOOPDESK_LLM_PROVIDER / LOOPDESK_LLM_MODEL: agents naming no model */
+            default: components["schemas"]["ModelRead"];
+            /**
+             * Named
+             * @description LOOPDESK_LLM_MODELS (and its file), by name
+             */
+            named: components["schemas"]["ModelRead"][];
         };
         /**
          * OnCallWindow
@@ -5316,6 +5474,39 @@ export interface components {
             start: string;
             /** Total */
             total: number;
+        };
+        /** SessionAttachmentRead */
+        SessionAttachmentRead: {
+            /**
+             * Content Type
+             * @description checked against the file's first bytes where the format has them
+             */
+            content_type: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Filename
+             * @description as uploaded, without path or control characters
+             */
+            filename: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Sha256
+             * @description hex digest of the bytes
+             */
+            sha256: string;
+            /**
+             * Size
+             * @description bytes
+             */
+            size: number;
         };
         /** SessionCreate */
         SessionCreate: {
@@ -6197,6 +6388,31 @@ export interface components {
             input_tokens: number;
             /** Output Tokens */
             output_tokens: number;
+        };
+        /**
+         * UserAdminCreate
+         * @description An account an admin opens, with its role from the start.
+         */
+        UserAdminCreate: {
+            /**
+             * Display Name
+             * @description default: the username, else the e-mail's local part
+             */
+            display_name?: string | null;
+            /** Email */
+            email: string;
+            /** Password */
+            password: string;
+            /**
+             * @description admin, staff or customer
+             * @default customer
+             */
+            role: components["schemas"]["Role"];
+            /**
+             * Username
+             * @description optional; log in with it or with the e-mail
+             */
+            username?: string | null;
         };
         /** UserAdminUpdate */
         UserAdminUpdate: {
@@ -8350,6 +8566,243 @@ export interface operations {
             };
         };
     };
+    list_session_attachments_api_v1_sessions__session_id__attachments_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionAttachmentRead"][];
+                };
+            };
+            /** @description Session not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "session_not_found",
+                     *         "message": "Session not found (or not yours)"
+                     *       }
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    upload_session_attachments_api_v1_sessions__session_id__attachments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** @description screenshots or log files, one `file` part each (allowed types and sizes: settings) */
+                    file: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionAttachmentRead"][];
+                };
+            };
+            /** @description Only the session's owner adds files (staff may read them) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "Only the session's owner adds files (staff may read them)"
+                     *       }
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description Session not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "session_not_found",
+                     *         "message": "Session not found (or not yours)"
+                     *       }
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description The session would hold more files than allowed; nothing is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "too_many_attachments",
+                     *         "message": "The session would hold more files than allowed; nothing is stored"
+                     *       }
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description The session expired: start a new one */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "session_expired",
+                     *         "message": "The session expired: start a new one"
+                     *       }
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description A file is larger than allowed; nothing is stored */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "attachment_too_large",
+                     *         "message": "A file is larger than allowed; nothing is stored"
+                     *       }
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description A file's type is not allowed or its content is not that type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "attachment_type_not_allowed",
+                     *         "message": "A file's type is not allowed or its content is not that type"
+                     *       }
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    download_session_attachment_api_v1_sessions__session_id__attachments__attachment_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                attachment_id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes, with its stored type */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description Session or file not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "attachment_not_found",
+                     *         "message": "Session or file not found (or not yours)"
+                     *       }
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     execute_api_v1_sessions__session_id__execute_post: {
         parameters: {
             query?: never;
@@ -8378,7 +8831,7 @@ export interface operations {
                     "text/event-stream": unknown;
                 };
             };
-            /** @description Session not found (or not yours) */
+            /** @description Session not found (or not yours); `attachment_not_found`: an id of `attachments` is not a file you uploaded to this session */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8388,7 +8841,7 @@ export interface operations {
                      * @example {
                      *       "error": {
                      *         "code": "session_not_found",
-                     *         "message": "Session not found (or not yours)"
+                     *         "message": "Session not found (or not yours); `attachment_not_found`: an id of `attachments` is not a file you uploaded to this session"
                      *       }
                      *     }
                      */
@@ -8859,7 +9312,10 @@ export interface operations {
     inbox_api_v1_support_inbox_get: {
         parameters: {
             query?: {
-                status?: ("open" | "taken" | "closed") | null;
+                /** @description one or more, repeated (`status=open&status=taken`: every live escalation); `any`: whatever the status; default `open` */
+                status?: ("open" | "taken" | "closed" | "any")[] | null;
+                /** @description only this conversation's escalations */
+                thread_id?: string | null;
                 mine?: boolean;
                 limit?: number;
                 offset?: number;
@@ -8890,6 +9346,26 @@ export interface operations {
             };
         };
     };
+    get_models_api_v1_support_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelsRead"];
+                };
+            };
+        };
+    };
     list_tasks_api_v1_tasks_get: {
         parameters: {
             query?: {
@@ -8899,6 +9375,10 @@ export interface operations {
                 priority_level?: ("P0" | "P1" | "P2" | "P3" | "P4") | null;
                 /** @description the assignee's user id */
                 assignee?: string | null;
+                /** @description the team it is routed to (staff and admins only) */
+                team_id?: string | null;
+                /** @description the classifier's category (account, billing, performance, ui, data, integration, other) */
+                category?: string | null;
                 /** @description text in the title or description (case-insensitive) */
                 q?: string | null;
                 /** @description archived tasks (finished long ago): left out (default), included, or only those */
@@ -8920,6 +9400,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Page_TaskRead_"];
                 };
+            };
+            /** @description `team_id` is a filter for staff and admins */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -10740,6 +11227,53 @@ export interface operations {
                      *     }
                      */
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    admin_create_user_api_v1_users_accounts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserAdminCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserRead"];
+                };
+            };
+            /** @description Admin role required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `email_taken` or `username_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -1,9 +1,12 @@
-import type { Approval, HistoryMessage } from "../api/client";
+import type { Approval, HistoryMessage, Schemas } from "../api/client";
 import type { ServerFrame } from "./protocol";
+
+/** A file sent with a user message (served by GET /api/v1/sessions/{session_id}/attachments/{id}). */
+export type MessageFile = Schemas["MessageAttachment"];
 
 /** What a conversation shows, built from REST history and then from socket frames (pure functions). */
 export type ChatItem =
-  | { kind: "user"; key: string; content: string; runId?: string; clientRef?: string; pending?: boolean }
+  | { kind: "user"; key: string; content: string; runId?: string; clientRef?: string; pending?: boolean; files?: MessageFile[] }
   | { kind: "assistant"; key: string; content: string; runId?: string; agent?: string | null; done: boolean }
   | { kind: "tool"; key: string; tool: string; args: unknown; result?: unknown; hasResult: boolean; callId?: string | null; runId?: string }
   | {
@@ -20,7 +23,10 @@ export function fromHistory(messages: HistoryMessage[]): ChatItem[] {
   const items: ChatItem[] = [];
   for (const m of messages) {
     if (m.role === "user") {
-      items.push({ kind: "user", key: `h-${m.id}`, content: m.content, runId: m.run_id ?? undefined, pending: m.status === "pending" });
+      items.push({
+        kind: "user", key: `h-${m.id}`, content: m.content, runId: m.run_id ?? undefined, pending: m.status === "pending",
+        ...(m.attachments?.length ? { files: m.attachments } : {}),
+      });
     } else if (m.role === "assistant") {
       if (m.content) items.push({ kind: "assistant", key: `h-${m.id}`, content: m.content, runId: m.run_id ?? undefined, done: true });
       for (const call of (m.tool_calls ?? []) as Array<{ id?: string; name?: string; args?: unknown }>) {
@@ -40,8 +46,13 @@ export function fromHistory(messages: HistoryMessage[]): ChatItem[] {
 }
 
 /** The optimistic bubble for a message the user just sent (confirmed by its `ack` and `user_message`). */
-export function addOutgoing(items: ChatItem[], clientRef: string, content: string): ChatItem[] {
-  return [...items, { kind: "user", key: `o-${clientRef}`, content, clientRef, pending: true }];
+export function addOutgoing(items: ChatItem[], clientRef: string, content: string, files: MessageFile[] = []): ChatItem[] {
+  return [...items, { kind: "user", key: `o-${clientRef}`, content, clientRef, pending: true, ...(files.length ? { files } : {}) }];
+}
+
+/** The frame's text of a message sent with files also lists them, a line each (`\n[attached: name (type, size)]`). */
+function sameText(item: Extract<ChatItem, { kind: "user" }>, said: string): boolean {
+  return item.content === said || (!!item.files?.length && said.startsWith(`${item.content}\n[attached: `));
 }
 
 /** Work going on after an approval card means it was decided (or withdrawn by a new message): close it. */
@@ -74,7 +85,7 @@ export function applyFrame(items: ChatItem[], frame: ServerFrame): ChatItem[] {
       const base = closePendingInterrupts(items);
       // Our own optimistic bubble: matched by run id (from the ack) or, before the ack, by its text.
       let index = base.findIndex((i) => i.kind === "user" && i.pending && i.runId === frame.run_id);
-      if (index < 0) index = base.findIndex((i) => i.kind === "user" && i.pending && !i.runId && i.content === frame.content);
+      if (index < 0) index = base.findIndex((i) => i.kind === "user" && i.pending && !i.runId && sameText(i, frame.content));
       if (index >= 0) {
         const next = base.slice();
         next[index] = { ...(base[index] as Extract<ChatItem, { kind: "user" }>), runId: frame.run_id, pending: false };

@@ -1,65 +1,40 @@
 /**
- * WebSocket frames, after src/loopdesk/realtime/protocol.schema.json (served at /api/v1/realtime/schema).
- * Only the fields the console reads or sends; the socket is not part of the OpenAPI document.
+ * WebSocket frames, as generated from the server's protocol schema (frames.d.ts, `make web-api`): the names the
+ * console uses, and the frames it sends, narrowed to how it sends them. The socket is not part of the OpenAPI document.
  */
-interface RunFrame {
-  event_id: string;
-  thread_id: string;
-  run_id: string;
-}
+import type * as Frames from "./frames";
 
-export interface UserMessageFrame extends RunFrame { type: "user_message"; content: string; user_id: string | null }
-export interface TokenFrame extends RunFrame { type: "token"; agent: string | null; content: string }
-export interface ToolCallFrame extends RunFrame {
-  type: "tool_call"; agent: string | null; tool: string; args: Record<string, unknown>; id: string | null;
-}
-export interface ToolResultFrame extends RunFrame {
-  type: "tool_result"; agent: string | null; tool: string | null; result: unknown; id: string | null;
-}
-export interface InterruptFrame extends RunFrame {
-  type: "interrupt"; interrupt_id: string | null; action: string; params: unknown;
-  description?: string | null; expires_at: string | null;
-}
-export interface ClarificationFrame extends RunFrame { type: "clarification"; interrupt_id?: string | null; message: string }
-export interface HandoffFrame extends RunFrame { type: "handoff"; agent: string; intent?: string | null }
-export interface InterruptExpiredFrame extends RunFrame {
-  type: "interrupt_expired"; action: string; message: string; approval_id?: string | null;
-}
-export interface CustomFrame extends RunFrame { type: "custom"; data: unknown }
-export interface MessageCompleteFrame extends RunFrame { type: "message_complete"; status: string }
-export interface TaskUpdateFrame {
-  type: "task_update"; event_id: string; task_id: string; task_number?: string | null; stage?: string | null;
-  kind?: string | null; thread_id?: string | null;
-}
-export interface SupportUpdateFrame {
-  type: "support_update"; event_id: string; kind: string; thread_id: string | null; text?: string | null; at: string | null;
-}
-export interface AckFrame {
-  type: "ack"; event_id: string; of: string; ref?: string | null; thread_id?: string | null; run_id?: string | null;
-  task_id?: string | null;
-}
-export interface ErrorFrame {
-  type: "error"; event_id: string; code: string; message: string; detail?: unknown; ref?: string | null;
-  thread_id?: string | null; run_id?: string | null; retry_after?: number | null;
-}
-export interface PongFrame { type: "pong"; event_id: string; ref?: string | null }
+export type UserMessageFrame = Frames.UserMessageOut;
+export type TokenFrame = Frames.TokenOut;
+export type ToolCallFrame = Frames.ToolCallOut;
+export type ToolResultFrame = Frames.ToolResultOut;
+export type InterruptFrame = Frames.InterruptOut;
+export type ClarificationFrame = Frames.ClarificationOut;
+export type HandoffFrame = Frames.HandoffOut;
+export type InterruptExpiredFrame = Frames.InterruptExpiredOut;
+export type CustomFrame = Frames.CustomOut;
+export type MessageCompleteFrame = Frames.MessageCompleteOut;
+export type TaskUpdateFrame = Frames.TaskUpdateOut;
+export type SupportUpdateFrame = Frames.SupportUpdateOut;
+export type AckFrame = Frames.AckOut;
+export type ErrorFrame = Frames.ErrorOut;
+export type PongFrame = Frames.PongOut;
 
-export type ServerFrame =
-  | UserMessageFrame | TokenFrame | ToolCallFrame | ToolResultFrame | InterruptFrame | ClarificationFrame
-  | HandoffFrame | InterruptExpiredFrame | CustomFrame | MessageCompleteFrame | TaskUpdateFrame
-  | SupportUpdateFrame | AckFrame | ErrorFrame | PongFrame;
+/** Every frame the server sends. */
+export type ServerFrame = Frames.ServerFrame;
 
-export type Decision = "approve" | "reject" | "edit";
+export type Decision = Frames.DecisionIn["type"];
 
+/**
+ * What the console sends: the protocol's frames, with what it always gives required (a decision by name; a thread
+ * to follow, never a task).
+ */
 export type ClientFrame =
-  | { type: "message"; id?: string; thread_id?: string; content: string; assistant_id?: string }
-  | {
-      type: "interrupt_response"; id?: string; thread_id: string; interrupt_id?: string | null;
-      decision: Decision; message?: string; args?: Record<string, unknown>;
-    }
-  | { type: "subscribe" | "unsubscribe"; id?: string; thread_id: string }
-  | { type: "resume"; id?: string; thread_id: string; last_event_id: string }
-  | { type: "ping"; id?: string };
+  | Frames.MessageIn
+  | (Omit<Frames.InterruptResponseIn, "decision"> & { decision: Decision })
+  | (Omit<Frames.SubscribeIn, "thread_id" | "task_id"> & { thread_id: string })
+  | Frames.ResumeIn
+  | Frames.PingIn;
 
 /** `<run_id>:<seq>:<n>` ids come from a run's durable log (resumable); `~<n>` ids are about the connection. */
 export function isRunEventId(eventId: string | undefined | null): eventId is string {

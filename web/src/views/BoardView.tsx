@@ -44,13 +44,19 @@ export function slaTone(task: Pick<Task, "sla_deadline" | "created_at" | "workfl
 const oneOf = <T extends string>(values: readonly T[], value: string | null): T | undefined =>
   value !== null && (values as readonly string[]).includes(value) ? (value as T) : undefined;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The classifier's categories (src/loopdesk/triage/issue_type/category.py); the URL may name another one. */
+export const CATEGORIES = ["account", "billing", "performance", "ui", "data", "integration", "other"] as const;
+const FILTERS = ["q", "region", "priority", "type", "category", "team", "assignee"] as const;
 
-/** The board's filters, as kept in the URL (`?q=&region=&priority=&type=&assignee=`), in GET /api/v1/tasks terms. */
+/** The board's filters, as kept in the URL (`?q=&region=&priority=&type=&category=&team=&assignee=`), in GET
+ * /api/v1/tasks terms. */
 export function taskQuery(params: URLSearchParams): TaskQuery {
   const q = params.get("q")?.trim().slice(0, 100);
   const region = oneOf(REGIONS, params.get("region"));
   const level = oneOf(LEVELS, params.get("priority"));
   const type = oneOf(ISSUE_TYPES, params.get("type"));
+  const category = params.get("category")?.trim().slice(0, 64);
+  const team = params.get("team");
   const assignee = params.get("assignee");
   return {
     limit: 200,
@@ -58,6 +64,8 @@ export function taskQuery(params: URLSearchParams): TaskQuery {
     ...(region ? { region } : {}),
     ...(level ? { priority_level: level } : {}),
     ...(type ? { issue_type: type } : {}),
+    ...(category ? { category } : {}),
+    ...(team && UUID.test(team) ? { team_id: team } : {}),
     ...(assignee && UUID.test(assignee) ? { assignee } : {}),
   };
 }
@@ -292,7 +300,9 @@ function Filters({
   }
   const assignee = params.get("assignee") ?? "";
   const known = new Set([meId, ...(teams ?? []).flatMap((team) => team.members.map((m) => m.user_id))]);
-  const active = ["q", "region", "priority", "type", "assignee"].some((name) => params.get(name));
+  const category = params.get("category") ?? "";
+  const team = params.get("team") ?? "";
+  const active = FILTERS.some((name) => params.get(name));
 
   return (
     <form className="board-filters" role="search" aria-label={t("tasks.filter.label")} onSubmit={search}>
@@ -319,6 +329,22 @@ function Filters({
         <select data-testid="filter-type" value={params.get("type") ?? ""} onChange={(e) => set("type", e.target.value)}>
           <option value="">{t("tasks.filter.any")}</option>
           {ISSUE_TYPES.map((x) => <option key={x} value={x}>{t(`tasks.type.${x}`)}</option>)}
+        </select>
+      </label>
+      <label className="field">
+        <span>{t("tasks.field.category")}</span>
+        <select data-testid="filter-category" value={category} onChange={(e) => set("category", e.target.value)}>
+          <option value="">{t("tasks.filter.any")}</option>
+          {category && !(CATEGORIES as readonly string[]).includes(category) && <option value={category}>{category}</option>}
+          {CATEGORIES.map((c) => <option key={c} value={c}>{t(`tasks.category.${c}`)}</option>)}
+        </select>
+      </label>
+      <label className="field">
+        <span>{t("tasks.field.team")}</span>
+        <select data-testid="filter-team" value={team} onChange={(e) => set("team", e.target.value)}>
+          <option value="">{t("tasks.filter.anyTeam")}</option>
+          {team && !(teams ?? []).some((x) => x.id === team) && <option value={team}>{shortId(team)}</option>}
+          {(teams ?? []).map((x) => <option key={x.id} value={x.id}>{x.name}</option>)}
         </select>
       </label>
       <label className="field">

@@ -4,6 +4,8 @@ import { useTranslation } from "react-i18next";
 import { api, type Session } from "../api/client";
 import { errorMessage } from "../api/errors";
 import { isStaff, useAuth } from "../auth";
+import { FileChips, MessageFiles } from "../chat/ChatFiles";
+import { ACCEPT, useChatAttachments } from "../chat/attachments";
 import { addOutgoing, applyFrame, fromHistory, markDecision, withApprovals, type ChatItem } from "../chat/conversation";
 import { loadLocalThreads, rememberLocalThread, type LocalThread } from "../chat/localThreads";
 import type { Decision, ServerFrame } from "../chat/protocol";
@@ -36,6 +38,8 @@ export function ChatView() {
   const [draft, setDraft] = useState("");
   const [sending, setSending] = useState(false);
   const [showList, setShowList] = useState(false);
+  const attachments = useChatAttachments();
+  const [attachError, setAttachError] = useState<string | null>(null);
   const socketRef = useRef<ChatSocket | null>(null);
   const pendingRefs = useRef(new Map<string, string>()); // client message id -> items key it was sent from
   const loaded = useRef(new Set<string>());
@@ -175,32 +179,54 @@ export function ChatView() {
     endRef.current?.scrollIntoView?.({ block: "end" });
   }, [current]);
 
+  /**
+   * A new conversation is a session (so it is listed, its history can be read back and files can be attached), on
+   * the support assistant. Untitled, the server names it after its first message.
+   */
+  async function startSession(title?: string): Promise<string | null> {
+    const { data } = await api.POST("/api/v1/sessions", { body: { assistant_id: ASSISTANT, ...(title ? { title } : {}) } });
+    if (!data) return null;
+    loaded.current.add(data.thread_id);
+    setSessions((list) => [data, ...list.filter((s) => s.session_id !== data.session_id)]);
+    setParams({ thread: data.thread_id });
+    return data.thread_id;
+  }
+
+  // Chosen files go to the conversation's session at once (one started first when there is none yet); the next
+  // message sends the ids of those stored.
+  async function attach(chosen: File[]) {
+    if (!chosen.length) return;
+    setAttachError(null);
+    const target = threadId ?? (await startSession());
+    if (!target) {
+      setAttachError(t("chatFiles.noSession"));
+      return;
+    }
+    await attachments.add(target, chosen);
+  }
+
+  const chosen = attachments.files.filter((f) => f.sessionId === threadId);
+  const uploading = chosen.some((f) => f.status === "uploading");
+
   async function send(event?: FormEvent) {
     event?.preventDefault();
     const content = draft.trim();
-    if (!content || sending) return;
+    if (!content || sending || uploading) return;
     setSending(true);
     try {
-      let target = threadId;
-      if (!target) {
-        // A new conversation is a session (so it is listed and its history can be read back), on the support
-        // assistant; when that fails the socket starts a bare thread and this browser remembers it.
-        const { data } = await api.POST("/api/v1/sessions", { body: { assistant_id: ASSISTANT, title: content.slice(0, 80) } });
-        if (data) {
-          target = data.thread_id;
-          loaded.current.add(target);
-          setSessions((list) => [data, ...list.filter((s) => s.session_id !== data.session_id)]);
-          setParams({ thread: target });
-        }
-      }
+      // When starting the session fails the socket starts a bare thread and this browser remembers it.
+      const target = threadId ?? (await startSession(content.slice(0, 80)));
+      const files = target ? attachments.take(target) : [];
       const ref = clientId("m");
       const itemsKey = target ?? DRAFT;
       pendingRefs.current.set(ref, itemsKey);
-      update(itemsKey, (list) => addOutgoing(list, ref, content));
+      update(itemsKey, (list) => addOutgoing(list, ref, content, files));
       socketRef.current?.send({
         type: "message", id: ref, content, assistant_id: ASSISTANT, ...(target ? { thread_id: target } : {}),
+        ...(files.length ? { attachments: files.map((f) => f.id) } : {}),
       });
       setDraft("");
+      setAttachError(null);
     } finally {
       setSending(false);
     }
@@ -295,11 +321,30 @@ export function ChatView() {
         <div className="messages" aria-live="polite" aria-relevant="additions text">
           {current.length === 0 && <p className="empty muted">{t("chat.empty")}</p>}
           {current.map((item) => (
-            <ChatLine key={item.key} item={item} staff={staff} onDecide={decide} />
+            <ChatLine key={item.key} item={item} sessionId={threadId} staff={staff} onDecide={decide} />
           ))}
           <div ref={endRef} />
         </div>
+        <FileChips files={chosen} onRemove={attachments.remove} />
+        {attachError && <p className="alert alert-error" role="alert">{attachError}</p>}
         <form className="composer" onSubmit={send}>
+          <label className="btn btn-small chat-attach" title={t("chatFiles.attach")}>
+            <span aria-hidden="true">📎</span>
+            <input
+              type="file"
+              multiple
+              accept={ACCEPT}
+              className="visually-hidden"
+              data-testid="chat-attach"
+              aria-label={t("chatFiles.attach")}
+              disabled={sending}
+              onChange={(e) => {
+                const picked = Array.from(e.target.files ?? []);
+                e.target.value = ""; // the same file may be chosen again
+                void attach(picked);
+              }}
+            />
+          </label>
           <label className="visually-hidden" htmlFor="chat-input">{t("chat.inputLabel")}</label>
           <textarea
             id="chat-input"
@@ -311,7 +356,7 @@ export function ChatView() {
             onChange={(e) => setDraft(e.target.value)}
             onKeyDown={onKeyDown}
           />
-          <button type="submit" className="btn btn-primary" data-testid="chat-send" disabled={!draft.trim() || sending}>
+          <button type="submit" className="btn btn-primary" data-testid="chat-send" disabled={!draft.trim() || sending || uploading}>
             {t("chat.send")}
           </button>
         </form>
@@ -320,13 +365,16 @@ export function ChatView() {
   );
 }
 
-function ChatLine({ item, staff, onDecide }: { item: ChatItem; staff: boolean; onDecide: (card: Interrupt, d: Decision) => void | Promise<void> }) {
+function ChatLine({ item, sessionId, staff, onDecide }: {
+  item: ChatItem; sessionId: string | null; staff: boolean; onDecide: (card: Interrupt, d: Decision) => void | Promise<void>;
+}) {
   const { t } = useTranslation();
   switch (item.kind) {
     case "user":
       return (
         <div className="bubble bubble-user" data-testid="chat-message" data-role="user" data-pending={item.pending ? "true" : undefined}>
           {item.content}
+          {item.files && sessionId && <MessageFiles sessionId={sessionId} files={item.files} />}
         </div>
       );
     case "assistant":

@@ -15,7 +15,10 @@ type ConversationStatus = Conversation["status"];
 type Resolution = NonNullable<Conversation["resolution"]>;
 type ListQuery = NonNullable<operations["list_conversations_api_v1_conversations_get"]["parameters"]["query"]>;
 type InboxQuery = NonNullable<operations["inbox_api_v1_support_inbox_get"]["parameters"]["query"]>;
-type InboxStatus = NonNullable<InboxQuery["status"]>;
+type InboxStatus = NonNullable<InboxQuery["status"]>[number];
+
+/** An escalation waiting for a person or taken by one (GET /api/v1/support/inbox takes several statuses). */
+export const LIVE: InboxStatus[] = ["open", "taken"];
 
 /** How often the lists, the timeline and the take-over state are read again. */
 export const POLL_MS = 5000;
@@ -128,7 +131,7 @@ export function ConversationsView() {
   );
 }
 
-type InboxMode = "live" | InboxStatus;
+type InboxMode = "live" | Exclude<InboxStatus, "any">;
 
 function InboxSection() {
   const { t } = useTranslation();
@@ -140,19 +143,10 @@ function InboxSection() {
   const action = useAction();
 
   const { data, error, reload } = useLoaded(
-    async () => {
-      const statuses: InboxStatus[] = mode === "live" ? ["open", "taken"] : [mode];
-      const answers = await Promise.all(
-        statuses.map((status) => {
-          const query: InboxQuery = { status, limit: INBOX_LIMIT };
-          if (mine) query.mine = true;
-          return api.GET("/api/v1/support/inbox", { params: { query } });
-        }),
-      );
-      const failed = answers.find((answer) => !answer.data);
-      if (failed) return { error: failed.error };
-      const pages = answers.map((answer) => answer.data!);
-      return { data: { items: pages.flatMap((page) => page.items), total: pages.reduce((sum, page) => sum + page.total, 0) } };
+    () => {
+      const query: InboxQuery = { status: mode === "live" ? LIVE : [mode], limit: INBOX_LIMIT };
+      if (mine) query.mine = true;
+      return api.GET("/api/v1/support/inbox", { params: { query } });
     },
     { everyMs: POLL_MS, failedKey: "conversations.inbox.loadFailed" },
   );
@@ -304,6 +298,8 @@ function listQuery(filters: Filters, limit: number, offset: number): ListQuery {
 function ConversationList() {
   const { t } = useTranslation();
   const fmt = useFormat();
+  const navigate = useNavigate();
+  const action = useAction();
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [agentDraft, setAgentDraft] = useState("");
   const [limit, setLimit] = useState<number>(PAGE_SIZES[0]);
@@ -334,6 +330,14 @@ function ConversationList() {
     setAgentDraft("");
     setFilters(NO_FILTERS);
     setOffset(0);
+  }
+
+  /** The record names its live escalation: taken over from the list, then opened. */
+  async function take(conversation: Conversation) {
+    if (!conversation.escalation_id) return;
+    const escalation_id = conversation.escalation_id;
+    const done = await action.run(() => api.POST("/api/v1/support/escalations/{escalation_id}/take", { params: { path: { escalation_id } } }));
+    if (done) navigate(`/conversations/${encodeURIComponent(done.thread_id)}`);
   }
 
   const total = data ? data.total : 0;
@@ -388,6 +392,7 @@ function ConversationList() {
         </p>
       )}
       {error && <p className="alert alert-error" role="alert">{error}</p>}
+      {action.error && <p className="alert alert-error" role="alert">{action.error}</p>}
       {rows === null && !error && <p className="muted" role="status">{t("common.loading")}</p>}
       {rows && rows.length === 0 && <p className="empty muted" data-testid="conversations-empty">{t("conversations.list.none")}</p>}
       {rows && rows.length > 0 && (
@@ -427,6 +432,18 @@ function ConversationList() {
                   <td>
                     <span className={`pill cv-status-${c.status}`}>{t(`conversations.status.${c.status}`)}</span>
                     {c.escalated_at && <span className="small muted cv-sub">{t("conversations.list.escalatedAt", { when: fmt.dateTime(c.escalated_at) })}</span>}
+                    {c.escalation_id && c.status === "escalated" && (
+                      <button
+                        type="button"
+                        className="btn btn-small btn-primary cv-sub"
+                        data-testid="conversations-take"
+                        disabled={action.busy}
+                        aria-label={t("conversations.list.takeOf", { name: titles[c.thread_id] || t("conversations.untitled", { id: shortId(c.thread_id) }) })}
+                        onClick={() => void take(c)}
+                      >
+                        {t("conversations.list.take")}
+                      </button>
+                    )}
                   </td>
                   <td>{c.resolution ? <span className={`pill cv-res-${c.resolution}`}>{t(`conversations.resolution.${c.resolution}`)}</span> : "—"}</td>
                   <td className="num">{fmt.number(c.messages)}</td>

@@ -8,7 +8,7 @@ import { useAuth } from "../auth";
 import { JsonView } from "../components/JsonView";
 import { locale } from "../i18n";
 import { useFormat } from "../i18n/format";
-import { POLL_MS, shortId, useAction, usePersonLabel, useTitles, useUserNames } from "./ConversationsView";
+import { LIVE, POLL_MS, shortId, useAction, usePersonLabel, useTitles, useUserNames } from "./ConversationsView";
 import "./conversations.css";
 
 type Conversation = Schemas["ConversationRead"];
@@ -41,7 +41,7 @@ export function ReplayView() {
       {header.error && <p className="alert alert-error" role="alert">{header.error}</p>}
       {header.data === null && !header.error && <p className="muted" role="status">{t("common.loading")}</p>}
       {header.data && <Header conversation={header.data} />}
-      <TakeOver threadId={threadId} onChange={refresh} />
+      <TakeOver threadId={threadId} escalationId={header.data ? header.data.escalation_id : undefined} onChange={refresh} />
       <Timeline events={timeline.events} error={timeline.error} />
     </div>
   );
@@ -154,10 +154,11 @@ function Header({ conversation: c }: { conversation: Conversation }) {
 }
 
 /**
- * The thread's live escalation, found in the inbox (open or taken): the API has no look-up by thread. Then: take
- * it over, reply as a person, hand it back; with none, escalate it to people.
+ * The thread's live escalation (open or taken), read from the inbox by thread. Then: take it over, reply as a
+ * person, hand it back; with none, escalate it to people. When the record's `escalation_id` (polled with the header)
+ * moves, someone escalated or closed it meanwhile: read it again at once.
  */
-function TakeOver({ threadId, onChange }: { threadId: string; onChange: () => void }) {
+function TakeOver({ threadId, escalationId, onChange }: { threadId: string; escalationId: string | null | undefined; onChange: () => void }) {
   const { t } = useTranslation();
   const fmt = useFormat();
   const { user } = useAuth();
@@ -168,17 +169,19 @@ function TakeOver({ threadId, onChange }: { threadId: string; onChange: () => vo
 
   const live = useLoaded(
     async () => {
-      const answers = await Promise.all(
-        (["open", "taken"] as const).map((status) => api.GET("/api/v1/support/inbox", { params: { query: { status, limit: 200 } } })),
-      );
-      const failed = answers.find((answer) => !answer.data);
-      if (failed) return { error: failed.error };
-      const escalation = answers.flatMap((answer) => answer.data!.items).find((e) => e.thread_id === threadId) ?? null;
-      return { data: { escalation } };
+      const { data, error } = await api.GET("/api/v1/support/inbox", { params: { query: { thread_id: threadId, status: LIVE, limit: 1 } } });
+      return data ? { data: { escalation: data.items[0] ?? null } } : { error };
     },
     { everyMs: POLL_MS, failedKey: "conversations.inbox.loadFailed" },
   );
   const escalation: Escalation | null = live.data ? live.data.escalation : null;
+  const { reload: reloadLive } = live;
+  const seen = useRef(escalationId);
+  useEffect(() => {
+    const before = seen.current;
+    seen.current = escalationId;
+    if (before !== undefined && before !== escalationId) void reloadLive(); // not on the header's first answer
+  }, [escalationId, reloadLive]);
   const names = useUserNames([escalation?.assigned_to]);
   const person = usePersonLabel(names);
   const mayAct = !!escalation && escalation.status === "taken" && (escalation.assigned_to === user?.id || user?.role === "admin");

@@ -185,6 +185,27 @@ describe("BoardView", () => {
     fireEvent.click(screen.getByTestId("filter-clear"));
     await waitFor(() => expect(calls[calls.length - 1].path).toBe("/api/v1/tasks?limit=200"));
   });
+
+  it("filters by category and team, kept in the URL like the others", async () => {
+    const calls = server([review]);
+    renderWith(<AuthProvider><BoardView /><Where /></AuthProvider>, "/board?category=payment&team=not-a-team");
+    await screen.findByText("Checkout fails");
+    // A category the list does not know is kept as given; a team that is not an id is not sent.
+    expect(calls.find((c) => c.path.startsWith("/api/v1/tasks?"))!.path).toBe("/api/v1/tasks?limit=200&category=payment");
+    expect(screen.getByTestId("filter-category")).toHaveValue("payment");
+
+    await waitFor(() => expect(screen.getByTestId("filter-team")).toHaveTextContent("Payments"));
+    fireEvent.change(screen.getByTestId("filter-team"), { target: { value: TEAM } });
+    await waitFor(() => expect(calls.some((c) => c.path === `/api/v1/tasks?limit=200&category=payment&team_id=${TEAM}`)).toBe(true));
+    expect(screen.getByTestId("where").textContent).toBe(`?category=payment&team=${TEAM}`);
+
+    const billing = within(screen.getByTestId("filter-category")).getByText("Billing") as HTMLOptionElement;
+    fireEvent.change(screen.getByTestId("filter-category"), { target: { value: billing.value } });
+    await waitFor(() => expect(calls.some((c) => c.path === `/api/v1/tasks?limit=200&category=billing&team_id=${TEAM}`)).toBe(true));
+    fireEvent.change(screen.getByTestId("filter-team"), { target: { value: "" } });
+    await waitFor(() => expect(calls[calls.length - 1].path).toBe("/api/v1/tasks?limit=200&category=billing"));
+    expect(screen.getByTestId("where").textContent).toBe("?category=billing");
+  });
 });
 
 describe("TaskDetailView", () => {

@@ -35,7 +35,7 @@ const LAST_ACTIVITY = "2026-03-04T09:30:00Z";
 const conversation = (over: Record<string, unknown> = {}) => ({
   thread_id: T1, user_id: CUSTOMER, assistant_id: null, status: "escalated", resolution: "escalated",
   agents_used: ["orders"], intents: ["refund"], messages: 4, tool_calls: 2, tool_errors: 1, tokens: 1200, cost: 0.0123,
-  csat: null, csat_comment: null, taken_by: null, started_at: ago(60), last_activity_at: LAST_ACTIVITY,
+  csat: null, csat_comment: null, taken_by: null, escalation_id: ESC, started_at: ago(60), last_activity_at: LAST_ACTIVITY,
   last_customer_at: ago(15), escalated_at: ago(12), resolved_at: null, ...over,
 });
 
@@ -44,6 +44,8 @@ const event = (id: number, kind: string, over: Record<string, unknown> = {}) => 
 });
 
 const page = <T,>(items: T[], limit = 20) => ({ items, total: items.length, limit, offset: 0 });
+/** The one call the replay's take-over makes: the thread's live escalation. */
+const LIVE_OF_T1 = `/api/v1/support/inbox?thread_id=${T1}&status=open&status=taken&limit=1`;
 const notFound = () => json(404, { error: { code: "not_found", message: "Not found", detail: null } });
 
 /** Answers the look-ups every view makes (who am I, people's names, session titles); null: not one of them. */
@@ -97,11 +99,11 @@ describe("ConversationsView", () => {
       const known = lookups(call);
       if (known) return known;
       const { method, path } = call;
-      if (method === "GET" && path.startsWith("/api/v1/support/inbox?status=open")) return json(200, page([escalation()], 100));
-      if (method === "GET" && path.startsWith("/api/v1/support/inbox?status=taken"))
-        return json(200, page([escalation({ id: ESC2, thread_id: T2, status: "taken", assigned_to: OTHER, taken_at: ago(5) })], 100));
+      if (method === "GET" && path === "/api/v1/support/inbox?status=open&status=taken&limit=100")
+        return json(200, page([escalation(), escalation({ id: ESC2, thread_id: T2, status: "taken", assigned_to: OTHER, taken_at: ago(5) })], 100));
+      if (method === "GET" && path === "/api/v1/support/inbox?status=closed&limit=100") return json(200, page([], 100));
       if (method === "GET" && path.startsWith("/api/v1/conversations?"))
-        return json(200, page(path.includes("status=human") ? [] : [conversation(), conversation({ thread_id: T2, status: "human", csat: 4 })]));
+        return json(200, page(path.includes("status=human") ? [] : [conversation(), conversation({ thread_id: T2, status: "human", csat: 4, escalation_id: ESC2 })]));
       if (method === "POST" && path === `/api/v1/support/escalations/${ESC}/take`) return json(200, escalation({ status: "taken", assigned_to: STAFF }));
       return json(500, { error: { code: "unexpected", message: `unexpected ${method} ${path}` } });
     });
@@ -115,8 +117,15 @@ describe("ConversationsView", () => {
     expect(inbox[0]).toHaveTextContent("12 minutes ago");
     await waitFor(() => expect(inbox[1]).toHaveTextContent("Taken by Bob Staff"));
     expect(within(inbox[1]).queryByTestId("inbox-take")).not.toBeInTheDocument();
-    expect(calls.some((c) => c.path === "/api/v1/support/inbox?status=open&limit=100")).toBe(true);
-    expect(calls.some((c) => c.path === "/api/v1/support/inbox?status=taken&limit=100")).toBe(true);
+    // Waiting and taken in one call: no second request, no merging of two pages.
+    expect(calls.filter((c) => c.path.startsWith("/api/v1/support/inbox")).map((c) => c.path)).toEqual([
+      "/api/v1/support/inbox?status=open&status=taken&limit=100",
+    ]);
+    expect(screen.getByTestId("inbox-count")).toHaveTextContent("2 in this list");
+    fireEvent.change(screen.getByTestId("inbox-mode"), { target: { value: "closed" } });
+    expect(await screen.findByTestId("inbox-empty")).toBeInTheDocument();
+    fireEvent.change(screen.getByTestId("inbox-mode"), { target: { value: "live" } });
+    expect(await screen.findAllByTestId("inbox-row")).toHaveLength(2);
 
     const rows = await screen.findAllByTestId("conversations-row");
     expect(rows).toHaveLength(2);
@@ -136,9 +145,54 @@ describe("ConversationsView", () => {
     expect(await screen.findByTestId("conversations-empty")).toBeInTheDocument();
     expect(calls.some((c) => c.path === "/api/v1/conversations?status=human&limit=20&offset=0")).toBe(true);
 
-    fireEvent.click(within(inbox[0]).getByTestId("inbox-take"));
+    fireEvent.click(within((await screen.findAllByTestId("inbox-row"))[0]).getByTestId("inbox-take"));
     expect(await screen.findByTestId("probe")).toHaveTextContent(`replay of ${T1}`);
     expect(posts(calls)).toEqual([{ method: "POST", path: `/api/v1/support/escalations/${ESC}/take`, body: "" }]);
+  });
+
+  it("takes a waiting conversation over from the list by the escalation its record names", async () => {
+    const calls = mockFetch((call) => {
+      const known = lookups(call);
+      if (known) return known;
+      const { method, path } = call;
+      if (path.startsWith("/api/v1/support/inbox?")) return json(200, page([], 100));
+      if (method === "GET" && path.startsWith("/api/v1/conversations?"))
+        return json(200, page([
+          conversation(),
+          conversation({ thread_id: T2, status: "human", taken_by: OTHER, escalation_id: ESC2 }),
+          conversation({ thread_id: "9c2e8b74-3333-4e5c-9c73-7f2e5d4a9e32", status: "active", resolution: null, escalation_id: null }),
+        ]));
+      if (method === "POST" && path === `/api/v1/support/escalations/${ESC}/take`) return json(200, escalation({ status: "taken", assigned_to: STAFF }));
+      return json(500, { error: { code: "unexpected", message: `unexpected ${method} ${path}` } });
+    });
+    renderList();
+
+    const rows = await screen.findAllByTestId("conversations-row");
+    expect(rows).toHaveLength(3);
+    // Only a waiting escalation is taken from here: one with a person already, or none, offers nothing.
+    expect(within(rows[1]).queryByTestId("conversations-take")).not.toBeInTheDocument();
+    expect(within(rows[2]).queryByTestId("conversations-take")).not.toBeInTheDocument();
+    const take = within(rows[0]).getByTestId("conversations-take");
+    await waitFor(() => expect(take).toHaveAccessibleName("Take over Refund for order A1002"));
+    fireEvent.click(take);
+    expect(await screen.findByTestId("probe")).toHaveTextContent(`replay of ${T1}`);
+    expect(posts(calls)).toEqual([{ method: "POST", path: `/api/v1/support/escalations/${ESC}/take`, body: "" }]);
+  });
+
+  it("shows why a take from the list failed and stays on the list", async () => {
+    mockFetch((call) => {
+      const known = lookups(call);
+      if (known) return known;
+      if (call.path.startsWith("/api/v1/support/inbox?")) return json(200, page([], 100));
+      if (call.path.startsWith("/api/v1/conversations?")) return json(200, page([conversation()]));
+      if (call.path.endsWith("/take"))
+        return json(409, { error: { code: "escalation_closed", message: "This escalation is closed", detail: null } });
+      return notFound();
+    });
+    renderList();
+    fireEvent.click(await screen.findByTestId("conversations-take"));
+    expect(await screen.findByText("This escalation is closed")).toHaveAttribute("role", "alert");
+    expect(screen.queryByTestId("probe")).not.toBeInTheDocument();
   });
 
   it("shows the server's message when the list cannot be read or a take fails", async () => {
@@ -230,14 +284,16 @@ describe("ReplayView", () => {
       const known = lookups(call);
       if (known) return known;
       const { method, path, body } = call;
-      if (path === `/api/v1/conversations/${T1}`) return json(200, conversation(state === "taken" ? { status: "human", taken_by: STAFF } : {}));
+      if (path === `/api/v1/conversations/${T1}`)
+        return json(200, conversation(state === "taken" ? { status: "human", taken_by: STAFF } : state === "closed" ? { status: "active", escalation_id: null } : {}));
       if (path.startsWith(`/api/v1/replay/${T1}`)) {
         const after = Number(new URL(path, "http://x").searchParams.get("cursor") ?? 0);
         return json(200, { thread_id: T1, items: events.filter((e) => e.id > after), next_cursor: null });
       }
-      if (path.startsWith("/api/v1/support/inbox?status=open")) return json(200, page(state === "open" ? [escalation()] : [], 200));
-      if (path.startsWith("/api/v1/support/inbox?status=taken"))
-        return json(200, page(state === "taken" ? [escalation({ status: "taken", assigned_to: STAFF })] : [], 200));
+      if (path === LIVE_OF_T1) {
+        const live = { open: [escalation()], taken: [escalation({ status: "taken", assigned_to: STAFF })], closed: [] }[state];
+        return json(200, page(live, 1));
+      }
       if (method === "POST" && path === `/api/v1/support/escalations/${ESC}/take`) {
         state = "taken";
         events.push(event(2, "takeover", { actor: { id: STAFF, display_name: "Sam Staff" }, data: { escalation_id: ESC, staff: "Sam Staff" } }));
@@ -271,6 +327,7 @@ describe("ReplayView", () => {
     expect(reply.closest("[data-testid=replay-event]")).toHaveAttribute("data-kind", "message");
     expect(reply.closest("[data-testid=replay-event]")).toHaveTextContent("Staff · Sam Staff");
     expect(screen.getByTestId("takeover-reply-input")).toHaveValue("");
+    expect(calls.filter((c) => c.path.startsWith("/api/v1/support/inbox")).every((c) => c.path === LIVE_OF_T1)).toBe(true);
     expect(posts(calls).map((c) => [c.path, c.body])).toEqual([
       [`/api/v1/support/escalations/${ESC}/take`, ""],
       [`/api/v1/support/conversations/${T1}/reply`, JSON.stringify({ text: "Hello Ann, I am looking at your refund now." })],
@@ -280,6 +337,35 @@ describe("ReplayView", () => {
     expect(await screen.findByTestId("takeover-escalate")).toBeInTheDocument();
     expect(posts(calls)[2]).toEqual({ method: "POST", path: `/api/v1/support/escalations/${ESC}/release`, body: JSON.stringify({ close: false }) });
     expect(screen.queryByTestId("takeover-reply-input")).not.toBeInTheDocument();
+  });
+
+  it("reads the take-over again at once when the record names another escalation", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    let live: string | null = null; // the record's escalation_id, and what the inbox answers for the thread
+    const calls = mockFetch((call) => {
+      const known = lookups(call);
+      if (known) return known;
+      if (call.path === `/api/v1/conversations/${T1}`)
+        return json(200, conversation({ status: live ? "escalated" : "active", resolution: null, escalation_id: live }));
+      if (call.path.startsWith(`/api/v1/replay/${T1}`)) return json(200, { thread_id: T1, items: [], next_cursor: null });
+      if (call.path === LIVE_OF_T1) return json(200, page(live ? [escalation()] : [], 1));
+      return notFound();
+    });
+    const asked = () => calls.filter((c) => c.path === LIVE_OF_T1).length;
+    renderReplay();
+    expect(await screen.findByTestId("takeover-escalate")).toBeInTheDocument();
+    await act(async () => {
+      vi.advanceTimersByTime(5000);
+    });
+    await waitFor(() => expect(calls.filter((c) => c.path === `/api/v1/conversations/${T1}`)).toHaveLength(2));
+    expect(asked()).toBe(2); // the first load and one poll: the header's first answer asks for nothing more
+
+    live = ESC; // someone escalated meanwhile
+    await act(async () => {
+      vi.advanceTimersByTime(5000);
+    });
+    expect(await screen.findByTestId("takeover-state")).toHaveTextContent("asked for a person (refund)");
+    await waitFor(() => expect(asked()).toBe(4)); // its poll, and once more when the header named the escalation
   });
 
   it("escalates a conversation with the typed reason and shows the server's message when it fails", async () => {

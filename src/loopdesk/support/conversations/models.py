@@ -24,7 +24,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from loopdesk.core.db import Base
 
@@ -106,6 +106,8 @@ class Conversation(Base):
     last_customer_at: Mapped[datetime | None] = mapped_column(default=None)
     escalated_at: Mapped[datetime | None] = mapped_column(default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Not a column: the live escalation's id, filled in by the repository's reads (None where it is not asked).
+    escalation_id: Mapped[uuid.UUID | None] = query_expression()
 
 
 class SupportEvent(Base):

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import with_expression
 
 from loopdesk.runtime.threads.models import Thread
 from loopdesk.support.conversations.models import (
@@ -27,7 +28,20 @@ LIVE_ESCALATION = ("open", "taken")
 
 
 def readable_statement(caller: User) -> Select[tuple[Conversation]]:
-    statement = select(Conversation)
+    """The conversations `caller` may read, each with its live escalation's id (`escalation_id`). An object
+    the session holds already is read again, so that id is current too."""
+    live = (
+        select(Escalation.id)
+        .where(Escalation.thread_id == Conversation.thread_id, Escalation.status.in_(LIVE_ESCALATION))
+        .correlate(Conversation)
+        .limit(1)
+        .scalar_subquery()
+    )
+    statement = (
+        select(Conversation)
+        .options(with_expression(Conversation.escalation_id, live))
+        .execution_options(populate_existing=True)
+    )
     if not caller.is_staff:
         statement = statement.where(Conversation.user_id == caller.id)
     return statement

@@ -46,6 +46,9 @@ class ConversationRead(Schema):
     csat: int | None
     csat_comment: str | None
     taken_by: uuid.UUID | None
+    escalation_id: uuid.UUID | None = Field(
+        ..., description="the live escalation (open or taken: take it over, reply, hand it back); null: none"
+    )
     started_at: datetime
     last_activity_at: datetime
     last_customer_at: datetime | None

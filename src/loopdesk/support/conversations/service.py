@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.errors import Forbidden, NotFound
+from loopdesk.sessions.attachments import files_listed
 from loopdesk.support.conversations.models import Conversation, EventKind, Resolution, Status, SupportEvent
 from loopdesk.support.conversations.repository import ConversationRepository
 from loopdesk.support.conversations.schemas import (
@@ -166,6 +167,12 @@ class ConversationService:
             )
             for event, name in page
         ]
+        # The customer's messages are recorded as text: the session's files they list are added as links.
+        said = [item for item in items if item.kind == EventKind.MESSAGE and item.data.get("role") == "user"]
+        listed = await files_listed(self.session, thread_id, [(str(i.data.get("text") or ""), i.at) for i in said])
+        for item, files in zip(said, listed, strict=True):
+            if files:
+                item.data = {**item.data, "attachments": files}
         more = len(rows) > limit
         return ReplayPage(thread_id=thread_id, items=items, next_cursor=str(page[-1][0].id) if more else None)
 

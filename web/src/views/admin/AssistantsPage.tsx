@@ -12,11 +12,13 @@ type Assistant = Schemas["AssistantRead"];
 type AssistantPatch = Schemas["AssistantPatch"];
 type AgentSet = Schemas["AgentSetRead"];
 type Agent = Schemas["AgentRead"];
+type Model = Schemas["ModelRead"];
 
 export const ASSISTANTS_PAGE = 50;
 
-/** Assistants (Agent Protocol: POST /assistants/search, PATCH /assistants/{id}) and the support app's agents with
- * their models (GET/PUT /api/v1/support/agents, POST .../reload). */
+/** Assistants (Agent Protocol: POST /assistants/search, PATCH /assistants/{id}), the chat models the operator
+ * configured (GET /api/v1/support/models) and the support app's agents with their models (GET/PUT
+ * /api/v1/support/agents, POST .../reload). */
 export function AssistantsPage() {
   const { t } = useTranslation();
   return (
@@ -26,6 +28,7 @@ export function AssistantsPage() {
         <span className="muted small">{t("adminTools.assistants.intro")}</span>
       </div>
       <AssistantList />
+      <Models />
       <SupportAgents />
     </div>
   );
@@ -273,6 +276,60 @@ function AssistantEditor({ assistant, onCancel, onSaved }: { assistant: Assistan
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+
+/** What an assistant's or an agent's `model` may name: the default model and the named ones, never their keys. */
+function Models() {
+  const { t } = useTranslation();
+  const ids = useId();
+  const { data, error } = useLoaded(() => api.GET("/api/v1/support/models"), { failedKey: "adminTools.models.loadFailed" });
+  const rows: Model[] = data ? [data.default, ...data.named] : [];
+  const key = (m: Model) =>
+    m.api_key_configured === null ? t("adminTools.models.keyNotUsed") : m.api_key_configured ? t("adminTools.models.keySet") : t("adminTools.models.keyMissing");
+
+  return (
+    <section className="card" aria-labelledby={`${ids}-title`} data-testid="models">
+      <h2 id={`${ids}-title`}>{t("adminTools.models.title")}</h2>
+      <p className="muted small">{t("adminTools.models.intro")}</p>
+      <ErrorAlert>{error}</ErrorAlert>
+      {data === null && !error && <p className="muted" role="status">{t("common.loading")}</p>}
+      {data && (
+        <div className="at-table-wrap">
+          <table className="at-table">
+            <caption className="visually-hidden">{t("adminTools.models.title")}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t("adminTools.models.name")}</th>
+                <th scope="col">{t("adminTools.models.provider")}</th>
+                <th scope="col">{t("adminTools.models.model")}</th>
+                <th scope="col">{t("adminTools.models.endpoint")}</th>
+                <th scope="col">{t("adminTools.models.key")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((m) => (
+                <tr key={m.name ?? ""} data-testid="model-row" data-model={m.name ?? ""}>
+                  <th scope="row">{m.name ? <code>{m.name}</code> : <span className="muted">{t("adminTools.models.default")}</span>}</th>
+                  <td>{m.provider}</td>
+                  <td>{m.model ? <code>{m.model}</code> : "—"}</td>
+                  <td>{m.endpoint ? <code>{m.endpoint}</code> : "—"}</td>
+                  <td>
+                    <span className={m.api_key_configured === false ? "at-bad" : undefined}>{key(m)}</span>
+                    {m.problem && (
+                      <p className="small at-bad" data-testid="model-problem">
+                        {t("adminTools.models.problem", { problem: m.problem })}
+                      </p>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {data && data.named.length === 0 && <p className="muted small" data-testid="models-none">{t("adminTools.models.none")}</p>}
+    </section>
+  );
+}
 
 function SupportAgents() {
   const { t } = useTranslation();

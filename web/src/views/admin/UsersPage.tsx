@@ -6,13 +6,14 @@ import { useFormat } from "../../i18n/format";
 import { useAction } from "./TeamsPage";
 import "./people.css";
 
-type UserCreate = Schemas["UserCreate"];
+type UserAdminCreate = Schemas["UserAdminCreate"];
 type ApiKey = Schemas["ApiKeyRead"];
 type ApiKeyCreated = Schemas["ApiKeyCreated"];
 const ROLES: Role[] = ["admin", "staff", "customer"];
 const PAGE_SIZE = 50;
 
-/** Admin: user accounts (GET/POST /api/v1/users, PATCH /api/v1/users/{id}) and your API keys (/api/v1/api-keys). */
+/** Admin: user accounts (GET /api/v1/users, POST /api/v1/users/accounts, PATCH /api/v1/users/{id}) and your API keys
+ * (/api/v1/api-keys). */
 export function UsersPage() {
   const { t } = useTranslation();
   return (
@@ -194,30 +195,20 @@ function CreateUser({ onCreated }: { onCreated: () => void }) {
   async function submit(event: FormEvent) {
     event.preventDefault();
     setNotice(null);
-    const body: UserCreate = {
+    const body: UserAdminCreate = {
       email: value.email.trim(),
       password: value.password,
+      role: value.role,
       ...(value.username.trim() ? { username: value.username.trim() } : {}),
       ...(value.display_name.trim() ? { display_name: value.display_name.trim() } : {}),
     };
-    // POST /api/v1/users creates a customer; another role is an admin's change made right after.
-    const created = await action.run(() => api.POST("/api/v1/users", { body }), "adminPeople.users.createFailed");
+    // The admin's own route: the account and its role in one call (public registration makes customers only).
+    const created = await action.run(() => api.POST("/api/v1/users/accounts", { body }), "adminPeople.users.createFailed");
     if (!created.ok || !created.data) return;
     const user = created.data;
     setValue(EMPTY_USER);
     onCreated();
-    if (value.role !== user.role) {
-      const promoted = await action.run(
-        () => api.PATCH("/api/v1/users/{user_id}", { params: { path: { user_id: user.id } }, body: { role: value.role } }),
-        "adminPeople.users.saveFailed",
-      );
-      if (!promoted.ok) {
-        action.setError(t("adminPeople.users.roleNotSet", { email: user.email, message: promoted.message }));
-        return;
-      }
-      onCreated();
-    }
-    setNotice(t("adminPeople.users.created", { email: user.email, role: t(`role.${value.role}`) }));
+    setNotice(t("adminPeople.users.created", { email: user.email, role: t(`role.${user.role}`) }));
   }
 
   return (

@@ -406,25 +406,44 @@ describe("UsersPage", () => {
     await waitFor(() => expect(calls.some((c) => c.path === "/api/v1/users?limit=50&offset=0&role=staff&q=bob")).toBe(true));
   });
 
-  it("creates an account (POST) and then gives it its role (PATCH)", async () => {
-    const dee = user("44444444-4444-4444-8444-444444444444", "Dee", "customer");
+  it("creates an account with its role in one call (POST /api/v1/users/accounts)", async () => {
+    const dee = user("44444444-4444-4444-8444-444444444444", "Dee", "staff");
     const calls = mockFetch(
-      handler(({ method, path }) => {
-        if (method === "POST" && path === "/api/v1/users") return json(201, dee);
-        if (method === "PATCH" && path === `/api/v1/users/${dee.id}`) return json(200, { ...dee, role: "staff" });
-        return undefined;
-      }),
+      handler(({ method, path }) => (method === "POST" && path === "/api/v1/users/accounts" ? json(201, dee) : undefined)),
     );
     renderWith(<UsersPage />);
     await screen.findAllByTestId("user-row");
-    fireEvent.change(screen.getByTestId("user-new-email"), { target: { value: "dee@example.com" } });
+    const listed = calls.filter((c) => c.path.startsWith("/api/v1/users?")).length;
+    fireEvent.change(screen.getByTestId("user-new-email"), { target: { value: " dee@example.com " } });
     fireEvent.change(screen.getByTestId("user-new-password"), { target: { value: "correct horse" } });
     fireEvent.change(screen.getByTestId("user-new-name"), { target: { value: "Dee" } });
     fireEvent.click(screen.getByTestId("user-create"));
     expect(await screen.findByText("Created dee@example.com as Staff.")).toBeInTheDocument();
-    expect(body(find(calls, "POST", "/api/v1/users"))).toEqual({ email: "dee@example.com", password: "correct horse", display_name: "Dee" });
-    expect(body(find(calls, "PATCH", `/api/v1/users/${dee.id}`))).toEqual({ role: "staff" });
+    expect(calls.filter((c) => c.method !== "GET").map((c) => [c.method, c.path])).toEqual([["POST", "/api/v1/users/accounts"]]);
+    expect(body(find(calls, "POST", "/api/v1/users/accounts"))).toEqual({
+      email: "dee@example.com", password: "correct horse", role: "staff", display_name: "Dee",
+    });
     expect(screen.getByTestId("user-new-password")).toHaveValue("");
+    await waitFor(() => expect(calls.filter((c) => c.path.startsWith("/api/v1/users?")).length).toBe(listed + 1)); // the list again
+  });
+
+  it("sends the role chosen in the form and names the role the server gave", async () => {
+    const calls = mockFetch(
+      handler(({ method, body: sent }) =>
+        method === "POST" ? json(201, { ...user("55555555-5555-4555-8555-555555555555", "Eve", "admin"), email: JSON.parse(sent).email }) : undefined,
+      ),
+    );
+    renderWith(<UsersPage />);
+    await screen.findAllByTestId("user-row");
+    fireEvent.change(screen.getByTestId("user-new-email"), { target: { value: "eve@example.com" } });
+    fireEvent.change(screen.getByTestId("user-new-password"), { target: { value: "correct horse" } });
+    fireEvent.change(screen.getByTestId("user-new-username"), { target: { value: "eve" } });
+    fireEvent.change(screen.getByTestId("user-new-role"), { target: { value: "admin" } });
+    fireEvent.click(screen.getByTestId("user-create"));
+    expect(await screen.findByText("Created eve@example.com as Admin.")).toBeInTheDocument();
+    expect(body(find(calls, "POST", "/api/v1/users/accounts"))).toEqual({
+      email: "eve@example.com", password: "correct horse", role: "admin", username: "eve",
+    });
   });
 
   it("shows the server's message when an account cannot be created", async () => {
@@ -438,7 +457,9 @@ describe("UsersPage", () => {
     fireEvent.change(screen.getByTestId("user-new-role"), { target: { value: "customer" } });
     fireEvent.click(screen.getByTestId("user-create"));
     expect(await screen.findByText("An account with this email already exists")).toHaveRole("alert");
-    expect(calls.some((c) => c.method === "PATCH")).toBe(false);
+    expect(calls.filter((c) => c.method !== "GET").map((c) => [c.method, c.path])).toEqual([["POST", "/api/v1/users/accounts"]]);
+    expect(body(find(calls, "POST", "/api/v1/users/accounts"))).toMatchObject({ role: "customer" });
+    expect(screen.getByTestId("user-new-email")).toHaveValue("bob@example.com"); // kept, to correct
   });
 
   it("shows a new API key's secret once, with a copy button, and never again after closing", async () => {

@@ -371,12 +371,62 @@ const agentSet = {
   ],
 };
 
+const models = {
+  default: { name: null, provider: "offline", model: "offline", endpoint: null, api_key_configured: null, problem: null },
+  named: [
+    { name: "fast", provider: "openai", model: "gpt-4o-mini", endpoint: null, api_key_configured: true, problem: null },
+    { name: "local", provider: "vllm", model: "qwen2.5", endpoint: "http://10.0.0.7:8001", api_key_configured: false, problem: null },
+    { name: "odd", provider: "nonsense", model: "x", endpoint: null, api_key_configured: null, problem: "unknown model provider 'nonsense'" },
+  ],
+};
+
 describe("AssistantsPage", () => {
+  it("lists the configured models: the default first, where each is called, whether its key is set, what is wrong", async () => {
+    const calls = mockFetch(({ method, path }) => {
+      if (method === "POST" && path === "/assistants/search") return json(200, []);
+      if (method === "GET" && path === "/api/v1/support/agents") return json(200, agentSet);
+      if (method === "GET" && path === "/api/v1/support/models") return json(200, models);
+      return notFound();
+    });
+    renderWith(<AssistantsPage />);
+    const rows = await screen.findAllByTestId("model-row");
+    expect(rows.map((r) => r.dataset.model)).toEqual(["", "fast", "local", "odd"]);
+    expect(rows[0]).toHaveTextContent("default model");
+    expect(rows[0]).toHaveTextContent("not needed");
+    expect(rows[1]).toHaveTextContent("gpt-4o-mini");
+    expect(rows[1]).toHaveTextContent("set");
+    expect(rows[2]).toHaveTextContent("http://10.0.0.7:8001");
+    expect(rows[2]).toHaveTextContent("missing");
+    expect(within(rows[3]).getByTestId("model-problem")).toHaveTextContent("Cannot work as configured: unknown model provider 'nonsense'");
+    expect(screen.queryByTestId("models-none")).not.toBeInTheDocument();
+    expect(calls.filter((c) => c.path === "/api/v1/support/models")).toHaveLength(1);
+  });
+
+  it("says when no model is named, and shows the server's message when the models cannot be read", async () => {
+    let refuse = false;
+    mockFetch(({ method, path }) => {
+      if (method === "POST" && path === "/assistants/search") return json(200, []);
+      if (method === "GET" && path === "/api/v1/support/agents") return json(200, agentSet);
+      if (method === "GET" && path === "/api/v1/support/models")
+        return refuse ? json(403, { error: { code: "forbidden", message: "Staff or admin role required", detail: null } }) : json(200, { ...models, named: [] });
+      return notFound();
+    });
+    const first = renderWith(<AssistantsPage />);
+    expect(await screen.findByTestId("models-none")).toHaveTextContent("LOOPDESK_LLM_MODELS");
+    expect(screen.getAllByTestId("model-row")).toHaveLength(1);
+    first.unmount();
+    refuse = true;
+    renderWith(<AssistantsPage />);
+    expect(await within(screen.getByTestId("models")).findByRole("alert")).toHaveTextContent("Staff or admin role required");
+    expect(screen.queryByTestId("model-row")).not.toBeInTheDocument();
+  });
+
   it("lists assistants, validates JSON locally and PATCHes only what changed", async () => {
     let refuse = true;
     const calls = mockFetch(({ method, path }) => {
       if (method === "POST" && path === "/assistants/search") return json(200, [assistant]);
       if (method === "GET" && path === "/api/v1/support/agents") return json(200, agentSet);
+      if (method === "GET" && path === "/api/v1/support/models") return json(200, models);
       if (method === "PATCH" && path === `/assistants/${assistant.assistant_id}`) {
         if (refuse) return json(403, { error: { code: "forbidden", message: "Default assistants can only be changed by an admin", detail: null }, detail: "Default assistants can only be changed by an admin" });
         return json(200, { ...assistant, name: "Desk", config: { configurable: { tools: ["getOrder", "cancelOrder"] } }, version: 4 });
@@ -416,6 +466,7 @@ describe("AssistantsPage", () => {
     const calls = mockFetch(({ method, path }) => {
       if (method === "POST" && path === "/assistants/search") return json(200, []);
       if (method === "GET" && path === "/api/v1/support/agents") return json(200, agentSet);
+      if (method === "GET" && path === "/api/v1/support/models") return json(200, models);
       if (method === "PUT" && path === "/api/v1/support/agents") {
         if (invalid) return json(422, { error: { code: "invalid_agents", message: "api line 2: unknown named model 'huge'", detail: { line: 2, problem: "unknown named model 'huge'" } } });
         return json(200, { ...agentSet, id: 5, agents: [{ ...agentSet.agents[0], model: "huge" }] });
