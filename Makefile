@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-e2e test-web web web-api screenshots bench bench-intents eval fmt migrate clean lock
+.PHONY: run test test-e2e test-web web web-api screenshots bench bench-intents load eval fmt migrate clean lock chaos
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "loopdesk needs Python >= 3.11"'
@@ -53,9 +53,10 @@ $(WEB_INSTALLED): web/package.json web/package-lock.json
 web: $(WEB_INSTALLED) ## rebuild the console into src/loopdesk/console/static (commit the result)
 	cd web && npm run build
 
-web-api: $(VENV)/.installed $(WEB_INSTALLED) ## regenerate the console's API types from the server's OpenAPI document
+web-api: $(VENV)/.installed $(WEB_INSTALLED) ## regenerate the console's API and WebSocket frame types from the server's OpenAPI document and protocol schema
 	$(BIN)/python -m loopdesk.console.apidoc web/openapi.json
 	cd web && npm run gen:api
+	$(BIN)/python -m loopdesk.console.apidoc --realtime web/realtime.schema.json --frames web/src/chat/frames.d.ts
 
 test-web: $(VENV)/.installed-dev $(WEB_INSTALLED) ## the console: vitest, then end to end in Chromium against a real server
 	bash web/e2e/browser-deps.sh
@@ -72,6 +73,12 @@ bench: $(VENV)/.installed-dev ## benchmarks (not part of make test)
 	$(BIN)/python benchmarks/realtime.py
 	$(BIN)/python benchmarks/sessions.py
 	$(BIN)/python benchmarks/feedback.py
+
+chaos: $(VENV)/.installed-dev ## worker SIGKILLs, API / PostgreSQL / Redis restarts mid-run, then what was lost or repeated (KILLS=10: short)
+	$(BIN)/python benchmarks/chaos.py --kills $(or $(KILLS),100)
+
+load: $(VENV)/.installed-dev ## mixed traffic against 2 API processes + 2 workers + PostgreSQL + Redis for 10 minutes (SECONDS=60: shorter); benchmarks/results/load.json
+	$(BIN)/python benchmarks/load.py --seconds $(or $(SECONDS),600)
 
 bench-intents: $(VENV)/.installed-dev ## the intent model on CLINC150 (git clone https://github.com/clinc/oos-eval; DATA=its data_full.json)
 	nice -n 10 $(BIN)/python benchmarks/intents.py $(if $(DATA),--data $(DATA))
