@@ -108,7 +108,9 @@ def create_app(settings: Settings | None = None, *, announce: bool = False, work
             app.state.event_bus = services.bus
             app.state.rate_limiter = services.rate_limiter
             app.state.tools = services.tools
-            worker = services.queue_worker() if settings.runtime.worker and not worker_process else None
+            worker = app.state.queue_worker = (
+                services.queue_worker() if settings.runtime.worker and not worker_process else None
+            )
             child = None
             await install_agents_file(database, settings, await services.tools.fresh_registry())
             app.state.realtime = Gateway(settings.realtime)

@@ -43,3 +43,19 @@ async def test_login_lockout_holds_across_two_api_processes(settings, redis_url,
 def test_a_malformed_redis_url_is_refused_clearly():
     with pytest.raises(ValueError, match="LOOPDESK_REDIS_URL"):
         RateLimiter.from_redis_url("http://localhost:6379")
+
+
+async def test_with_redis_unreachable_limits_are_counted_per_process_instead_of_failing_requests():
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on: Redis is down
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    limiter = RateLimiter.from_redis_url(f"redis://127.0.0.1:{port}/0")
+    limit = rate("2/minute")
+    await limiter.check(limit, "down", "caller")
+    await limiter.check(limit, "down", "caller")
+    with pytest.raises(RateLimited):
+        await limiter.check(limit, "down", "caller")
+    assert await limiter.count(limit, "down", "caller") == 2
+    assert await limiter.retry_after(limit, "down", "caller") is not None

@@ -76,3 +76,20 @@ async def test_a_worker_judged_dead_registers_again_and_goes_on_taking_jobs(sett
             answer = await http.post(f"/threads/{thread}/runs/wait", json=body, headers=account.headers)
             result = answer.json()
     assert result["messages"] == ["hi", "echo: hi"]
+
+
+async def test_a_worker_that_stops_by_itself_is_started_again(settings, database_url):
+    """procrastinate stops its worker when a side task fails (its LISTEN connection, on a PostgreSQL restart): that
+    is not a stop anyone asked for, so the worker is started again and goes on taking jobs."""
+    application = create_app(_quick_stall(settings))
+    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
+        first = await _registered(database_url)
+        application.state.queue_worker.current.stop()  # as procrastinate does when its listener fails
+        second = await _registered(database_url, other_than=first)
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as http:
+            account = await register_account(http, "again")
+            body = {"assistant_id": "echo", "input": {"messages": ["hi"]}}
+            answer = await http.post("/runs/wait", json=body, headers=account.headers)
+    assert second != first
+    assert answer.json()["messages"] == ["hi", "echo: hi"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,8 @@ class QueueWorker:
     settings: Settings
     url: str = ""  # the database (libpq form): the heartbeat thread's own connection
     task: asyncio.Task[None] | None = None
+    stopping: bool = False  # a stop was asked for (a signal): the worker's return then ends the process's worker
+    current: Any = None  # procrastinate's worker running now
 
     @classmethod
     def build(
@@ -124,12 +127,13 @@ class QueueWorker:
     async def _supervised(self, *, install_signal_handlers: bool) -> None:
         """Run the worker, its liveness reported by a thread (runtime.heartbeat); if it stops on an error (the
         database went away), start it again with backoff; if it was judged dead meanwhile, register again at once.
-        A normal return (a stop signal) ends the loop."""
+        It returns only when a stop was asked for: procrastinate also stops by itself when one of its side tasks
+        fails (its LISTEN connection, when PostgreSQL restarts), and then it is started again."""
         delay = 0.5
-        while True:
+        while not self.stopping:
             options = self._options(install_signal_handlers=install_signal_handlers)
             self.app.perform_import_paths()
-            worker = self.app._worker(**options)  # what run_worker_async builds, kept to read its id
+            worker = self.current = self.app._worker(**options)  # what run_worker_async builds, kept to read its id
             heartbeat = Heartbeat(
                 self.url,
                 lambda worker=worker: worker.worker_id,
@@ -140,9 +144,14 @@ class QueueWorker:
             heartbeat.start()
             try:
                 await worker.run()
-                if not heartbeat.lost:
+                if self.stopping:
                     return
-                log.warning("worker.registering_again")
+                if heartbeat.lost:
+                    log.warning("worker.registering_again")
+                    continue
+                log.warning("worker.stopped_by_itself", retry_in=delay)  # e.g. its LISTEN connection was lost
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - logged, then retried: the worker must outlive outages
@@ -163,6 +172,7 @@ class QueueWorker:
         A cancel that lands while the worker is starting up can be lost inside procrastinate (its loop was found
         waiting for jobs, never told to stop: the stop hung, a few times per full test run): the cancel is repeated
         once the graceful timeout has passed."""
+        self.stopping = True
         if self.task is not None:
             grace = self._options(install_signal_handlers=False)["shutdown_graceful_timeout"]
             for _ in range(3):
@@ -184,4 +194,18 @@ class QueueWorker:
             log.info("worker.started", concurrency=self.settings.runtime.worker_concurrency)
             if on_ready is not None:
                 on_ready()
-            await self._supervised(install_signal_handlers=True)
+            loop = asyncio.get_running_loop()
+            signals = (signal.SIGINT, signal.SIGTERM)
+            for number in signals:
+                loop.add_signal_handler(number, self._request_stop)
+            try:
+                await self._supervised(install_signal_handlers=False)
+            finally:
+                for number in signals:
+                    loop.remove_signal_handler(number)
+
+    def _request_stop(self) -> None:
+        """SIGINT / SIGTERM: stop taking jobs, hand unfinished runs back, then return."""
+        self.stopping = True
+        if self.current is not None:
+            self.current.stop()

@@ -92,7 +92,11 @@ def register_tasks(app: procrastinate.App, context: WorkerContext) -> None:
             task_name=RUN_TASK, queue=QUEUE, seconds_since_heartbeat=stall_timeout
         )
         for job in stalled:
-            await app.job_manager.retry_job(job)
+            try:
+                await app.job_manager.retry_job(job)
+            except procrastinate.exceptions.ConnectorException as exc:  # another worker's sweep took it first
+                log.info("worker.run_recovery_skipped", job_id=job.id, reason=str(exc)[:200])
+                continue
             RUNS_RECOVERED.inc()
             log.warning("worker.run_recovered", job_id=job.id, run_id=job.task_kwargs.get("run_id"))
         await app.job_manager.prune_stalled_workers(stall_timeout)
