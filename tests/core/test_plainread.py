@@ -73,3 +73,24 @@ async def test_what_the_session_added_and_has_not_flushed_is_found(database_url)
             assert found is not None and found[0] is user
     finally:
         await database.dispose()
+
+
+async def test_a_connection_the_server_just_ended_is_replaced_for_the_first_read(
+    pg_admin_url, database_url, monkeypatch
+):
+    """The pool hands out a connection whose end it cannot see yet (the server's goodbye still on its way): the
+    first read of a transaction runs once more on a fresh connection instead of failing the request."""
+    from loopdesk.core import db as db_module
+    from tests.core.test_db_pool import _terminate_backends
+
+    database = Database.connect(database_url)
+    try:
+        user_id = await _user(database)  # a pooled connection, idle now
+        _terminate_backends(pg_admin_url, database_url)
+        monkeypatch.setattr(db_module, "in_doubt", lambda connection, idle: False)  # the pool does not notice
+        async with database.sessionmaker() as session:
+            found = await _BY_ID.first(session, {"user_id": user_id})
+            assert found is not None and found[0].id == user_id
+            await session.commit()
+    finally:
+        await database.engine.dispose()

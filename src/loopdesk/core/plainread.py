@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+import psycopg
 from sqlalchemy import BindParameter, Select, inspect
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,14 +60,27 @@ class EntityRead(Generic[M]):
         ORM's autoflush would (a row added in this transaction is found)."""
         if db.new or db.deleted or db.dirty:
             await db.flush()
+        first_statement = not db.in_transaction()
+        try:
+            row = await self._fetch(db, params)
+        except psycopg.OperationalError:
+            # The server ended this pooled connection just before we used it (a restart, a failover, an admin's
+            # pg_terminate_backend) and its goodbye had not arrived when the pool looked: as the first statement
+            # of the transaction nothing is lost, so it runs once more on a fresh connection.
+            if not first_statement:
+                raise
+            await db.invalidate()
+            row = await self._fetch(db, params)
+        if row is None:
+            return None
+        return self._entity(db, row), tuple(row[self.width :])
+
+    async def _fetch(self, db: AsyncSession, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         connection = await (await db.connection()).get_raw_connection()
         driver = connection.driver_connection
         assert driver is not None
         cursor = await driver.execute(self.sql, {**self.constants, **params})  # type: ignore[arg-type]
-        row = await cursor.fetchone()
-        if row is None:
-            return None
-        return self._entity(db, row), tuple(row[self.width :])
+        return await cursor.fetchone()
 
     def _entity(self, db: AsyncSession, row: tuple[Any, ...]) -> M:
         key = self._mapper.identity_key_from_primary_key([row[i] for i in self.primary_key])
