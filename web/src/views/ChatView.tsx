@@ -43,6 +43,7 @@ export function ChatView() {
   const socketRef = useRef<ChatSocket | null>(null);
   const pendingRefs = useRef(new Map<string, string>()); // client message id -> items key it was sent from
   const loaded = useRef(new Set<string>());
+  const loads = useRef(new Map<string, number>()); // thread -> number of its latest history read
   const runsSeen = useRef(new Set<string>()); // runs whose start (ack / user_message) this page saw live
   const endRef = useRef<HTMLDivElement | null>(null);
 
@@ -61,6 +62,12 @@ export function ChatView() {
   const onFrame = useCallback(
     (frame: ServerFrame) => {
       if (frame.type === "ack" && frame.of === "message" && frame.run_id) runsSeen.current.add(frame.run_id);
+      // Subscribed: from here on every run event of the thread comes live, but a run may have ended between the
+      // history read and this moment (e.g. one an approval resumed while the page was elsewhere): read it again.
+      if (frame.type === "ack" && frame.of === "subscribe" && frame.thread_id && loaded.current.has(frame.thread_id)) {
+        void loadHistoryRef.current(frame.thread_id, true);
+        return;
+      }
       if (frame.type === "ack" && frame.of === "message" && frame.ref) {
         const from = pendingRefs.current.get(frame.ref);
         pendingRefs.current.delete(frame.ref);
@@ -116,9 +123,12 @@ export function ChatView() {
    */
   const loadHistory = useCallback(
     async (thread: string, refresh: boolean) => {
+      const ticket = (loads.current.get(thread) ?? 0) + 1;
+      loads.current.set(thread, ticket);
       const { data, error, response } = await api.GET("/api/v1/sessions/{session_id}/messages", {
         params: { path: { session_id: thread }, query: { limit: 500 } },
       });
+      if (loads.current.get(thread) !== ticket) return; // a later read of this thread supersedes this one
       if (!data) {
         if (response.status !== 404) setHistoryError(errorMessage(error, t("chat.historyFailed")));
         return;

@@ -146,4 +146,27 @@ describe("ChatView attachments", () => {
     expect(link).toHaveTextContent("app.log (58 B)");
     expect(within(answered).queryAllByTestId("chat-message-file")).toHaveLength(0);
   });
+  it("reads the history again once subscribed, so a run that ended in between (an approval elsewhere) shows its reply", async () => {
+    const asked = { id: "m1", role: "user", content: "Cancel A1002", tool_calls: [], tool_call_id: null, name: null, run_id: "r1", created_at: now, status: "complete", attachments: [] };
+    const answered = { ...asked, id: "m2", role: "assistant", content: "Order A1002 cancelled", run_id: "r2" };
+    let reads = 0;
+    server(({ method, path }) => {
+      if (method === "GET" && path.startsWith(`/api/v1/sessions/${SESSION}/messages`)) {
+        reads += 1;
+        const items = reads === 1 ? [asked] : [asked, answered];
+        return json(200, { items, total: items.length, limit: 500, offset: 0 });
+      }
+      return undefined;
+    });
+    renderChat(`/chat?thread=${SESSION}`);
+    await screen.findByText("Cancel A1002");
+    await waitFor(() => expect(FakeSocket.last!.sent.some((f) => f.type === "subscribe" && f.thread_id === SESSION)).toBe(true));
+    expect(screen.queryByText("Order A1002 cancelled")).toBeNull();
+    const before = screen.getAllByText("Cancel A1002").length;
+    const ref = FakeSocket.last!.sent.find((f) => f.type === "subscribe")!.id;
+    FakeSocket.last!.onmessage?.(new MessageEvent("message", { data: JSON.stringify({ type: "ack", of: "subscribe", ref, thread_id: SESSION }) }));
+    expect(await screen.findByText("Order A1002 cancelled")).toBeInTheDocument();
+    expect(screen.getAllByText("Cancel A1002")).toHaveLength(before); // nothing doubled
+    expect(reads).toBe(2);
+  });
 });
