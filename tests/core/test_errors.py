@@ -72,3 +72,36 @@ async def test_agent_protocol_errors_carry_a_top_level_detail_and_other_routes_o
     elsewhere = await client.post("/api/v1/auth/login", json={"email": 1})
     assert set(assert_error(elsewhere, 422, "validation_error")) == {"code", "message", "detail"}
     assert "detail" not in elsewhere.json()
+
+
+async def test_requests_answer_503_with_retry_after_while_the_database_is_out_of_reach_and_200_after(
+    client, make_account, pg_admin_url, database_url
+):
+    """A PostgreSQL restart or failover is not a bug: plain and stream reads tell the caller to come back (503 with
+    Retry-After, on Agent Protocol routes with the SDK's `detail`), and answer again once the database is back."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    from tests.core.test_db_pool import _terminate_backends
+
+    account = await make_account("outage")
+    thread = (await client.post("/threads", json={}, headers=account.headers)).json()["thread_id"]
+    body = {"assistant_id": "echo", "input": {"messages": ["hi"]}}
+    assert (await client.post(f"/threads/{thread}/runs/wait", json=body, headers=account.headers)).status_code == 200
+    run_id = (await client.get(f"/threads/{thread}/runs", headers=account.headers)).json()[0]["run_id"]
+    reads = [f"/threads/{thread}/runs/{run_id}/stream", f"/threads/{thread}/state", "/api/v1/sessions"]
+
+    name = sql.Identifier(make_url(database_url).database)
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin_db:
+        admin_db.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
+        try:
+            _terminate_backends(pg_admin_url, database_url)
+            for path in reads:
+                response = await client.get(path, headers=account.headers)
+                error = assert_error(response, 503, "service_unavailable")
+                assert response.headers["retry-after"] == "5" and error["detail"] == {"retry_after": 5}, path
+        finally:
+            admin_db.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
+    for path in reads:
+        assert (await client.get(path, headers=account.headers)).status_code == 200, path

@@ -10,6 +10,8 @@ from http import HTTPStatus
 from typing import Any
 
 import psycopg
+import psycopg_pool
+import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -72,6 +74,25 @@ class RateLimited(LoopdeskError):
 
     def __init__(self, retry_after: int, message: str | None = None):
         super().__init__(message, detail={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)})
+
+
+class ServiceUnavailable(LoopdeskError):
+    status_code, code, message = 503, "service_unavailable", "The service is briefly unavailable: try again shortly"
+
+    def __init__(self, retry_after: int = 5, message: str | None = None):
+        super().__init__(message, detail={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)})
+
+
+# The service's own database out of reach (restarting, failing over, every connection taken): not the caller's
+# fault and not a bug. Requests answer 503 with Retry-After (middleware.py); run jobs are retried (runs/tasks.py).
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+)
 
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:

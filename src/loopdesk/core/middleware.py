@@ -12,7 +12,13 @@ from collections.abc import Callable
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from loopdesk.core.errors import PayloadTooLarge, error_body, is_agent_protocol_path
+from loopdesk.core.errors import (
+    DATABASE_UNAVAILABLE,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    error_body,
+    is_agent_protocol_path,
+)
 from loopdesk.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("loopdesk.http")
@@ -36,9 +42,11 @@ def _route_template(scope: Scope) -> str:
     return getattr(route, "path", None) or "<unmatched>"
 
 
-async def _send_json(send: Send, status: int, body: dict) -> None:
+async def _send_json(send: Send, status: int, body: dict, extra: dict[str, str] | None = None) -> None:
     payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())] + [
+        (name.lower().encode(), value.encode()) for name, value in (extra or {}).items()
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
@@ -112,6 +120,16 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except DATABASE_UNAVAILABLE as exc:
+            # The database is restarting or out of connections: the caller may try again (no stack trace logged:
+            # the database's own state is what an operator looks at).
+            log.warning("http.database_unavailable", error_type=type(exc).__name__)
+            if not response_started:
+                unavailable = ServiceUnavailable()
+                body = error_body(unavailable.code, unavailable.message, unavailable.detail)
+                if is_agent_protocol_path(scope.get("path", "")):
+                    body["detail"] = unavailable.message
+                await _send_json(send_with_id, 503, body, unavailable.headers)
         except Exception as exc:
             log.exception("http.unhandled_error", error_type=type(exc).__name__)
             if not response_started:

@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-import psycopg_pool
-import sqlalchemy.exc
 import structlog
 from langchain_core.messages import BaseMessageChunk
 from langgraph.pregel import Pregel
@@ -29,6 +26,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.db import Database
+from loopdesk.core.errors import DATABASE_UNAVAILABLE
 from loopdesk.core.metrics import RUN_DURATION, RUNS_FINISHED, RUNS_SUPERSEDED
 from loopdesk.core.tracing import run_span
 from loopdesk.runtime.graphs import GraphRegistry, runtime_user
@@ -54,13 +52,7 @@ log = structlog.get_logger("loopdesk.runs.executor")
 
 # Failures of the service's own database, not of the graph: the job is retried (with backoff) and
 # the run continues from its last checkpoint. After MAX_ATTEMPTS the run ends in error.
-INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    psycopg_pool.PoolTimeout,
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-)
+INFRASTRUCTURE_ERRORS = DATABASE_UNAVAILABLE
 MAX_ATTEMPTS = 5
 
 
