@@ -10,7 +10,7 @@ import { ToolsPage } from "./ToolsPage";
 import { UsersPage } from "./UsersPage";
 
 /** The admin area's pages, in the order of its side navigation. */
-export const ADMIN_PAGES = [
+const ADMIN_PAGES = [
   { path: "tools", element: <ToolsPage /> },
   { path: "mcp", element: <McpPage /> },
   { path: "openapi", element: <OpenApiPage /> },

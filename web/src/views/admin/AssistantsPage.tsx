@@ -5,7 +5,7 @@ import { errorInfo } from "../../api/errors";
 import { useLoaded } from "../../api/useLoaded";
 import { JsonView, pretty } from "../../components/JsonView";
 import { useFormat } from "../../i18n/format";
-import { ErrorAlert, describeFailure, useRunner } from "./ToolsPage";
+import { ErrorAlert, describeFailure, useRunner } from "./shared";
 import "./tools.css";
 
 type Assistant = Schemas["AssistantRead"];
@@ -14,7 +14,7 @@ type AgentSet = Schemas["AgentSetRead"];
 type Agent = Schemas["AgentRead"];
 type Model = Schemas["ModelRead"];
 
-export const ASSISTANTS_PAGE = 50;
+const ASSISTANTS_PAGE = 50;
 
 /** Assistants (Agent Protocol: POST /assistants/search, PATCH /assistants/{id}), the chat models the operator
  * configured (GET /api/v1/support/models) and the support app's agents with their models (GET/PUT
@@ -293,8 +293,8 @@ function Models() {
       <ErrorAlert>{error}</ErrorAlert>
       {data === null && !error && <p className="muted" role="status">{t("common.loading")}</p>}
       {data && (
-        <div className="at-table-wrap">
-          <table className="at-table">
+        <div className="admin-table-wrap">
+          <table className="admin-table">
             <caption className="visually-hidden">{t("adminTools.models.title")}</caption>
             <thead>
               <tr>
@@ -425,8 +425,8 @@ function AgentTable({ agents }: { agents: Agent[] }) {
   const { t } = useTranslation();
   if (agents.length === 0) return <p className="muted">{t("adminTools.agents.none")}</p>;
   return (
-    <div className="at-table-wrap">
-      <table className="at-table">
+    <div className="admin-table-wrap">
+      <table className="admin-table">
         <thead>
           <tr>
             <th scope="col">{t("adminTools.agents.name")}</th>

@@ -4,7 +4,7 @@ import { useTranslation } from "react-i18next";
 import { api, type Schemas } from "../../api/client";
 import { useLoaded } from "../../api/useLoaded";
 import { useFormat } from "../../i18n/format";
-import { REGIONS, errorsByIndex, splitList, useAction, type Region } from "./TeamsPage";
+import { REGIONS, errorsByIndex, splitList, useAction, type Region } from "./shared";
 import "./people.css";
 
 type Channel = Schemas["ChannelRead"];
@@ -403,8 +403,8 @@ function DeliveryTable({ filters, offset, onOffset }: { filters: Filters; offset
       {items === null && !error && <p className="muted" role="status">{t("common.loading")}</p>}
       {items && items.length === 0 && <p className="empty muted" data-testid="deliveries-empty">{t("adminPeople.deliveries.none")}</p>}
       {items && items.length > 0 && (
-        <div className="people-table-wrap">
-          <table className="people-table">
+        <div className="admin-table-wrap">
+          <table className="admin-table">
             <caption className="visually-hidden">{t("adminPeople.deliveries.title")}</caption>
             <thead>
               <tr>

@@ -4,7 +4,7 @@ import { api, type Schemas } from "../../api/client";
 import { useLoaded } from "../../api/useLoaded";
 import { JsonView } from "../../components/JsonView";
 import { useFormat } from "../../i18n/format";
-import { ConfirmButton, ErrorAlert, useRunner } from "./ToolsPage";
+import { ConfirmButton, ErrorAlert, useRunner } from "./shared";
 import "./tools.css";
 
 type Server = Schemas["MCPServerRead"];

@@ -4,7 +4,7 @@ import { api, type Schemas } from "../../api/client";
 import { useLoaded } from "../../api/useLoaded";
 import { JsonView } from "../../components/JsonView";
 import { useFormat } from "../../i18n/format";
-import { ConfirmButton, ErrorAlert, SIDE_EFFECTS, describeFailure, useRunner } from "./ToolsPage";
+import { ConfirmButton, ErrorAlert, SIDE_EFFECTS, describeFailure, useRunner } from "./shared";
 import "./tools.css";
 
 type Job = Schemas["ImportRead"];
@@ -20,7 +20,7 @@ const CREDENTIAL_KINDS = ["header", "bearer", "query"] as const satisfies readon
 const kindsComplete: [Exclude<Credentials["kind"], (typeof CREDENTIAL_KINDS)[number]>] extends [never] ? true : never = true;
 void kindsComplete;
 
-export const JOBS_POLL_MS = 5000;
+const JOBS_POLL_MS = 5000;
 
 /** OpenAPI imports: import a document (URL or upload), follow the jobs, review each operation's classification,
  * approve (the tools go live) or delete. */
@@ -76,8 +76,8 @@ function JobTable({ jobs, openId, onOpen }: { jobs: Job[]; openId: string | null
   const { t } = useTranslation();
   const fmt = useFormat();
   return (
-    <div className="at-table-wrap" aria-live="polite">
-      <table className="at-table">
+    <div className="admin-table-wrap" aria-live="polite">
+      <table className="admin-table">
         <thead>
           <tr>
             <th scope="col">{t("adminTools.openapi.name")}</th>
@@ -341,8 +341,8 @@ function JobPanel({ job, onChanged, onDeleted }: { job: Job; onChanged: () => vo
       {items === null && !loadError && <p className="muted small" role="status">{t("common.loading")}</p>}
       {items && items.length === 0 && job.status !== "queued" && <p className="muted small">{t("adminTools.openapi.noOperations")}</p>}
       {items && items.length > 0 && (
-        <div className="at-table-wrap">
-          <table className="at-table at-review">
+        <div className="admin-table-wrap">
+          <table className="admin-table at-review">
             <thead>
               <tr>
                 <th scope="col">{t("adminTools.openapi.operation")}</th>

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, type Schemas } from "../../api/client";
 import { useLoaded } from "../../api/useLoaded";
-import { REGIONS, errorsByIndex, useAction, type Region } from "./TeamsPage";
+import { REGIONS, errorsByIndex, useAction, type Region } from "./shared";
 import "./people.css";
 
 type Rule = Schemas["RoutingRuleRead"];

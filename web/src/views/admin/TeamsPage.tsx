@@ -1,9 +1,9 @@
-import { useCallback, useMemo, useState, type FormEvent } from "react";
+import { useMemo, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { api, type Schemas, type User } from "../../api/client";
-import { errorInfo, errorMessage, type ApiErrorBody } from "../../api/errors";
 import { useLoaded } from "../../api/useLoaded";
 import { locale } from "../../i18n";
+import { REGIONS, errorsByIndex, splitList, useAction, type Region } from "./shared";
 import "./people.css";
 
 type Team = Schemas["TeamRead"];
@@ -12,83 +12,11 @@ type TeamUpdate = Schemas["TeamUpdate"];
 type TeamMember = Schemas["TeamMemberRead"];
 type TeamMemberWrite = Schemas["TeamMemberWrite"];
 type OnCallWindow = Schemas["OnCallWindow"];
-export type Region = NonNullable<Team["region"]>;
-export const REGIONS: Region[] = ["domestic", "international"];
 
-// -- helpers shared by the admin pages for teams, routing, channels and users ----------------------------------
-
-/** What a call ended with: its data (absent for 204), or the server's message and error envelope. */
-export type Outcome<T> = { ok: true; data: T | undefined } | { ok: false; message: string; info: ApiErrorBody | null };
-
-/** A write the user started: `busy` while it runs, `error` the server's message (or the fallback's) when it failed. */
-export function useAction() {
-  const { t } = useTranslation();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const run = useCallback(
-    async <T,>(call: () => Promise<{ data?: T; error?: unknown; response: Response }>, fallbackKey: string): Promise<Outcome<T>> => {
-      setBusy(true);
-      setError(null);
-      try {
-        const { data, error: failure, response } = await call();
-        if (response.ok) return { ok: true, data };
-        const message = errorMessage(failure, t(fallbackKey));
-        setError(message);
-        return { ok: false, message, info: errorInfo(failure) };
-      } catch {
-        const message = t("common.networkError");
-        setError(message);
-        return { ok: false, message, info: null };
-      } finally {
-        setBusy(false);
-      }
-    },
-    [t],
-  );
-  return { busy, error, setError, run };
-}
-
-/**
- * The errors the server tied to one item of a JSON array it was sent, by the item's index: FastAPI's validation
- * errors (`loc: ["body", 2, "category"]`), `detail.position` (unknown_team) and `detail.field` (`members[1].user_id`,
- * `[0].config.url`).
- */
-export function errorsByIndex(info: ApiErrorBody | null): Map<number, string> {
-  const found = new Map<number, string>();
-  if (!info) return found;
-  const add = (index: number, text: string) => found.set(index, found.has(index) ? `${found.get(index)}; ${text}` : text);
-  if (Array.isArray(info.detail)) {
-    for (const item of info.detail as { loc?: unknown; msg?: unknown }[]) {
-      const loc = Array.isArray(item?.loc) ? item.loc : [];
-      const at = loc[0] === "body" ? 1 : 0;
-      const index = loc[at];
-      if (typeof index === "number") {
-        const where = loc.slice(at + 1).join(".");
-        const msg = typeof item.msg === "string" ? item.msg : "";
-        add(index, where ? `${where}: ${msg}` : msg);
-      }
-    }
-    return found;
-  }
-  if (info.detail && typeof info.detail === "object") {
-    const detail = info.detail as { position?: unknown; field?: unknown };
-    const message = info.message ?? "";
-    if (typeof detail.position === "number") add(detail.position, message);
-    else if (typeof detail.field === "string") {
-      const match = /\[(\d+)\]/.exec(detail.field);
-      if (match) add(Number(match[1]), message);
-    }
-  }
-  return found;
-}
-
-/** Comma-, semicolon- or whitespace-separated words (a Chinese comma too), blanks dropped. */
-export function splitList(text: string): string[] {
-  return text.split(/[\s,;，；、]+/).map((x) => x.trim()).filter(Boolean);
-}
+// -- helpers ----------------------------------------------------------------------------------------------------
 
 /** Every active staff and admin account (GET /api/v1/users by role, all pages): who may lead or join a team. */
-export async function loadStaff(): Promise<{ data?: User[]; error?: unknown }> {
+async function loadStaff(): Promise<{ data?: User[]; error?: unknown }> {
   const all: User[] = [];
   for (const role of ["admin", "staff"] as const) {
     for (let offset = 0; ; ) {
@@ -102,7 +30,7 @@ export async function loadStaff(): Promise<{ data?: User[]; error?: unknown }> {
   return { data: all };
 }
 
-export function userLabel(user: User | undefined, id: string): string {
+function userLabel(user: User | undefined, id: string): string {
   return user ? `${user.display_name} (${user.email})` : id.slice(0, 8);
 }
 

@@ -1,134 +1,22 @@
-import { useCallback, useEffect, useId, useMemo, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { api, type Schemas } from "../../api/client";
-import { errorInfo, errorMessage } from "../../api/errors";
 import { useLoaded } from "../../api/useLoaded";
 import { JsonView } from "../../components/JsonView";
 import { useFormat } from "../../i18n/format";
+import { ErrorAlert, SIDE_EFFECTS, describeFailure, useRunner, type Exhaustive } from "./shared";
 import "./tools.css";
 
 type Tool = Schemas["ToolRead"];
 type Policy = Schemas["PolicyRead"];
 type PolicySet = Schemas["PolicySet"];
 type Mode = PolicySet["mode"];
-type SideEffect = Tool["side_effect"];
 type UserRead = Schemas["UserRead"];
 
 /** The values of `PolicySet.mode` (the compiler checks that none is missing). */
-export const MODES = ["auto", "require_approval", "deny"] as const satisfies readonly Mode[];
-/** The values of `ToolRead.side_effect` (also the OpenAPI classifications' side effects). */
-export const SIDE_EFFECTS = ["read", "write", "destructive"] as const satisfies readonly SideEffect[];
-type Exhaustive<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : never;
+const MODES = ["auto", "require_approval", "deny"] as const satisfies readonly Mode[];
 const modesComplete: Exhaustive<Mode, (typeof MODES)[number]> = true;
-const sideEffectsComplete: Exhaustive<SideEffect, (typeof SIDE_EFFECTS)[number]> = true;
 void modesComplete;
-void sideEffectsComplete;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Shared by the admin tool pages (MCP, OpenAPI, assistants).
-
-/** The server's message for a failed call, followed by the fields its `detail` names (validation problems). */
-export function describeFailure(error: unknown, fallback: string): string {
-  const base = errorMessage(error, fallback);
-  const detail = errorInfo(error)?.detail;
-  if (!Array.isArray(detail)) return base;
-  const lines = detail.flatMap((item: unknown) => {
-    if (!item || typeof item !== "object" || !("msg" in item)) return [];
-    const { loc, msg } = item as { loc?: unknown; msg?: unknown };
-    const where = Array.isArray(loc) ? loc.filter((x) => x !== "body").join(".") : "";
-    return [where ? `${where}: ${String(msg)}` : String(msg)];
-  });
-  const extra = lines.filter((line) => !base.includes(line));
-  return extra.length ? `${base} — ${extra.join("; ")}` : base;
-}
-
-type Answer<T> = { data?: T; error?: unknown; response: Response };
-
-/** One action at a time: `busy` while it runs, `error` with the server's message when it fails. */
-export function useRunner() {
-  const { t } = useTranslation();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const run = useCallback(
-    async <T,>(call: () => Promise<Answer<T>>, failedKey: string): Promise<{ data: T | undefined } | null> => {
-      setBusy(true);
-      setError(null);
-      try {
-        const { data, error: failure, response } = await call();
-        if (!response.ok) {
-          setError(describeFailure(failure, t(failedKey)));
-          return null;
-        }
-        return { data };
-      } catch {
-        setError(t("common.networkError"));
-        return null;
-      } finally {
-        setBusy(false);
-      }
-    },
-    [t],
-  );
-  return { busy, error, setError, run };
-}
-
-/** A destructive button that asks once more, inline, before it acts. */
-export function ConfirmButton({
-  label,
-  confirmLabel,
-  question,
-  onConfirm,
-  disabled,
-  testId,
-}: {
-  label: string;
-  confirmLabel: string;
-  question: string;
-  onConfirm: () => void;
-  disabled?: boolean;
-  testId: string;
-}) {
-  const { t } = useTranslation();
-  const [asking, setAsking] = useState(false);
-  if (!asking)
-    return (
-      <button type="button" className="btn btn-danger btn-small" data-testid={testId} disabled={disabled} onClick={() => setAsking(true)}>
-        {label}
-      </button>
-    );
-  return (
-    <span className="at-confirm" role="group" aria-label={question}>
-      <span className="small">{question}</span>
-      <button
-        type="button"
-        className="btn btn-danger btn-small"
-        data-testid={`${testId}-confirm`}
-        disabled={disabled}
-        autoFocus
-        onClick={() => {
-          setAsking(false);
-          onConfirm();
-        }}
-      >
-        {confirmLabel}
-      </button>
-      <button type="button" className="btn btn-ghost btn-small" onClick={() => setAsking(false)}>
-        {t("common.cancel")}
-      </button>
-    </span>
-  );
-}
-
-export function ErrorAlert({ children }: { children: ReactNode }) {
-  if (!children) return null;
-  return (
-    <p className="alert alert-error" role="alert">
-      {children}
-    </p>
-  );
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 
 /** Every tool of every source (GET /api/v1/tools), filtered here; a tool's approval policy is edited in place. */
 export function ToolsPage() {
@@ -193,8 +81,8 @@ export function ToolsPage() {
       )}
       {data && shown.length === 0 && <p className="empty muted">{t("adminTools.tools.none")}</p>}
       {shown.length > 0 && (
-        <div className="at-table-wrap">
-          <table className="at-table">
+        <div className="admin-table-wrap">
+          <table className="admin-table">
             <thead>
               <tr>
                 <th scope="col">{t("adminTools.tools.name")}</th>

@@ -3,7 +3,7 @@ import { useTranslation } from "react-i18next";
 import { api, type Role, type Schemas, type User } from "../../api/client";
 import { useLoaded } from "../../api/useLoaded";
 import { useFormat } from "../../i18n/format";
-import { useAction } from "./TeamsPage";
+import { useAction } from "./shared";
 import "./people.css";
 
 type UserAdminCreate = Schemas["UserAdminCreate"];
@@ -86,8 +86,8 @@ function UserList() {
           {page === null && !users.error && <p className="muted" role="status">{t("common.loading")}</p>}
           {page && page.items.length === 0 && <p className="empty muted">{t("adminPeople.users.none")}</p>}
           {page && page.items.length > 0 && (
-            <div className="people-table-wrap">
-              <table className="people-table">
+            <div className="admin-table-wrap">
+              <table className="admin-table">
                 <caption className="visually-hidden">{t("adminPeople.users.accounts")}</caption>
                 <thead>
                   <tr>
@@ -307,8 +307,8 @@ function ApiKeys() {
       {keys.data === null && !keys.error && <p className="muted" role="status">{t("common.loading")}</p>}
       {keys.data && keys.data.length === 0 && <p className="empty muted">{t("adminPeople.keys.none")}</p>}
       {keys.data && keys.data.length > 0 && (
-        <div className="people-table-wrap">
-          <table className="people-table">
+        <div className="admin-table-wrap">
+          <table className="admin-table">
             <caption className="visually-hidden">{t("adminPeople.keys.title")}</caption>
             <thead>
               <tr>
