@@ -148,6 +148,7 @@ async def test_a_sweep_deletes_exactly_what_is_past_its_age_and_a_dry_run_counts
         "runs": 1,
         "notification_deliveries": 3,
         "log_records": 2,
+        "tasks": 0,  # archived tasks are kept unless their age is set
     }
     dry = await sweep(database, AGES, dry_run=True)
     assert {outcome.rule.table: outcome.rows for outcome in dry} == expected
@@ -172,6 +173,121 @@ async def test_a_sweep_deletes_exactly_what_is_past_its_age_and_a_dry_run_counts
 
     again = await sweep(database, AGES)
     assert all(outcome.rows == 0 for outcome in again)
+
+
+async def test_archived_tasks_go_whole_once_their_age_is_set_and_originals_after_their_duplicates(
+    app, client, make_account, admin, database_url
+):
+    url = database_url
+    alice = await make_account("alice")
+
+    topics = {
+        "old": "The invoice PDF download returns an empty file.",
+        "recent": "Dark mode makes the settings labels unreadable.",
+        "open": "Push notifications arrive twice on Android.",
+        "original": "Search ignores accents in product names.",
+        "copy": "Password reset e-mails never arrive at outlook addresses.",
+        "kept": "The map on the store locator page stays blank.",
+        "live_copy": "Exporting orders to CSV drops the last column.",
+    }
+
+    async def report(title: str) -> str:
+        body = {"title": title, "description": topics[title]}
+        created = await client.post("/api/v1/feedback", json=body, headers=alice.headers)
+        assert created.status_code == 201 and not created.json()["linked"], created.text  # tasks of their own
+        return created.json()["task"]["id"]
+
+    tasks = {name: await report(name) for name in topics}
+    for name in ("old", "original", "copy", "kept"):
+        finish_task(url, tasks[name], archived_days_ago=400)
+    finish_task(url, tasks["recent"], archived_days_ago=10)
+    finish_task(url, tasks["live_copy"], archived_days_ago=None)
+    execute(url, "UPDATE tasks SET duplicate_of = %s WHERE id = %s", tasks["original"], tasks["copy"])
+    execute(url, "UPDATE tasks SET duplicate_of = %s WHERE id = %s", tasks["kept"], tasks["live_copy"])
+
+    # What is the old task's: a workflow thread with a run and checkpoints, a file, a delivery, an escalation's link.
+    workflow = (await client.post("/threads", json={"metadata": {"graph_id": "echo"}}, headers=alice.headers)).json()
+    workflow_run = await finished_run(client, alice, workflow["thread_id"])
+    execute(url, "UPDATE tasks SET workflow_thread_id = %s WHERE id = %s", workflow["thread_id"], tasks["old"])
+    assert execute(url, "SELECT count(*) FROM checkpoints WHERE thread_id = %s", workflow["thread_id"])[0][0] > 0
+    execute(
+        url,
+        "INSERT INTO task_attachments (id, task_id, uploaded_by, filename, content_type, size, sha256, data) "
+        "VALUES (%s, %s, %s, 'app.log', 'text/plain', 3, %s, 'abc')",
+        uuid.uuid4(),
+        tasks["old"],
+        alice.id,
+        "0" * 64,
+    )
+    old_delivery = delivery(url, "pending", 1, tasks["old"])  # pending and fresh: its own rule would keep it
+    chat = (await client.post("/threads", json={}, headers=alice.headers)).json()["thread_id"]
+    escalation = execute(
+        url,
+        "INSERT INTO support_escalations (id, thread_id, reason, kind, status, task_id) "
+        "VALUES (gen_random_uuid(), %s, 'bug', 'defect', 'open', %s) RETURNING id",
+        chat,
+        tasks["old"],
+    )[0][0]
+    gone = {tasks[name] for name in ("old", "original", "copy")}
+    timelines = {task: execute(url, "SELECT id FROM task_events WHERE task_id = %s", task) for task in tasks.values()}
+    assert all(timelines.values())
+
+    ages = RetentionSettings(**{**AGES.model_dump(), "retention_archived_tasks_days": 365}, _env_file=None)
+    dry = {outcome.rule.table: outcome.rows for outcome in await sweep(app.state.database, ages, dry_run=True)}
+    assert dry["tasks"] == 3
+    swept = {outcome.rule.table: outcome.rows for outcome in await sweep(app.state.database, ages, batch=1)}
+    assert swept["tasks"] == 3  # the original in a later batch than its duplicate, in the same sweep
+
+    left = {str(i) for i in ids(url, "SELECT id FROM tasks")}
+    assert left == set(tasks.values()) - gone
+    for task, timeline in timelines.items():
+        assert execute(url, "SELECT id FROM task_events WHERE task_id = %s", task) == ([] if task in gone else timeline)
+    assert not ids(url, "SELECT task_id FROM task_reporters WHERE task_id = ANY(%s::uuid[])", list(gone))
+    assert not ids(url, "SELECT id FROM task_attachments WHERE task_id = %s", tasks["old"])
+    assert old_delivery not in ids(url, "SELECT id FROM notification_deliveries")
+    assert execute(url, "SELECT task_id FROM support_escalations WHERE id = %s", escalation) == [(None,)]
+    assert not ids(url, "SELECT thread_id FROM threads WHERE thread_id = %s", workflow["thread_id"])
+    assert not ids(url, "SELECT run_id FROM runs WHERE run_id = %s", workflow_run)
+    for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+        assert not ids(url, f"SELECT thread_id FROM {table} WHERE thread_id = %s", workflow["thread_id"])  # noqa: S608
+    assert (await client.get(f"/api/v1/tasks/{tasks['old']}", headers=admin.headers)).status_code == 404
+    assert (await client.get(f"/api/v1/tasks/{tasks['kept']}", headers=admin.headers)).status_code == 200
+
+
+def test_the_timeline_stays_append_only_outside_the_sweeps_purge_of_an_archived_task(database_url):
+    url = database_url
+    with psycopg.connect(url, autocommit=True) as conn:
+        user = conn.execute(
+            "INSERT INTO users (id, email, password_hash, display_name, role) "
+            "VALUES (gen_random_uuid(), 'x@example.com', 'x', 'x', 'customer') RETURNING id"
+        ).fetchone()[0]  # type: ignore[index]
+        task = conn.execute(
+            "INSERT INTO tasks (id, task_number, title, description, source_channel, reporter_id, workflow_stage) "
+            "VALUES (gen_random_uuid(), 'T-1', 't', 'd', 'web', %s, 'closed') RETURNING id",
+            (user,),
+        ).fetchone()[0]  # type: ignore[index]
+        conn.execute("INSERT INTO task_events (task_id, kind) VALUES (%s, 'created')", (task,))
+
+    def attempt(statement: str, *, purge: bool) -> None:
+        with psycopg.connect(url) as conn:  # one transaction, rolled back
+            if purge:
+                conn.execute("SELECT set_config('loopdesk.purge_tasks', 'on', true)")
+            conn.execute(statement, (task,))
+            conn.rollback()  # the block would commit
+
+    delete, update = (
+        "DELETE FROM task_events WHERE task_id = %s",
+        "UPDATE task_events SET kind = 'x' WHERE task_id = %s",
+    )
+    for statement, purge in ((delete, False), (delete, True), (update, False)):  # not archived yet
+        with pytest.raises(psycopg.errors.RestrictViolation):
+            attempt(statement, purge=purge)
+    execute(url, "UPDATE tasks SET archived_at = now() WHERE id = %s", task)
+    for statement, purge in ((delete, False), (update, True)):  # archived: still no delete unasked, never an update
+        with pytest.raises(psycopg.errors.RestrictViolation):
+            attempt(statement, purge=purge)
+    attempt(delete, purge=True)  # the sweep's way: allowed (and rolled back here)
+    assert len(execute(url, "SELECT id FROM task_events WHERE task_id = %s", task)) == 1
 
 
 async def test_an_age_of_zero_keeps_rows_forever_and_sizes_are_reported(app, database_url):

@@ -1,16 +1,18 @@
 """Retention: operational rows older than a configured age each (LOOPDESK_RETENTION_*_DAYS, 0 = kept forever) are
-deleted in batches: the event logs of finished runs, finished runs, sent and failed notification deliveries and log
-store records. The sweep is a periodic queue task (hourly, as the feedback archive's), and `loopdesk retention
-status|sweep` report sizes and sweep now.
+deleted in batches: the event logs of finished runs, finished runs, sent and failed notification deliveries, log
+store records and archived feedback tasks. The sweep is a periodic queue task (hourly, as the feedback archive's),
+and `loopdesk retention status|sweep` report sizes and sweep now.
 
-Feedback tasks are not swept: a task's timeline (task_events) is append-only by a trigger, and a task cannot go
-without it. Each batch is a transaction of its own and takes its rows with SKIP LOCKED, so a sweep never waits on
-(or holds up) a run or a delivery in use; the rules' order keeps a dry run's counts equal to what a sweep deletes."""
+Archived feedback tasks go whole (timeline, reporters, attachments, deliveries, workflow thread) once
+LOOPDESK_RETENTION_ARCHIVED_TASKS_DAYS is set (default 0: kept for good). The timeline stays append-only: its trigger
+lets rows go only in the sweep's transaction and only an archived task's. Each batch is a transaction of its own and
+takes its rows with SKIP LOCKED, so a sweep never waits on (or holds up) a run or a delivery in use; the rules' order
+keeps a dry run's counts equal to what a sweep deletes."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from subprocess import SubprocessError
@@ -20,13 +22,17 @@ import psycopg
 import structlog
 import typer
 from rich.console import Console
-from sqlalchemy import text
+from sqlalchemy import delete, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopdesk.core.db import Database
 from loopdesk.core.settings import RetentionSettings, Settings
+from loopdesk.feedback.models import Task, TaskAttachment, TaskEvent, TaskReporter
+from loopdesk.notifications.models import NotificationDelivery
 from loopdesk.runtime.runs.schemas import TERMINAL
+from loopdesk.runtime.threads.deletion import delete_threads
+from loopdesk.support.conversations.models import Escalation
 
 if TYPE_CHECKING:
     import procrastinate
@@ -49,10 +55,39 @@ class Rule:
     table: str
     setting: str  # the RetentionSettings field with its age in days
     count: str  # rows due (:cutoff)
-    delete: str  # one batch (:cutoff, :limit); its row count is what went
+    delete: str | Callable[[AsyncSession, datetime, int], Awaitable[int]]  # one batch (:cutoff, :limit): how many went
 
     def days(self, settings: RetentionSettings) -> float:
         return float(getattr(settings, self.setting))
+
+
+# An archived task is due once archived before the cutoff; an original goes after its duplicates (they name it).
+_DUE_TASK = "t.archived_at < :cutoff"
+_TASKS_DUE = (
+    f"SELECT count(*) FROM tasks t WHERE {_DUE_TASK} AND NOT EXISTS (SELECT 1 FROM tasks d "  # noqa: S608 - constants
+    "WHERE d.duplicate_of = t.id AND (d.archived_at IS NULL OR d.archived_at >= :cutoff))"
+)
+
+
+async def _purge_archived_tasks(session: AsyncSession, cutoff: datetime, limit: int) -> int:
+    """One batch of archived tasks with what is theirs: timeline, reporters, attachments, notification deliveries and
+    the workflow thread (its runs and checkpoints); an escalation that opened one forgets its id. The timeline's
+    trigger lets its rows go only in a transaction that says so, and only an archived task's."""
+    due = text(
+        f"SELECT t.id, t.workflow_thread_id FROM tasks t WHERE {_DUE_TASK} AND NOT EXISTS "  # noqa: S608 - constants
+        "(SELECT 1 FROM tasks d WHERE d.duplicate_of = t.id) ORDER BY t.archived_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+    )
+    rows = (await session.execute(due, {"cutoff": cutoff, "limit": limit})).all()
+    if not rows:
+        return 0
+    ids = [row[0] for row in rows]
+    await session.execute(text("SELECT set_config('loopdesk.purge_tasks', 'on', true)"))
+    for model in (TaskEvent, TaskReporter, TaskAttachment, NotificationDelivery):
+        await session.execute(delete(model).where(model.task_id.in_(ids)))
+    await session.execute(update(Escalation).where(Escalation.task_id.in_(ids)).values(task_id=None))
+    await session.execute(delete(Task).where(Task.id.in_(ids)))
+    await delete_threads(session, None, [row[1] for row in rows if row[1] is not None])
+    return len(ids)
 
 
 RULES: tuple[Rule, ...] = (
@@ -88,6 +123,7 @@ RULES: tuple[Rule, ...] = (
         "SELECT count(*) FROM log_records WHERE ts < :cutoff",
         "DELETE FROM log_records WHERE id IN (SELECT id FROM log_records WHERE ts < :cutoff LIMIT :limit)",
     ),
+    Rule("archived tasks", "tasks", "retention_archived_tasks_days", _TASKS_DUE, _purge_archived_tasks),
 )
 
 
@@ -96,6 +132,8 @@ def _params(cutoff: datetime, **more: object) -> dict[str, object]:
 
 
 async def _delete_batch(session: AsyncSession, rule: Rule, cutoff: datetime, limit: int) -> int:
+    if not isinstance(rule.delete, str):
+        return await rule.delete(session, cutoff, limit)
     return (await session.execute(text(rule.delete), _params(cutoff, limit=limit))).rowcount  # type: ignore[attr-defined]
 
 
@@ -135,7 +173,7 @@ async def sweep(
                 total += gone
                 if progress is not None:
                     progress(rule, total)
-                if gone < batch:
+                if gone == 0:  # not `< batch`: an original task becomes due once its duplicates went
                     break
             if total:
                 log.info("retention.swept", table=rule.table, rows=total, older_than_days=days)

@@ -23,19 +23,27 @@ from loopdesk.runtime.threads.models import Thread, ThreadMessage
 from loopdesk.runtime.threads.repository import ThreadRepository
 from loopdesk.tools.records import delete_for_threads
 
+SAVER_TABLES = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")  # LangGraph's saver's, children first
 
-async def delete_threads(session: AsyncSession, persistence: Persistence, thread_ids: Sequence[uuid.UUID]) -> None:
-    """Delete the threads and everything keyed by their ids; followers are told when the session commits."""
+
+async def delete_threads(
+    session: AsyncSession, persistence: Persistence | None, thread_ids: Sequence[uuid.UUID]
+) -> None:
+    """Delete the threads and everything keyed by their ids; followers are told when the session commits.
+    Without `persistence` (the retention sweep opens no saver) the checkpoints go by SQL in the session's
+    transaction."""
     if not thread_ids:
         return
     await delete_for_threads(session, thread_ids)
     await ThreadRepository(session).delete_many(thread_ids)
     for thread_id in thread_ids:
         await notify_thread(session, thread_id)
-        await persistence.checkpointer.adelete_thread(str(thread_id))
-
-
-SAVER_TABLES = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")  # LangGraph's saver's, children first
+        if persistence is not None:
+            await persistence.checkpointer.adelete_thread(str(thread_id))
+    if persistence is None:
+        params = {"thread_ids": [str(thread_id) for thread_id in thread_ids]}
+        for table in SAVER_TABLES:
+            await session.execute(text(f"DELETE FROM {table} WHERE thread_id = ANY(:thread_ids)"), params)  # noqa: S608
 
 
 async def clear_thread(session: AsyncSession, thread: Thread) -> None:
