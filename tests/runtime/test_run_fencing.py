@@ -136,3 +136,53 @@ async def test_a_slow_attempt_judged_dead_stops_at_its_next_write_and_the_later_
     events = await read_events(pool, run_id, 0)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert [e.event for e in events].count("end") == 1 and events[-1].event == "end"
+
+
+async def test_a_stalled_run_job_is_recovered_as_a_new_job_so_the_silent_attempt_finishes_only_its_own(
+    app, server_url, make_account
+):
+    """The sweep ends the silent worker's job `failed` and defers a new one for the run: the slow first attempt,
+    superseded, finishes its own row (procrastinate refuses: it is no longer `doing`) and never the row the second
+    attempt holds, which succeeds with the run (and is deleted, as every successful job)."""
+    from loopdesk.runtime.runs.tasks import recover_stalled
+
+    account = await make_account("sweep")
+    client = get_client(url=server_url, api_key=None, headers=account.headers)
+    thread_id = (await client.threads.create())["thread_id"]
+    run = await client.runs.create(thread_id, "slow", input={"steps": [], "delay": 1.5})
+    run_id = uuid.UUID(run["run_id"])
+    deadline = asyncio.get_running_loop().time() + 10
+    while (await client.runs.get(thread_id, run["run_id"]))["status"] != "running":
+        assert asyncio.get_running_loop().time() < deadline, "the run never started"
+        await asyncio.sleep(0.02)
+    pool = app.state.persistence.pool
+    async with pool.connection() as conn:
+        first_job = (await (await conn.execute("SELECT job_id FROM runs WHERE run_id = %s", (run_id,))).fetchone())[
+            "job_id"
+        ]
+        silent = await (
+            await conn.execute(
+                "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour') RETURNING id"
+            )
+        ).fetchone()
+        await conn.execute("UPDATE procrastinate_jobs SET worker_id = %s WHERE id = %s", (silent["id"], first_job))
+
+    queue = app.state.queue_worker.app
+    assert await recover_stalled(queue, app.state.database, 3) == 1
+    assert await recover_stalled(queue, app.state.database, 3) == 0  # taken once
+
+    final = await client.runs.join(thread_id, run["run_id"])
+    assert final["steps"] == ["first", "second"]
+    async with pool.connection() as conn:
+        row = await (await conn.execute("SELECT attempt, job_id FROM runs WHERE run_id = %s", (run_id,))).fetchone()
+        assert row["attempt"] == 2 and row["job_id"] != first_job
+        for _ in range(50):  # the superseded first attempt returns, and procrastinate tries to finish its job
+            found = await conn.execute(
+                "SELECT id, status::text AS status FROM procrastinate_jobs WHERE id = ANY(%s)",
+                ([first_job, row["job_id"]],),
+            )
+            statuses = {r["id"]: r["status"] for r in await found.fetchall()}
+            if row["job_id"] not in statuses:  # succeeded: the worker deletes a successful job
+                break
+            await asyncio.sleep(0.1)
+    assert statuses == {first_job: "failed"}

@@ -7,10 +7,13 @@ import uuid
 
 import httpx
 import procrastinate
+import sqlalchemy.exc
 import structlog
+from sqlalchemy import text
 
+from loopdesk.core.db import Database
 from loopdesk.core.metrics import RUNS_RECOVERED, WEBHOOKS
-from loopdesk.runtime.queue import QUEUE, RUN_TASK, WEBHOOK_TASK, WorkerContext
+from loopdesk.runtime.queue import QUEUE, RUN_TASK, WEBHOOK_TASK, WorkerContext, defer
 from loopdesk.runtime.runs.executor import INFRASTRUCTURE_ERRORS, MAX_ATTEMPTS, RunExecutor
 from loopdesk.runtime.runs.models import Run
 from loopdesk.runtime.runs.schemas import RunRead
@@ -88,15 +91,33 @@ def register_tasks(app: procrastinate.App, context: WorkerContext) -> None:
     async def recover_stalled_runs(timestamp: int) -> None:
         """Runs whose worker stopped sending heartbeats go back to the queue; the next attempt
         continues from the run's last checkpoint."""
-        stalled = await app.job_manager.get_stalled_jobs(
-            task_name=RUN_TASK, queue=QUEUE, seconds_since_heartbeat=stall_timeout
-        )
-        for job in stalled:
-            try:
-                await app.job_manager.retry_job(job)
-            except procrastinate.exceptions.ConnectorException as exc:  # another worker's sweep took it first
-                log.info("worker.run_recovery_skipped", job_id=job.id, reason=str(exc)[:200])
-                continue
-            RUNS_RECOVERED.inc()
-            log.warning("worker.run_recovered", job_id=job.id, run_id=job.task_kwargs.get("run_id"))
+        await recover_stalled(app, database, stall_timeout)
         await app.job_manager.prune_stalled_workers(stall_timeout)
+
+
+async def recover_stalled(app: procrastinate.App, database: Database, stall_timeout: float) -> int:
+    """Each run job whose worker went silent ends `failed` and a new job takes the run up, in one transaction; returns
+    how many. A new row, not the same one retried: the silent worker may be alive (slow), and when its attempt ends
+    procrastinate finishes the job it fetched. That must be its own row, never the one the next attempt holds (which
+    would then read as done while it runs, and be lost to the next sweep if its worker died too)."""
+    stalled = await app.job_manager.get_stalled_jobs(
+        task_name=RUN_TASK, queue=QUEUE, seconds_since_heartbeat=stall_timeout
+    )
+    recovered = 0
+    for job in stalled:
+        run_id = job.task_kwargs.get("run_id")
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                await session.execute(text("SELECT procrastinate_finish_job_v1(:id, 'failed', false)"), {"id": job.id})
+                new_job = await defer(session, RUN_TASK, {"run_id": run_id}, lock=job.lock, priority=job.priority)
+                await session.execute(
+                    text("UPDATE runs SET job_id = :new WHERE run_id = CAST(:run_id AS uuid) AND job_id = :old"),
+                    {"new": new_job, "run_id": run_id, "old": job.id},
+                )
+        except sqlalchemy.exc.DBAPIError as exc:  # another worker's sweep took it first (it is no longer `doing`)
+            log.info("worker.run_recovery_skipped", job_id=job.id, reason=str(exc.orig)[:200])
+            continue
+        recovered += 1
+        RUNS_RECOVERED.inc()
+        log.warning("worker.run_recovered", job_id=job.id, new_job_id=new_job, run_id=run_id)
+    return recovered
