@@ -148,6 +148,7 @@ async def test_a_sweep_deletes_exactly_what_is_past_its_age_and_a_dry_run_counts
         "runs": 1,
         "notification_deliveries": 3,
         "log_records": 2,
+        "procrastinate_jobs": 0,  # the app's own jobs are fresh
         "tasks": 0,  # archived tasks are kept unless their age is set
     }
     dry = await sweep(database, AGES, dry_run=True)
@@ -254,6 +255,46 @@ async def test_archived_tasks_go_whole_once_their_age_is_set_and_originals_after
     assert (await client.get(f"/api/v1/tasks/{tasks['kept']}", headers=admin.headers)).status_code == 200
 
 
+async def test_finished_queue_jobs_go_after_their_last_event_and_live_or_named_ones_stay(app, database_url):
+    url = database_url
+
+    def job(status: str, days_ago: int) -> int:
+        found = execute(
+            url,
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, status, args) "
+            "VALUES ('retention-test', 'loopdesk.nothing', %s, '{}') RETURNING id",
+            status,
+        )[0][0]
+        execute(
+            url,
+            "INSERT INTO procrastinate_events (job_id, type, at) "
+            "VALUES (%s, 'deferred', now() - make_interval(days => %s))",
+            found,
+            days_ago,
+        )
+        return found
+
+    jobs = {
+        "failed_old": job("failed", 40),
+        "aborted_old": job("aborted", 40),
+        "failed_new": job("failed", 1),
+        "todo_old": job("todo", 40),  # waiting for its time: never swept
+        "named_old": job("failed", 40),
+    }
+    execute(url, "INSERT INTO procrastinate_events (job_id, type) VALUES (%s, 'started')", jobs["failed_new"])
+    execute(
+        url,
+        "INSERT INTO procrastinate_periodic_defers (task_name, defer_timestamp, job_id) "
+        "VALUES ('loopdesk.nothing', 1, %s)",
+        jobs["named_old"],
+    )
+    outcomes = {outcome.rule.table: outcome.rows for outcome in await sweep(app.state.database, AGES, batch=1)}
+    assert outcomes["procrastinate_jobs"] == 2
+    left = ids(url, "SELECT id FROM procrastinate_jobs WHERE queue_name = 'retention-test'")
+    assert left == {jobs["failed_new"], jobs["todo_old"], jobs["named_old"]}
+    assert not ids(url, "SELECT id FROM procrastinate_events WHERE job_id = %s", jobs["failed_old"])  # cascaded
+
+
 def test_the_timeline_stays_append_only_outside_the_sweeps_purge_of_an_archived_task(database_url):
     url = database_url
     with psycopg.connect(url, autocommit=True) as conn:
@@ -299,6 +340,7 @@ async def test_an_age_of_zero_keeps_rows_forever_and_sizes_are_reported(app, dat
         retention_runs_days=0,
         retention_notification_deliveries_days=0,
         retention_log_records_days=0,
+        retention_queue_jobs_days=0,
         _env_file=None,
     )
     outcomes = await sweep(app.state.database, forever)

@@ -621,6 +621,13 @@ class RetentionSettings(_Group):
         30, ge=0, le=36500, description="sent and failed notification deliveries, after they were created"
     )
     retention_log_records_days: float = Field(30, ge=0, le=36500, description="log store records, by their time")
+    retention_queue_jobs_days: float = Field(
+        30,
+        ge=0,
+        le=36500,
+        description="finished queue jobs (failed, cancelled, aborted; a successful one goes when it ends), after "
+        "their last event",
+    )
     retention_archived_tasks_days: float = Field(
         0,
         ge=0,

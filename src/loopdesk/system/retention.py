@@ -1,7 +1,7 @@
 """Retention: operational rows older than a configured age each (LOOPDESK_RETENTION_*_DAYS, 0 = kept forever) are
 deleted in batches: the event logs of finished runs, finished runs, sent and failed notification deliveries, log
-store records and archived feedback tasks. The sweep is a periodic queue task (hourly, as the feedback archive's),
-and `loopdesk retention status|sweep` report sizes and sweep now.
+store records, finished queue jobs and archived feedback tasks. The sweep is a periodic queue task (hourly, as the
+feedback archive's), and `loopdesk retention status|sweep` report sizes and sweep now.
 
 Archived feedback tasks go whole (timeline, reporters, attachments, deliveries, workflow thread) once
 LOOPDESK_RETENTION_ARCHIVED_TASKS_DAYS is set (default 0: kept for good). The timeline stays append-only: its trigger
@@ -60,6 +60,14 @@ class Rule:
     def days(self, settings: RetentionSettings) -> float:
         return float(getattr(settings, self.setting))
 
+
+# A finished queue job (a run job whose worker went silent ends `failed`, runs/tasks.py) with no event since the
+# cutoff; one a periodic task's record still names stays (procrastinate keeps the latest of those).
+_JOB_DUE = (
+    "j.status::text IN ('succeeded', 'failed', 'cancelled', 'aborted') AND NOT EXISTS (SELECT 1 FROM "
+    "procrastinate_events e WHERE e.job_id = j.id AND e.at >= :cutoff) AND NOT EXISTS (SELECT 1 FROM "
+    "procrastinate_periodic_defers p WHERE p.job_id = j.id)"
+)
 
 # An archived task is due once archived before the cutoff; an original goes after its duplicates (they name it).
 _DUE_TASK = "t.archived_at < :cutoff"
@@ -122,6 +130,14 @@ RULES: tuple[Rule, ...] = (
         "retention_log_records_days",
         "SELECT count(*) FROM log_records WHERE ts < :cutoff",
         "DELETE FROM log_records WHERE id IN (SELECT id FROM log_records WHERE ts < :cutoff LIMIT :limit)",
+    ),
+    Rule(
+        "finished queue jobs",
+        "procrastinate_jobs",
+        "retention_queue_jobs_days",
+        f"SELECT count(*) FROM procrastinate_jobs j WHERE {_JOB_DUE}",  # noqa: S608 - constants
+        f"DELETE FROM procrastinate_jobs WHERE id IN (SELECT j.id FROM procrastinate_jobs j WHERE {_JOB_DUE} "  # noqa: S608
+        "LIMIT :limit FOR UPDATE SKIP LOCKED)",
     ),
     Rule("archived tasks", "tasks", "retention_archived_tasks_days", _TASKS_DUE, _purge_archived_tasks),
 )
