@@ -169,9 +169,9 @@ async def server_url(app) -> AsyncIterator[str]:
 
     import uvicorn
 
-    from loopdesk.realtime.gateway import websocket_options
+    from loopdesk.app import server_options
 
-    options = websocket_options(app.state.settings.realtime)
+    options = server_options(app.state.settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None, **options))
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event

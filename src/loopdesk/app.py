@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -215,6 +216,19 @@ def create_app(settings: Settings | None = None, *, announce: bool = False, work
     if graphs.custom_app is not None:  # langgraph.json `http.app`: after loopdesk's routes, which keep their paths
         mount_custom_app(app, graphs.custom_app)
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings for the app: client addresses from the proxy's headers, no Server header, the keep-alive
+    timeout and the WebSocket limits."""
+    from loopdesk.realtime.gateway import websocket_options
+
+    return {
+        "proxy_headers": True,
+        "server_header": False,
+        "timeout_keep_alive": settings.server.keepalive_seconds,
+        **websocket_options(settings.realtime),
+    }
 
 
 def build_registry(settings: Settings) -> GraphRegistry:

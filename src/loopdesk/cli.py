@@ -77,9 +77,8 @@ def serve(
     queue worker (a child process unless LOOPDESK_WORKER_PROCESS=false)."""
     import uvicorn
 
-    from loopdesk.app import create_app
+    from loopdesk.app import create_app, server_options
     from loopdesk.core.logging import configure_logging
-    from loopdesk.realtime.gateway import websocket_options
 
     settings = _settings()
     if host is not None:
@@ -97,13 +96,7 @@ def serve(
         console.print(f"[bold red]graph configuration error:[/] {exc}")
         raise typer.Exit(2) from None
     uvicorn.run(
-        application,
-        host=settings.server.host,
-        port=settings.server.port,
-        log_config=None,
-        proxy_headers=True,
-        server_header=False,
-        **websocket_options(settings.realtime),
+        application, host=settings.server.host, port=settings.server.port, log_config=None, **server_options(settings)
     )
 
 

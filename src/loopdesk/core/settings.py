@@ -45,6 +45,13 @@ class ServerSettings(_Group):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="request bodies above this get 413")
+    keepalive_seconds: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="an idle keep-alive HTTP connection stays open this long: longer than a proxy's or client's own "
+        "idle reuse (nginx upstream 60 s), so none sends a request on a connection the server is closing",
+    )
     cors_origins: Annotated[list[str] | None, NoDecode] = Field(
         None,
         description="browser origins allowed to call the API (comma-separated or a JSON list); "
