@@ -1,37 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { applyFrame, addOutgoing, withApprovals, type ChatItem } from "./conversation";
 import type { ServerFrame } from "./protocol";
-import { ChatSocket, type SocketLike } from "./socket";
-
-class FakeSocket implements SocketLike {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: ((event: Event) => void) | null = null;
-  onmessage: ((event: MessageEvent) => void) | null = null;
-  onclose: ((event: CloseEvent) => void) | null = null;
-  onerror: ((event: Event) => void) | null = null;
-  constructor(public url: string) {
-    FakeSocket.all.push(this);
-  }
-  send(data: string) {
-    this.sent.push(JSON.parse(data));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.(new Event("open"));
-  }
-  receive(frame: object) {
-    this.onmessage?.({ data: JSON.stringify(frame) } as MessageEvent);
-  }
-  drop(code = 1006) {
-    this.readyState = 3;
-    this.onclose?.({ code, reason: "" } as CloseEvent);
-  }
-}
+import { ChatSocket } from "./socket";
+import { FakeSocket } from "../test/helpers";
 
 const THREAD = "7a0c6f5e-7d49-4c1e-9d3e-3f0b1f8f0a11";
 const token = (n: number, content: string, run = "run1"): ServerFrame => ({

@@ -32,3 +32,37 @@ export function renderWith(ui: ReactNode, path = "/") {
     </I18nextProvider>,
   );
 }
+
+/** A WebSocket that records what is sent; the test opens it, hands it frames and drops it (every one made: `all`). */
+export class FakeSocket {
+  static all: FakeSocket[] = [];
+  static get last(): FakeSocket | undefined {
+    return FakeSocket.all[FakeSocket.all.length - 1];
+  }
+  readyState = 0;
+  sent: Record<string, unknown>[] = [];
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onclose: ((event: CloseEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  constructor(public url = "") {
+    FakeSocket.all.push(this);
+  }
+  send(data: string) {
+    this.sent.push(JSON.parse(data));
+  }
+  close() {
+    this.readyState = 3;
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.(new Event("open"));
+  }
+  receive(frame: object) {
+    this.onmessage?.({ data: JSON.stringify(frame) } as MessageEvent);
+  }
+  drop(code = 1006) {
+    this.readyState = 3;
+    this.onclose?.({ code, reason: "" } as CloseEvent);
+  }
+}

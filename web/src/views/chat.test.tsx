@@ -4,7 +4,7 @@ import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { AuthProvider } from "../auth";
 import { ACCEPT } from "../chat/attachments";
 import { setLang } from "../i18n";
-import { json, mockFetch, renderWith, type Call } from "../test/helpers";
+import { FakeSocket, json, mockFetch, renderWith, type Call } from "../test/helpers";
 import { ChatView } from "./ChatView";
 
 const ME = "9d5b4c2e-6666-4c3a-9a51-5d0c3b2e7c14";
@@ -17,30 +17,6 @@ const session = {
 const shot = { id: "3e0a5d85-7777-4c3a-9a51-5d0c3b2e7c40", filename: "shot.png", content_type: "image/png", size: 2048 };
 const log = { id: "5c2b9d11-8888-4c3a-9a51-5d0c3b2e7c41", filename: "app.log", content_type: "text/plain", size: 58 };
 const empty = (limit: number) => json(200, { items: [], total: 0, limit, offset: 0 });
-
-/** The page's WebSocket: records what the view sends. */
-class FakeSocket {
-  static last: FakeSocket | null = null;
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: ((event: Event) => void) | null = null;
-  onmessage: ((event: MessageEvent) => void) | null = null;
-  onclose: ((event: CloseEvent) => void) | null = null;
-  onerror: ((event: Event) => void) | null = null;
-  constructor() {
-    FakeSocket.last = this;
-  }
-  send(data: string) {
-    this.sent.push(JSON.parse(data));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.(new Event("open"));
-  }
-}
 
 // As in feedback.test.tsx: Node's own FormData and File, which Node's fetch reads (a browser has one of each).
 const file = (name: string, text: string, type: string) => new NodeFile([text], name, { type }) as unknown as File;
@@ -164,7 +140,7 @@ describe("ChatView attachments", () => {
     expect(screen.queryByText("Order A1002 cancelled")).toBeNull();
     const before = screen.getAllByText("Cancel A1002").length;
     const ref = FakeSocket.last!.sent.find((f) => f.type === "subscribe")!.id;
-    FakeSocket.last!.onmessage?.(new MessageEvent("message", { data: JSON.stringify({ type: "ack", of: "subscribe", ref, thread_id: SESSION }) }));
+    FakeSocket.last!.receive({ type: "ack", of: "subscribe", ref, thread_id: SESSION });
     expect(await screen.findByText("Order A1002 cancelled")).toBeInTheDocument();
     expect(screen.getAllByText("Cancel A1002")).toHaveLength(before); // nothing doubled
     expect(reads).toBe(2);

@@ -41,17 +41,20 @@ async def delete_threads(
         if persistence is not None:
             await persistence.checkpointer.adelete_thread(str(thread_id))
     if persistence is None:
-        params = {"thread_ids": [str(thread_id) for thread_id in thread_ids]}
-        for table in SAVER_TABLES:
-            await session.execute(text(f"DELETE FROM {table} WHERE thread_id = ANY(:thread_ids)"), params)  # noqa: S608
+        await _delete_checkpoints(session, thread_ids)
+
+
+async def _delete_checkpoints(session: AsyncSession, thread_ids: Sequence[uuid.UUID]) -> None:
+    """Every checkpoint (each namespace) and pending write of the threads, in the session's transaction."""
+    params = {"thread_ids": [str(thread_id) for thread_id in thread_ids]}
+    for table in SAVER_TABLES:
+        await session.execute(text(f"DELETE FROM {table} WHERE thread_id = ANY(:thread_ids)"), params)  # noqa: S608
 
 
 async def clear_thread(session: AsyncSession, thread: Thread) -> None:
     """The thread starts afresh, in the session's transaction: its checkpoints (every namespace) and message
     times go, its copy of the state empties and it reads idle. Its runs' records stay."""
-    params = {"thread_id": str(thread.thread_id)}
-    for table in SAVER_TABLES:
-        await session.execute(text(f"DELETE FROM {table} WHERE thread_id = :thread_id"), params)  # noqa: S608
+    await _delete_checkpoints(session, [thread.thread_id])
     await session.execute(delete(ThreadMessage).where(ThreadMessage.thread_id == thread.thread_id))
     thread.values = None
     thread.interrupts = {}
